@@ -1,0 +1,74 @@
+/**
+ * The one place that turns values into canonical JSON, as Notary's Go encoder
+ * (docker/go canonical/json) writes it: members sorted by the UTF-8 bytes of their
+ * names, no whitespace, integers only, and strings escaping only `"` and `\`. These
+ * are the bytes every Notary signature covers. A value canonical JSON cannot carry
+ * (a fraction, a control character, a lone surrogate) is an error, never a guess.
+ */
+import { NotaryHsmError } from '../errors';
+import type { JsonValue } from './json';
+
+/** Orders strings as Go's `<` does: by UTF-8 bytes, i.e. by code point. */
+export function compareUtf8(a: string, b: string): number {
+  if (a === b) return 0;
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.codePointAt(i) as number;
+    const y = b.codePointAt(i) as number;
+    if (x !== y) return x < y ? -1 : 1;
+    if (x > 0xffff) i++;
+  }
+  return a.length - b.length;
+}
+
+// Control characters (Go writes them raw, which no JSON reader accepts) and lone surrogates.
+const UNREPRESENTABLE = /[\u0000-\u001f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** Canonical form of one string (JSON.stringify escapes only `"`, `\` and controls). */
+export function canonicalString(s: string): string {
+  if (UNREPRESENTABLE.test(s)) {
+    throw new NotaryHsmError(
+      'CANONICAL_UNREPRESENTABLE',
+      `string ${JSON.stringify(s)} holds a control character or lone surrogate`,
+    );
+  }
+  return JSON.stringify(s);
+}
+
+/**
+ * Canonical JSON text of `value`.
+ * throws: CANONICAL_UNREPRESENTABLE
+ */
+export function canonicalJson(value: JsonValue): string {
+  if (value === null) return 'null';
+  switch (typeof value) {
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'number':
+      if (!Number.isSafeInteger(value)) {
+        throw new NotaryHsmError(
+          'CANONICAL_UNREPRESENTABLE',
+          `number ${String(value)} is not an integer canonical JSON can carry`,
+        );
+      }
+      return String(value);
+    case 'string':
+      return canonicalString(value);
+    default:
+      break;
+  }
+  if (Array.isArray(value)) return '[' + value.map(canonicalJson).join(',') + ']';
+  const keys = Object.keys(value).sort(compareUtf8);
+  let out = '{';
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i] as string;
+    if (i > 0) out += ',';
+    out += canonicalString(k) + ':' + canonicalJson(value[k] as JsonValue);
+  }
+  return out + '}';
+}
+
+/** Canonical JSON bytes of `value`: what a Notary signature signs. */
+export function canonicalBytes(value: JsonValue): Buffer {
+  return Buffer.from(canonicalJson(value), 'utf8');
+}

@@ -1,0 +1,44 @@
+/**
+ * File bytes as Go's encoding/json writes them. A Notary metadata file is Go's stdlib
+ * marshal of `{"signed":<canonical bytes>,"signatures":[…]}`; the stdlib copies the
+ * canonical bytes through its HTML-escaping compactor, so `<`, `>`, `&`, U+2028 and
+ * U+2029 become `\u003c`-style escapes in the file although the signature covers the
+ * unescaped bytes. The server hashes Go's re-serialisation, so one differing byte here
+ * makes every Go client refuse the repository.
+ */
+import { canonicalJson, canonicalString } from './canonical';
+import type { JsonObject } from './json';
+
+const HTML = /[<>&\u2028\u2029]/g;
+
+/** Go's HTMLEscape over JSON text. */
+export function htmlEscape(jsonText: string): string {
+  return jsonText.replace(HTML, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
+}
+
+/** One string as Go's stdlib encoder writes it (control characters are refused). */
+export function goString(s: string): string {
+  return htmlEscape(canonicalString(s));
+}
+
+/** A signature entry as it stands in a file. */
+export interface WireSignature {
+  readonly keyid: string;
+  readonly method: string;
+  /** Standard padded base64 of the signature bytes. */
+  readonly sig: string;
+}
+
+/**
+ * The exact bytes of a metadata file: `signed` (a Go field set) and its signatures.
+ * throws: CANONICAL_UNREPRESENTABLE
+ */
+export function envelopeBytes(signed: JsonObject, signatures: readonly WireSignature[]): Buffer {
+  const sigs = signatures
+    .map(
+      (s) =>
+        '{"keyid":' + goString(s.keyid) + ',"method":' + goString(s.method) + ',"sig":' + goString(s.sig) + '}',
+    )
+    .join(',');
+  return Buffer.from('{"signed":' + htmlEscape(canonicalJson(signed)) + ',"signatures":[' + sigs + ']}', 'utf8');
+}

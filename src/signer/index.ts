@@ -1,0 +1,1 @@
+export type { Signer, SignatureScheme } from './signer';

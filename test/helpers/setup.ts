@@ -1,0 +1,45 @@
+/**
+ * Jest setup shared by every test file: the `toThrowWithCode` matcher, which asserts
+ * that a function (or a promise) fails with a NotaryHsmError of a given code.
+ */
+import { isNotaryHsmError } from '../../src/errors';
+
+declare module 'expect' {
+  interface Matchers<R> {
+    toThrowWithCode(code: string): R;
+  }
+  interface AsymmetricMatchers {
+    toThrowWithCode(code: string): void;
+  }
+}
+
+function check(err: unknown, code: string, threw: boolean): jest.CustomMatcherResult {
+  if (!threw) return { pass: false, message: () => `expected an error with code ${code}, nothing was thrown` };
+  if (!isNotaryHsmError(err)) {
+    return { pass: false, message: () => `expected a NotaryHsmError ${code}, got ${String(err)}` };
+  }
+  return {
+    pass: err.code === code,
+    message: () => `expected code ${code}, got ${err.code}: ${err.message}`,
+  };
+}
+
+expect.extend({
+  toThrowWithCode(received: unknown, code: string) {
+    if (received instanceof Promise) {
+      return received.then(
+        () => check(undefined, code, false),
+        (err: unknown) => check(err, code, true),
+      ) as unknown as jest.CustomMatcherResult;
+    }
+    if (typeof received !== 'function') {
+      return { pass: false, message: () => 'toThrowWithCode expects a function or a promise' };
+    }
+    try {
+      (received as () => unknown)();
+    } catch (err) {
+      return check(err, code, true);
+    }
+    return check(undefined, code, false);
+  },
+});
