@@ -22,7 +22,8 @@ export function compareUtf8(a: string, b: string): number {
 }
 
 // Control characters (Go writes them raw, which no JSON reader accepts) and lone surrogates.
-const UNREPRESENTABLE = /[\u0000-\u001f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const UNREPRESENTABLE =
+  /[\u0000-\u001f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /** Canonical form of one string (JSON.stringify escapes only `"`, `\` and controls). */
 export function canonicalString(s: string): string {

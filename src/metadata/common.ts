@@ -18,9 +18,13 @@ export interface CommonFields {
 export function readCommon(o: JsonObject, path: string, type: MetadataType): CommonFields {
   const t = asString(o._type, at(path, '_type'));
   if (t !== type) {
-    throw new NotaryHsmError('TYPE_MISMATCH', `${at(path, '_type')}: expected "${type}", got ${JSON.stringify(t)}`, {
-      details: { path: at(path, '_type'), expected: type, actual: t },
-    });
+    throw new NotaryHsmError(
+      'TYPE_MISMATCH',
+      `${at(path, '_type')}: expected "${type}", got ${JSON.stringify(t)}`,
+      {
+        details: { path: at(path, '_type'), expected: type, actual: t },
+      },
+    );
   }
   return {
     expires: GoTime.parse(asString(o.expires, at(path, 'expires')), at(path, 'expires')),
@@ -35,11 +39,18 @@ export interface RoleKeys {
 }
 
 /** Reads `keyids` (distinct key IDs listed in `known`) and `threshold` (>= 1). */
-export function readRoleKeys(o: JsonObject, path: string, known: ReadonlyMap<string, unknown>): RoleKeys {
-  const keyIds = asArray(o.keyids, at(path, 'keyids')).map((v, i) => asKeyId(v, at(at(path, 'keyids'), i)));
+export function readRoleKeys(
+  o: JsonObject,
+  path: string,
+  known: ReadonlyMap<string, unknown>,
+): RoleKeys {
+  const keyIds = asArray(o.keyids, at(path, 'keyids')).map((v, i) =>
+    asKeyId(v, at(at(path, 'keyids'), i)),
+  );
   keyIds.forEach((id, i) => {
     if (!known.has(id)) fieldValue(at(at(path, 'keyids'), i), `key ${id} is not listed in keys`);
-    if (keyIds.indexOf(id) !== i) fieldValue(at(at(path, 'keyids'), i), `key ${id} is listed twice`);
+    if (keyIds.indexOf(id) !== i)
+      fieldValue(at(at(path, 'keyids'), i), `key ${id} is listed twice`);
   });
   return { keyIds, threshold: asInt(o.threshold, at(path, 'threshold'), 1) };
 }

@@ -48,11 +48,13 @@ export class FileMeta {
     for (const alg of SUPPORTED_HASHES) {
       const h = hashes.get(alg);
       const want = alg === 'sha256' ? 32 : 64;
-      if (h && h.length !== want) fieldValue(at(at(path, 'hashes'), alg), `a ${alg} digest is ${want} bytes`);
+      if (h && h.length !== want)
+        fieldValue(at(at(path, 'hashes'), alg), `a ${alg} digest is ${want} bytes`);
     }
     let custom: JsonValue | undefined;
     if (o.custom !== undefined) {
-      if (o.custom === null) fieldValue(at(path, 'custom'), 'null custom data is not round-trippable');
+      if (o.custom === null)
+        fieldValue(at(path, 'custom'), 'null custom data is not round-trippable');
       canonicalJson(o.custom); // refuse what canonical JSON cannot carry
       custom = o.custom;
     }
@@ -78,7 +80,10 @@ export class FileMeta {
    */
   check(bytes: Uint8Array, what: string): void {
     if (bytes.length !== this.length) {
-      throw new NotaryHsmError('LENGTH_MISMATCH', `${what} is ${bytes.length} bytes, expected ${this.length}`);
+      throw new NotaryHsmError(
+        'LENGTH_MISMATCH',
+        `${what} is ${bytes.length} bytes, expected ${this.length}`,
+      );
     }
     let checked = 0;
     for (const alg of SUPPORTED_HASHES) {
@@ -90,7 +95,10 @@ export class FileMeta {
       }
     }
     if (checked === 0) {
-      throw new NotaryHsmError('HASH_MISMATCH', `${what} is pinned by no supported hash (sha256, sha512)`);
+      throw new NotaryHsmError(
+        'HASH_MISMATCH',
+        `${what} is pinned by no supported hash (sha256, sha512)`,
+      );
     }
   }
 

@@ -37,8 +37,17 @@ export function envelopeBytes(signed: JsonObject, signatures: readonly WireSigna
   const sigs = signatures
     .map(
       (s) =>
-        '{"keyid":' + goString(s.keyid) + ',"method":' + goString(s.method) + ',"sig":' + goString(s.sig) + '}',
+        '{"keyid":' +
+        goString(s.keyid) +
+        ',"method":' +
+        goString(s.method) +
+        ',"sig":' +
+        goString(s.sig) +
+        '}',
     )
     .join(',');
-  return Buffer.from('{"signed":' + htmlEscape(canonicalJson(signed)) + ',"signatures":[' + sigs + ']}', 'utf8');
+  return Buffer.from(
+    '{"signed":' + htmlEscape(canonicalJson(signed)) + ',"signatures":[' + sigs + ']}',
+    'utf8',
+  );
 }

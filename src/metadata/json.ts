@@ -44,7 +44,12 @@ export function parseJson(input: string | Uint8Array): JsonValue {
 /** Sets a member without ever invoking the `__proto__` setter. */
 export function setMember(obj: JsonObject, key: string, value: JsonValue): void {
   if (key === '__proto__') {
-    Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+    Object.defineProperty(obj, key, {
+      value,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   } else {
     obj[key] = value;
   }

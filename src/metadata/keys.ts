@@ -61,15 +61,22 @@ export class TufKey {
     const keytype = asString(o.keytype, at(path, 'keytype'));
     const kv = asObject(o.keyval, at(path, 'keyval'), ['private', 'public']);
     if (kv.private !== null) {
-      throw new NotaryHsmError('FIELD_VALUE', `${at(at(path, 'keyval'), 'private')}: must be null`, {
-        details: { path: at(at(path, 'keyval'), 'private') },
-      });
+      throw new NotaryHsmError(
+        'FIELD_VALUE',
+        `${at(at(path, 'keyval'), 'private')}: must be null`,
+        {
+          details: { path: at(at(path, 'keyval'), 'private') },
+        },
+      );
     }
     return new TufKey(keytype, asBase64(kv.public, at(at(path, 'keyval'), 'public')));
   }
 
   toJson(): JsonObject {
-    return { keytype: this.keytype, keyval: { private: null, public: this.public.toString('base64') } };
+    return {
+      keytype: this.keytype,
+      keyval: { private: null, public: this.public.toString('base64') },
+    };
   }
 
   /** The key ID (for x509 types: the certificate ID). */
@@ -84,13 +91,16 @@ export class TufKey {
 
   /** The leaf certificate of an x509 key. throws: KEY_INVALID */
   certificate(): X509Certificate {
-    if (!this.isX509) throw new NotaryHsmError('KEY_INVALID', `a ${this.keytype} key has no certificate`);
+    if (!this.isX509)
+      throw new NotaryHsmError('KEY_INVALID', `a ${this.keytype} key has no certificate`);
     if (!this.cachedCert) {
       const leaf = certificatesFromPem(this.public.toString('utf8'))[0] as Buffer;
       try {
         this.cachedCert = new X509Certificate(leaf);
       } catch (cause) {
-        throw new NotaryHsmError('KEY_INVALID', 'x509 key does not hold a valid certificate', { cause });
+        throw new NotaryHsmError('KEY_INVALID', 'x509 key does not hold a valid certificate', {
+          cause,
+        });
       }
     }
     return this.cachedCert;
@@ -131,15 +141,27 @@ export class TufKey {
           key = this.certificate().publicKey;
           break;
         default:
-          throw new NotaryHsmError('KEY_UNSUPPORTED', `key type ${JSON.stringify(this.keytype)} is not supported`);
+          throw new NotaryHsmError(
+            'KEY_UNSUPPORTED',
+            `key type ${JSON.stringify(this.keytype)} is not supported`,
+          );
       }
     } catch (cause) {
       if (cause instanceof NotaryHsmError) throw cause;
-      throw new NotaryHsmError('KEY_INVALID', `${this.keytype} key ${this.id} does not decode`, { cause });
+      throw new NotaryHsmError('KEY_INVALID', `${this.keytype} key ${this.id} does not decode`, {
+        cause,
+      });
     }
-    const expected = this.keytype.startsWith('rsa') ? 'rsa' : this.keytype === 'ed25519' ? 'ed25519' : 'ec';
+    const expected = this.keytype.startsWith('rsa')
+      ? 'rsa'
+      : this.keytype === 'ed25519'
+        ? 'ed25519'
+        : 'ec';
     if (key.asymmetricKeyType !== expected) {
-      throw new NotaryHsmError('KEY_INVALID', `${this.keytype} key ${this.id} holds a ${key.asymmetricKeyType} key`);
+      throw new NotaryHsmError(
+        'KEY_INVALID',
+        `${this.keytype} key ${this.id} holds a ${key.asymmetricKeyType} key`,
+      );
     }
     this.cachedKey = key;
     return key;

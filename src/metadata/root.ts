@@ -37,7 +37,14 @@ export class Root {
 
   /** throws: TYPE_MISMATCH, FIELD_*, KEY_ID_MISMATCH, EXPIRES_INVALID, BASE64_INVALID */
   static fromJson(v: JsonValue, path = '/signed'): Root {
-    const o = asObject(v, path, ['_type', 'consistent_snapshot', 'expires', 'keys', 'roles', 'version']);
+    const o = asObject(v, path, [
+      '_type',
+      'consistent_snapshot',
+      'expires',
+      'keys',
+      'roles',
+      'version',
+    ]);
     const common = readCommon(o, path, 'Root');
     const keys = readKeyMap(o.keys, at(path, 'keys'));
     const rolesPath = at(path, 'roles');

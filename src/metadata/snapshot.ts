@@ -3,7 +3,7 @@
  * must pin `root` and `targets` by sha256; a timestamp pins exactly `snapshot`.
  */
 import { NotaryHsmError } from '../errors';
-import { readCommon } from './common';
+import { readCommon, type MetadataType } from './common';
 import { asMap, asObject, at } from './fields';
 import { FileMeta } from './file-meta';
 import type { JsonObject, JsonValue } from './json';
@@ -15,71 +15,82 @@ export interface MetaInit {
   meta: ReadonlyMap<string, FileMeta>;
 }
 
-function readMeta(v: JsonValue | undefined, path: string, required: readonly string[]): Map<string, FileMeta> {
+/** Reads `{"_type","expires","meta","version"}` whose meta pins at least `required`. */
+function readPins(
+  v: JsonValue,
+  path: string,
+  type: MetadataType,
+  required: readonly string[],
+): MetaInit {
+  const o = asObject(v, path, ['_type', 'expires', 'meta', 'version']);
+  const common = readCommon(o, path, type);
+  const metaPath = at(path, 'meta');
   const meta = new Map<string, FileMeta>();
-  for (const [name, fm] of asMap(v, path)) meta.set(name, FileMeta.fromJson(fm, at(path, name)));
+  for (const [name, fm] of asMap(o.meta, metaPath))
+    meta.set(name, FileMeta.fromJson(fm, at(metaPath, name)));
   for (const name of required) {
     if (!meta.get(name)?.sha256Digest) {
-      throw new NotaryHsmError('FIELD_MISSING', `${at(path, name)}: a sha256 pin of ${name} is required`, {
-        details: { path: at(path, name) },
-      });
+      throw new NotaryHsmError(
+        'FIELD_MISSING',
+        `${at(metaPath, name)}: a sha256 pin of ${name} is required`,
+        {
+          details: { path: at(metaPath, name) },
+        },
+      );
     }
   }
-  return meta;
+  return { ...common, meta };
 }
 
-function metaJson(meta: ReadonlyMap<string, FileMeta>): JsonObject {
-  const out: JsonObject = {};
-  for (const [name, fm] of meta) out[name] = fm.toJson();
-  return out;
-}
-
-export class Snapshot {
+/** Shared shape of the two pinning roles. */
+abstract class Pins {
   readonly expires: GoTime;
   readonly version: number;
   readonly meta: ReadonlyMap<string, FileMeta>;
+  protected abstract readonly type: MetadataType;
 
   constructor(init: MetaInit) {
     this.expires = init.expires;
     this.version = init.version;
     this.meta = init.meta;
   }
+
+  /** The Go field set of `signed`. */
+  toJson(): JsonObject {
+    const meta: JsonObject = {};
+    for (const [name, fm] of this.meta) meta[name] = fm.toJson();
+    return { _type: this.type, expires: this.expires.toString(), meta, version: this.version };
+  }
+}
+
+export class Snapshot extends Pins {
+  protected readonly type = 'Snapshot';
 
   /** throws: TYPE_MISMATCH, FIELD_*, EXPIRES_INVALID, BASE64_INVALID */
   static fromJson(v: JsonValue, path = '/signed'): Snapshot {
-    const o = asObject(v, path, ['_type', 'expires', 'meta', 'version']);
-    return new Snapshot({ ...readCommon(o, path, 'Snapshot'), meta: readMeta(o.meta, at(path, 'meta'), ['root', 'targets']) });
-  }
-
-  toJson(): JsonObject {
-    return { _type: 'Snapshot', expires: this.expires.toString(), meta: metaJson(this.meta), version: this.version };
+    return new Snapshot(readPins(v, path, 'Snapshot', ['root', 'targets']));
   }
 }
 
-export class Timestamp {
-  readonly expires: GoTime;
-  readonly version: number;
-  readonly meta: ReadonlyMap<string, FileMeta>;
-
-  constructor(init: MetaInit) {
-    this.expires = init.expires;
-    this.version = init.version;
-    this.meta = init.meta;
-  }
+export class Timestamp extends Pins {
+  protected readonly type = 'Timestamp';
 
   /** throws: TYPE_MISMATCH, FIELD_*, EXPIRES_INVALID, BASE64_INVALID */
   static fromJson(v: JsonValue, path = '/signed'): Timestamp {
-    const o = asObject(v, path, ['_type', 'expires', 'meta', 'version']);
-    const metaPath = at(path, 'meta');
-    asObject(o.meta, metaPath, ['snapshot']);
-    return new Timestamp({ ...readCommon(o, path, 'Timestamp'), meta: readMeta(o.meta, metaPath, ['snapshot']) });
+    const init = readPins(v, path, 'Timestamp', ['snapshot']);
+    if (init.meta.size !== 1) {
+      throw new NotaryHsmError(
+        'FIELD_UNKNOWN',
+        `${at(path, 'meta')}: a timestamp pins only snapshot`,
+        {
+          details: { path: at(path, 'meta') },
+        },
+      );
+    }
+    return new Timestamp(init);
   }
 
   get snapshotMeta(): FileMeta {
     return this.meta.get('snapshot') as FileMeta;
-  }
-
-  toJson(): JsonObject {
-    return { _type: 'Timestamp', expires: this.expires.toString(), meta: metaJson(this.meta), version: this.version };
   }
 }

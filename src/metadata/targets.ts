@@ -49,7 +49,10 @@ export class Targets {
    */
   static fromJson(v: JsonValue, role: string, path = '/signed'): Targets {
     if (!isTargetsRole(role)) {
-      throw new NotaryHsmError('ROLE_NAME_INVALID', `${JSON.stringify(role)} is not a targets role`);
+      throw new NotaryHsmError(
+        'ROLE_NAME_INVALID',
+        `${JSON.stringify(role)} is not a targets role`,
+      );
     }
     const o = asObject(v, path, ['_type', 'delegations', 'expires', 'targets', 'version']);
     const common = readCommon(o, path, 'Targets');

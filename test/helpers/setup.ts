@@ -14,7 +14,11 @@ declare module 'expect' {
 }
 
 function check(err: unknown, code: string, threw: boolean): jest.CustomMatcherResult {
-  if (!threw) return { pass: false, message: () => `expected an error with code ${code}, nothing was thrown` };
+  if (!threw)
+    return {
+      pass: false,
+      message: () => `expected an error with code ${code}, nothing was thrown`,
+    };
   if (!isNotaryHsmError(err)) {
     return { pass: false, message: () => `expected a NotaryHsmError ${code}, got ${String(err)}` };
   }

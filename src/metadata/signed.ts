@@ -1,0 +1,116 @@
+/**
+ * Metadata files: the envelope `{"signed":…,"signatures":[…]}` around one role's
+ * `signed` object. Parsing keeps the generic `signed` value beside the typed model,
+ * because Notary verifies signatures over the canonical form of the generic decode;
+ * serialising writes the model's Go field set, so our bytes are the bytes Go writes.
+ */
+import { NotaryHsmError } from '../errors';
+import { canonicalBytes } from './canonical';
+import {
+  asArray,
+  asBase64,
+  asKeyId,
+  asObject,
+  asString,
+  at,
+  fieldType,
+  fieldValue,
+} from './fields';
+import { envelopeBytes, type WireSignature } from './go-json';
+import { isJsonObject, parseJson, type JsonObject, type JsonValue } from './json';
+import { Root } from './root';
+import { isTargetsRole } from './roles';
+import { Snapshot, Timestamp } from './snapshot';
+import { Targets } from './targets';
+
+/** One signature of a file. */
+export interface Signature {
+  readonly keyid: string;
+  /** Lowercase: ecdsa, eddsa, rsapss, … */
+  readonly method: string;
+  readonly sig: Buffer;
+}
+
+export type RoleModel = Root | Targets | Snapshot | Timestamp;
+
+/** A parsed (or freshly signed) metadata file of one role. */
+export interface SignedMetadata<T extends RoleModel = RoleModel> {
+  readonly role: string;
+  readonly signed: T;
+  readonly signatures: readonly Signature[];
+  /** The message signatures cover: canonical bytes of the generic `signed` value. */
+  readonly message: Buffer;
+  /** The file's bytes, exactly as received or as we will upload them. */
+  readonly bytes: Buffer;
+}
+
+export function toWire(s: Signature): WireSignature {
+  return { keyid: s.keyid, method: s.method, sig: s.sig.toString('base64') };
+}
+
+/** Bytes of a file holding `signed` and `signatures`, exactly as Go writes them. */
+export function serialize(signed: RoleModel, signatures: readonly Signature[]): Buffer {
+  return envelopeBytes(signed.toJson(), signatures.map(toWire));
+}
+
+function readSignature(v: JsonValue, path: string): Signature {
+  const o = asObject(v, path, ['keyid', 'method', 'sig']);
+  const method = asString(o.method, at(path, 'method'));
+  if (method !== method.toLowerCase() || method.length === 0) {
+    fieldValue(at(path, 'method'), 'a signature method is a lowercase name');
+  }
+  return {
+    keyid: asKeyId(o.keyid, at(path, 'keyid')),
+    method,
+    sig: asBase64(o.sig, at(path, 'sig')),
+  };
+}
+
+/**
+ * Splits a file into its generic `signed` value and its signatures.
+ * throws: JSON_*, FIELD_*, BASE64_INVALID
+ */
+export function parseEnvelope(bytes: Uint8Array): { signed: JsonObject; signatures: Signature[] } {
+  const o = asObject(parseJson(bytes), '', ['signed', 'signatures']);
+  const signed = o.signed;
+  if (!isJsonObject(signed)) fieldType('/signed', 'an object', signed);
+  const signatures = asArray(o.signatures, '/signatures').map((s, i) =>
+    readSignature(s, at('/signatures', i)),
+  );
+  return { signed, signatures };
+}
+
+/** The typed model of `role`'s `signed` object. */
+function modelFor(role: string, signed: JsonValue): RoleModel {
+  switch (role) {
+    case 'root':
+      return Root.fromJson(signed);
+    case 'snapshot':
+      return Snapshot.fromJson(signed);
+    case 'timestamp':
+      return Timestamp.fromJson(signed);
+    default:
+      if (isTargetsRole(role)) return Targets.fromJson(signed, role);
+      throw new NotaryHsmError('ROLE_NAME_INVALID', `${JSON.stringify(role)} is not a Notary role`);
+  }
+}
+
+/**
+ * Parses the file of `role` strictly. Nothing is trusted yet: see verify.ts.
+ * throws: JSON_*, FIELD_*, TYPE_MISMATCH, BASE64_INVALID, EXPIRES_INVALID, KEY_ID_MISMATCH,
+ * ROLE_NAME_INVALID, CANONICAL_UNREPRESENTABLE
+ */
+export function parseMetadata(role: 'root', bytes: Uint8Array): SignedMetadata<Root>;
+export function parseMetadata(role: 'snapshot', bytes: Uint8Array): SignedMetadata<Snapshot>;
+export function parseMetadata(role: 'timestamp', bytes: Uint8Array): SignedMetadata<Timestamp>;
+export function parseMetadata(role: string, bytes: Uint8Array): SignedMetadata<Targets>;
+export function parseMetadata(role: string, bytes: Uint8Array): SignedMetadata {
+  const { signed, signatures } = parseEnvelope(bytes);
+  return {
+    role,
+    signed: modelFor(role, signed),
+    signatures,
+    message: canonicalBytes(signed),
+    bytes: Buffer.from(bytes),
+  };
+}
