@@ -4,12 +4,13 @@
  */
 import { isNotaryHsmError } from '../../src/errors';
 
-declare module 'expect' {
-  interface Matchers<R> {
-    toThrowWithCode(code: string): R;
-  }
-  interface AsymmetricMatchers {
-    toThrowWithCode(code: string): void;
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace jest {
+    interface Matchers<R> {
+      /** The function throws (or the promise rejects with) a NotaryHsmError with `code`. */
+      toThrowWithCode(code: string): R;
+    }
   }
 }
 

@@ -21,3 +21,9 @@ export const ROLES = [
 export function vector(stage: Stage, role: string): Buffer {
   return readFileSync(join(VECTORS_DIR, stage, `${role}.json`));
 }
+
+/** Flips the lowest bit of byte `i` in place. */
+export function flipByte(buf: Buffer, i: number): Buffer {
+  buf.writeUInt8(buf.readUInt8(i) ^ 1, i);
+  return buf;
+}

@@ -10,7 +10,7 @@ import { parseMetadata, serialize } from '../../../src/metadata/signed';
 import { verifyThreshold } from '../../../src/metadata/verify';
 import { canonicalJson } from '../../../src/metadata/canonical';
 import { sha256Hex } from '../../../src/metadata/keys';
-import { ROLES, STAGES, vector, VECTORS_DIR } from '../../helpers/vectors';
+import { flipByte, ROLES, STAGES, vector, VECTORS_DIR } from '../../helpers/vectors';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -63,7 +63,7 @@ describe.each(STAGES)('reference metadata %s', (stage) => {
 
   it("a signature does not verify over other bytes or with another role's keys", () => {
     const tampered = Buffer.from(targets.message);
-    tampered[tampered.length - 2] ^= 1;
+    flipByte(tampered, tampered.length - 2);
     const req = { role: 'targets', keys: root.signed.roleKeys('targets'), threshold: 1 };
     expect(() => verifyThreshold(tampered, targets.signatures, req)).toThrowWithCode(
       'THRESHOLD_NOT_MET',
@@ -104,7 +104,7 @@ describe.each(STAGES)('reference metadata %s', (stage) => {
     const other = Buffer.concat([vector(stage, 'root'), Buffer.from(' ')]);
     expect(() => pins.get('root')!.check(other, 'root')).toThrowWithCode('LENGTH_MISMATCH');
     const flipped = Buffer.from(vector(stage, 'root'));
-    flipped[10] ^= 1;
+    flipByte(flipped, 10);
     expect(() => pins.get('root')!.check(flipped, 'root')).toThrowWithCode('HASH_MISMATCH');
   });
 });
