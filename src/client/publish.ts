@@ -1,0 +1,220 @@
+/**
+ * Publishing workflows over a verified repository: create a repository (root
+ * certificate key, targets key, server-held snapshot and timestamp keys) and change the
+ * targets of `targets` or of a delegation. Each workflow fetches and verifies the
+ * current trust data, builds the next version, signs it through the choke point and
+ * uploads it in one request, then reads it back to prove the server stored our bytes
+ * and pinned them in its snapshot (a mismatch would make every Go client refuse the
+ * repository).
+ */
+import { NotaryHsmError, isNotaryHsmError } from '../errors';
+import { createRootCertificate } from '../metadata/certificate';
+import type { FileMeta } from '../metadata/file-meta';
+import { parseJson } from '../metadata/json';
+import { TufKey } from '../metadata/keys';
+import { Root } from '../metadata/root';
+import { BASE_ROLES, parentRole, type BaseRole } from '../metadata/roles';
+import { signMetadata } from '../metadata/sign';
+import type { SignedMetadata } from '../metadata/signed';
+import { Targets } from '../metadata/targets';
+import { GoTime } from '../metadata/time';
+import type { Requirement } from '../metadata/verify';
+import type { Signer } from '../signer/signer';
+import { baseRequirement, readRepository, type TrustedRepository } from './reader';
+import type { TrustServer } from './trust-server';
+
+/** Default lifetimes in days, as Notary: root 10 years, targets and delegations 3 years. */
+export const ROOT_DAYS = 3650;
+export const TARGETS_DAYS = 1095;
+
+/** The TUF key a signer's public key becomes (`ecdsa` or `ed25519`). */
+export function tufKeyOf(signer: Signer): TufKey {
+  return signer.scheme === 'ed25519'
+    ? TufKey.ed25519(signer.publicKeySpki)
+    : TufKey.ecdsa(signer.publicKeySpki);
+}
+
+async function serverKey(
+  server: TrustServer,
+  gun: string,
+  role: 'timestamp' | 'snapshot',
+): Promise<TufKey> {
+  return TufKey.fromJson(parseJson(await server.getServerKey(gun, role)), `/${role}.key`);
+}
+
+async function repositoryExists(server: TrustServer, gun: string): Promise<boolean> {
+  try {
+    await server.getCurrent(gun, 'root');
+    return true;
+  } catch (err) {
+    if (isNotaryHsmError(err, 'SERVER_NOT_FOUND')) return false;
+    throw err;
+  }
+}
+
+/** Uploads `files`, then reads the repository back and checks it holds exactly them. */
+async function publishAndConfirm(
+  server: TrustServer,
+  gun: string,
+  files: readonly SignedMetadata[],
+  now: Date,
+  root?: SignedMetadata<Root>,
+): Promise<TrustedRepository> {
+  try {
+    await server.publish(
+      gun,
+      files.map((f) => ({ role: f.role, bytes: f.bytes })),
+    );
+  } catch (err) {
+    if (
+      isNotaryHsmError(err, 'SERVER_INVALID_UPDATE') &&
+      /does not hold current snapshot key/.test(err.message)
+    ) {
+      throw new NotaryHsmError(
+        'SERVER_INVALID_UPDATE',
+        `${gun}: the snapshot key is held by a client, not the server; hand it to the server first ` +
+          `(notary key rotate ${gun} snapshot -r)`,
+        { cause: err },
+      );
+    }
+    throw err;
+  }
+  const repo = await readRepository(server, gun, root ? { now, root } : { now });
+  for (const f of files) {
+    const stored = f.role === 'root' ? repo.root : repo.targets.get(f.role);
+    if (!stored?.bytes.equals(f.bytes)) {
+      throw new NotaryHsmError(
+        'SERVER_BAD_RESPONSE',
+        `${gun}: the server's ${f.role} is not the file just published (another writer, or a byte mismatch)`,
+        { details: { role: f.role } },
+      );
+    }
+  }
+  return repo;
+}
+
+export interface InitOptions {
+  server: TrustServer;
+  gun: string;
+  rootSigner: Signer;
+  targetsSigner: Signer;
+  now?: Date;
+}
+
+/**
+ * Creates `gun`: a root certificate for the root key, the targets key, and the
+ * server's snapshot and timestamp keys; publishes root v1 and an empty targets v1.
+ * throws: REPOSITORY_EXISTS, SERVER_*, INSUFFICIENT_SIGNATURES, SIGNER_INVALID_SIGNATURE
+ */
+export async function initRepository(opts: InitOptions): Promise<TrustedRepository> {
+  const { server, gun } = opts;
+  const now = opts.now ?? new Date();
+  if (await repositoryExists(server, gun)) {
+    throw new NotaryHsmError('REPOSITORY_EXISTS', `${gun} already has trust data on the server`, {
+      details: { gun },
+    });
+  }
+  const rootKey = await createRootCertificate({ gun, signer: opts.rootSigner, now });
+  const targetsKey = tufKeyOf(opts.targetsSigner);
+  const snapshotKey = await serverKey(server, gun, 'snapshot');
+  const timestampKey = await serverKey(server, gun, 'timestamp');
+  const byRole: Record<BaseRole, TufKey> = {
+    root: rootKey,
+    targets: targetsKey,
+    snapshot: snapshotKey,
+    timestamp: timestampKey,
+  };
+  const root = new Root({
+    expires: GoTime.daysFromNow(ROOT_DAYS, now),
+    version: 1,
+    keys: new Map(BASE_ROLES.map((r) => [byRole[r].id, byRole[r]])),
+    roles: new Map(BASE_ROLES.map((r) => [r, { keyIds: [byRole[r].id], threshold: 1 }])),
+  });
+  const targets = new Targets({
+    expires: GoTime.daysFromNow(TARGETS_DAYS, now),
+    version: 1,
+    targets: new Map(),
+  });
+  const signedRoot = await signMetadata({
+    role: 'root',
+    signed: root,
+    requirements: [{ role: 'root', keys: [rootKey], threshold: 1 }],
+    signers: [opts.rootSigner],
+  });
+  const signedTargets = await signMetadata({
+    role: 'targets',
+    signed: targets,
+    requirements: [{ role: 'targets', keys: [targetsKey], threshold: 1 }],
+    signers: [opts.targetsSigner],
+  });
+  return publishAndConfirm(server, gun, [signedRoot, signedTargets], now);
+}
+
+export interface TargetChanges {
+  /** Targets to add or replace. */
+  add?: ReadonlyMap<string, FileMeta>;
+  /** Targets to remove; each must exist in the role. */
+  remove?: readonly string[];
+}
+
+export interface UpdateOptions {
+  server: TrustServer;
+  gun: string;
+  /** `targets` (default) or a delegation `targets/<name>`. */
+  role?: string;
+  signers: readonly Signer[];
+  changes: TargetChanges;
+  now?: Date;
+}
+
+/** Who must sign `role` in `repo`: root's targets role, or the delegation entry in its parent. */
+export function targetsRequirement(repo: TrustedRepository, role: string, now: Date): Requirement {
+  if (role === 'targets') return baseRequirement(repo.root.signed, 'targets', repo.gun, now);
+  const parent = repo.targets.get(parentRole(role));
+  const entry = parent?.signed.delegationRoles.find((d) => d.name === role);
+  if (!parent || !entry) {
+    throw new NotaryHsmError('ROLE_MISSING', `${repo.gun} has no delegation ${role}`, {
+      details: { role },
+    });
+  }
+  return { role, keys: parent.signed.keysOf(entry), threshold: entry.threshold };
+}
+
+/**
+ * Adds and removes targets of one role and publishes the next version.
+ * throws: TARGET_NOT_FOUND, ROLE_MISSING, SERVER_*, INSUFFICIENT_SIGNATURES, verification codes
+ */
+export async function updateTargets(opts: UpdateOptions): Promise<TrustedRepository> {
+  const { server, gun } = opts;
+  const role = opts.role ?? 'targets';
+  const now = opts.now ?? new Date();
+  const repo = await readRepository(server, gun, { now });
+  const requirement = targetsRequirement(repo, role, now);
+  const current = repo.targets.get(role)?.signed;
+  const next = new Map(current?.targets ?? []);
+  for (const name of opts.changes.remove ?? []) {
+    if (!next.delete(name)) {
+      throw new NotaryHsmError(
+        'TARGET_NOT_FOUND',
+        `${gun}: ${role} has no target ${JSON.stringify(name)}`,
+        {
+          details: { role, target: name },
+        },
+      );
+    }
+  }
+  for (const [name, meta] of opts.changes.add ?? []) next.set(name, meta);
+
+  const expires = GoTime.daysFromNow(TARGETS_DAYS, now);
+  const version = (current?.version ?? 0) + 1;
+  const signed = current
+    ? current.with({ targets: next, version, expires })
+    : new Targets({ expires, version, targets: next });
+  const file = await signMetadata({
+    role,
+    signed,
+    requirements: [requirement],
+    signers: opts.signers,
+  });
+  return publishAndConfirm(server, gun, [file], now, repo.root);
+}

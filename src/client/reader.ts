@@ -1,0 +1,175 @@
+/**
+ * Fetches a repository and verifies its chain as the Notary client does: root (its own
+ * threshold, over root certificates whose CN matches the GUN), then timestamp →
+ * snapshot → targets → delegations, each file pinned by length and hashes from its
+ * parent, signed by its parent's threshold, and not expired. Top-level failures are
+ * fatal; an expired or under-signed delegation is skipped with a warning, as Notary does.
+ *
+ * This module decides what is trustworthy given a root; which root to start from is the
+ * caller's choice (`list` trusts the root it fetched; pinned verification supplies its own).
+ */
+import { NotaryHsmError } from '../errors';
+import { checkRootKey } from '../metadata/certificate';
+import type { FileMeta } from '../metadata/file-meta';
+import type { Root } from '../metadata/root';
+import type { BaseRole } from '../metadata/roles';
+import { parseMetadata, type RoleModel, type SignedMetadata } from '../metadata/signed';
+import type { Snapshot, Timestamp } from '../metadata/snapshot';
+import type { Targets } from '../metadata/targets';
+import { verifyThreshold, type Requirement } from '../metadata/verify';
+import { MAX_TIMESTAMP_BYTES, MAX_UNKNOWN_BYTES, type TrustServer } from './trust-server';
+
+/** A repository whose every file has been verified. */
+export interface TrustedRepository {
+  readonly gun: string;
+  readonly root: SignedMetadata<Root>;
+  readonly timestamp: SignedMetadata<Timestamp>;
+  readonly snapshot: SignedMetadata<Snapshot>;
+  /** `targets` and every delegation that verified, in download (pre-order) order. */
+  readonly targets: ReadonlyMap<string, SignedMetadata<Targets>>;
+  /** Delegations that were skipped, and why. */
+  readonly warnings: readonly string[];
+}
+
+export interface ReadOptions {
+  now?: Date;
+}
+
+function expiryCheck(file: SignedMetadata<RoleModel>, now: Date): void {
+  if (file.signed.expires.isBefore(now)) {
+    throw new NotaryHsmError(
+      'METADATA_EXPIRED',
+      `${file.role} expired at ${file.signed.expires.toString()}`,
+      {
+        details: { role: file.role, expires: file.signed.expires.toString() },
+      },
+    );
+  }
+}
+
+/** The requirement for a base role from root; root keys only count if their certificate is valid for the GUN. */
+export function baseRequirement(root: Root, role: BaseRole, gun: string, now: Date): Requirement {
+  let keys = root.roleKeys(role);
+  if (role === 'root') {
+    const problems: string[] = [];
+    keys = keys.filter((k) => {
+      try {
+        checkRootKey(k, gun, now);
+        return true;
+      } catch (err) {
+        problems.push(err instanceof Error ? err.message : String(err));
+        return false;
+      }
+    });
+    if (keys.length === 0) {
+      throw new NotaryHsmError(
+        'CERTIFICATE_INVALID',
+        `no valid root certificate for ${gun}: ${problems.join('; ')}`,
+        {
+          details: { gun },
+        },
+      );
+    }
+  }
+  return { role, keys, threshold: root.role(role).threshold };
+}
+
+/**
+ * Verifies a root on its own: valid certificates for `gun`, its own threshold, not expired.
+ * throws: CERTIFICATE_INVALID, THRESHOLD_NOT_MET, METADATA_EXPIRED
+ */
+export function verifyRoot(root: SignedMetadata<Root>, gun: string, now: Date): void {
+  verifyThreshold(root.message, root.signatures, baseRequirement(root.signed, 'root', gun, now));
+  expiryCheck(root, now);
+}
+
+async function fetchPinned(
+  server: TrustServer,
+  gun: string,
+  role: string,
+  pin: FileMeta | undefined,
+): Promise<Buffer> {
+  const sha = pin?.sha256Digest;
+  if (!pin || !sha) {
+    throw new NotaryHsmError('ROLE_MISSING', `the snapshot pins no ${role} file`, {
+      details: { role },
+    });
+  }
+  const bytes = await server.getByHash(gun, role, sha.toString('hex'), pin.length);
+  pin.check(bytes, role);
+  return bytes;
+}
+
+/**
+ * Fetches and verifies `gun` starting from `root` (already verified by the caller), or
+ * from the server's current root when none is given.
+ * throws: SERVER_*, JSON_*, FIELD_*, CERTIFICATE_INVALID, THRESHOLD_NOT_MET,
+ * METADATA_EXPIRED, HASH_MISMATCH, LENGTH_MISMATCH, ROLE_MISSING
+ */
+export async function readRepository(
+  server: TrustServer,
+  gun: string,
+  opts: ReadOptions & { root?: SignedMetadata<Root> } = {},
+): Promise<TrustedRepository> {
+  const now = opts.now ?? new Date();
+  let root = opts.root;
+  if (!root) {
+    root = parseMetadata('root', await server.getCurrent(gun, 'root', MAX_UNKNOWN_BYTES));
+    verifyRoot(root, gun, now);
+  }
+  const r = root.signed;
+  const check = (file: SignedMetadata<RoleModel>, role: BaseRole): void => {
+    verifyThreshold(file.message, file.signatures, baseRequirement(r, role, gun, now));
+    expiryCheck(file, now);
+  };
+
+  const timestamp = parseMetadata(
+    'timestamp',
+    await server.getCurrent(gun, 'timestamp', MAX_TIMESTAMP_BYTES),
+  );
+  check(timestamp, 'timestamp');
+
+  const snapshot = parseMetadata(
+    'snapshot',
+    await fetchPinned(server, gun, 'snapshot', timestamp.signed.snapshotMeta),
+  );
+  check(snapshot, 'snapshot');
+  const pins = snapshot.signed.meta;
+  pins.get('root')?.check(root.bytes, 'root');
+
+  const top = parseMetadata(
+    'targets',
+    await fetchPinned(server, gun, 'targets', pins.get('targets')),
+  );
+  check(top, 'targets');
+
+  const targets = new Map<string, SignedMetadata<Targets>>([['targets', top]]);
+  const warnings: string[] = [];
+  // Pre-order walk: a parent's children are fetched before its later siblings.
+  const queue = [...top.signed.delegationRoles.map((d) => ({ d, parent: top.signed }))];
+  while (queue.length > 0) {
+    const { d, parent } = queue.shift() as (typeof queue)[number];
+    if (!pins.has(d.name)) continue; // Notary skips roles the snapshot does not list.
+    const file = parseMetadata(d.name, await fetchPinned(server, gun, d.name, pins.get(d.name)));
+    try {
+      verifyThreshold(file.message, file.signatures, {
+        role: d.name,
+        keys: parent.keysOf(d),
+        threshold: d.threshold,
+      });
+      expiryCheck(file, now);
+    } catch (err) {
+      if (
+        err instanceof NotaryHsmError &&
+        (err.code === 'THRESHOLD_NOT_MET' || err.code === 'METADATA_EXPIRED')
+      ) {
+        warnings.push(`skipped ${d.name}: ${err.message}`);
+        continue;
+      }
+      throw err;
+    }
+    targets.set(d.name, file);
+    queue.unshift(...file.signed.delegationRoles.map((c) => ({ d: c, parent: file.signed })));
+  }
+  return { gun, root, timestamp, snapshot, targets, warnings };
+}

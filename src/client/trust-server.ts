@@ -1,0 +1,16 @@
+/**
+ * What the client workflows need from a Notary server: bytes by role (current or by
+ * checksum), the server-held keys, and a multipart publish. NotaryServerClient is the
+ * real implementation; tests may substitute anything with this shape.
+ */
+
+export interface TrustServer {
+  getCurrent(gun: string, role: string, maxBytes?: number): Promise<Buffer>;
+  getByHash(gun: string, role: string, sha256Hex: string, maxBytes: number): Promise<Buffer>;
+  getServerKey(gun: string, role: 'timestamp' | 'snapshot'): Promise<Buffer>;
+  publish(gun: string, files: ReadonlyArray<{ role: string; bytes: Uint8Array }>): Promise<void>;
+}
+
+/** Download bounds, as the Go client: timestamp 1 MiB, a file of unknown size 100 MiB. */
+export const MAX_TIMESTAMP_BYTES = 1 << 20;
+export const MAX_UNKNOWN_BYTES = 100 << 20;
