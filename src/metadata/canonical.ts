@@ -23,6 +23,7 @@ export function compareUtf8(a: string, b: string): number {
 
 // Control characters (Go writes them raw, which no JSON reader accepts) and lone surrogates.
 const UNREPRESENTABLE =
+  // eslint-disable-next-line no-control-regex -- these are exactly the characters to refuse
   /[\u0000-\u001f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /** Canonical form of one string (JSON.stringify escapes only `"`, `\` and controls). */

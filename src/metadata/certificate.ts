@@ -17,8 +17,9 @@ import { TufKey } from './keys';
 export const ROOT_CERT_DAYS = 3650;
 const DAY_MS = 86_400_000;
 
-// ASN.1 PrintableString characters, plus '*' which Go also writes as printable.
-const PRINTABLE = /^[A-Za-z0-9 '()+,\-./:=?*]*$/;
+// ASN.1 PrintableString characters. Go's encoding/asn1 writes a name with any other
+// character (including the '*' of a wildcard GUN, and '&') as a UTF8String.
+const PRINTABLE = /^[A-Za-z0-9 '()+,\-./:=?]*$/;
 
 /** A WebCrypto stand-in whose only private operation is an async Signer. */
 function signerCrypto(signer: Signer): Crypto {
@@ -36,7 +37,7 @@ function signerCrypto(signer: Signer): Crypto {
     getRandomValues: <T extends ArrayBufferView | null>(a: T): T =>
       webcrypto.getRandomValues(a as never),
     randomUUID: () => webcrypto.randomUUID(),
-  } as Crypto;
+  };
 }
 
 export interface RootCertificateOptions {
@@ -55,6 +56,7 @@ export async function createRootCertificate(opts: RootCertificateOptions): Promi
   if (opts.signer.scheme !== 'ecdsa-p256') {
     throw new NotaryHsmError('KEY_UNSUPPORTED', 'root certificates are made for ECDSA P-256 keys');
   }
+  // eslint-disable-next-line no-control-regex -- a GUN with control characters cannot be a CN
   if (opts.gun.length === 0 || /[\u0000-\u001f]/.test(opts.gun)) {
     throw new NotaryHsmError(
       'CERTIFICATE_INVALID',

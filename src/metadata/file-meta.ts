@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { NotaryHsmError } from '../errors';
 import { canonicalJson } from './canonical';
 import { asBase64, asInt, asMap, asObject, at, fieldValue } from './fields';
-import type { JsonObject, JsonValue } from './json';
+import { setMember, type JsonObject, type JsonValue } from './json';
 
 /** Hash algorithms Notary checks; others are carried but not checked. */
 export const SUPPORTED_HASHES = ['sha256', 'sha512'] as const;
@@ -63,7 +63,7 @@ export class FileMeta {
 
   toJson(): JsonObject {
     const hashes: JsonObject = {};
-    for (const [alg, h] of this.hashes) hashes[alg] = h.toString('base64');
+    for (const [alg, h] of this.hashes) setMember(hashes, alg, h.toString('base64'));
     const out: JsonObject = { hashes, length: this.length };
     if (this.custom !== undefined) out.custom = this.custom;
     return out;

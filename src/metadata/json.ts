@@ -27,13 +27,22 @@ export function decodeUtf8(bytes: Uint8Array): string {
   }
 }
 
+export interface ParseJsonOptions {
+  /**
+   * Refuse numbers written with a fraction or an exponent (`2.0`, `2e0`, `1e400`). Notary
+   * metadata holds only integers, and Go's decoder refuses such spellings for its int
+   * fields while a JavaScript number cannot tell `2.0` from `2`.
+   */
+  integersOnly?: boolean;
+}
+
 /**
  * Parses JSON text or bytes.
  * throws: JSON_INVALID (syntax, encoding), JSON_DUPLICATE_KEY, JSON_TOO_DEEP
  */
-export function parseJson(input: string | Uint8Array): JsonValue {
+export function parseJson(input: string | Uint8Array, options: ParseJsonOptions = {}): JsonValue {
   const text = typeof input === 'string' ? input : decodeUtf8(input);
-  const parser = new Parser(text);
+  const parser = new Parser(text, options.integersOnly === true);
   parser.skipWs();
   const value = parser.value(0);
   parser.skipWs();
@@ -63,7 +72,10 @@ const NUMBER = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
 
 class Parser {
   pos = 0;
-  constructor(private readonly text: string) {}
+  constructor(
+    private readonly text: string,
+    private readonly integersOnly: boolean,
+  ) {}
 
   fail(what: string): never {
     throw new NotaryHsmError('JSON_INVALID', `invalid JSON at offset ${this.pos}: ${what}`, {
@@ -115,6 +127,7 @@ class Parser {
     NUMBER.lastIndex = this.pos;
     const m = NUMBER.exec(this.text);
     if (!m) this.fail('expected a value');
+    if (this.integersOnly && /[.eE]/.test(m[0])) this.fail(`number ${m[0]} is not an integer`);
     this.pos += m[0].length;
     return Number(m[0]);
   }
@@ -136,8 +149,13 @@ class Parser {
         this.fail('control character in string');
       }
       if (c >= 0xd800 && c <= 0xdfff) {
-        // TextDecoder never yields lone surrogates, so a pair is always complete here.
-        p += c <= 0xdbff ? 2 : 1;
+        // Decoded bytes never hold lone surrogates, but string input may.
+        const low = t.charCodeAt(p + 1);
+        if (c > 0xdbff || !(low >= 0xdc00 && low <= 0xdfff)) {
+          this.pos = p;
+          this.fail('lone surrogate');
+        }
+        p += 2;
         continue;
       }
       if (c !== 0x5c) {

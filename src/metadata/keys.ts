@@ -39,12 +39,24 @@ export class TufKey {
     return new TufKey('ecdsa', spki);
   }
 
-  /** An `ed25519` key from SPKI DER (Notary stores the raw 32 bytes). */
+  /**
+   * An `ed25519` key from SPKI DER (Notary stores the raw 32 bytes).
+   * throws: KEY_INVALID (not an Ed25519 SPKI)
+   */
   static ed25519(spki: Uint8Array): TufKey {
-    const jwk = createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' }).export({
-      format: 'jwk',
-    });
-    return new TufKey('ed25519', Buffer.from(jwk.x ?? '', 'base64url'));
+    let jwk: JsonWebKey;
+    try {
+      jwk = createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' }).export({
+        format: 'jwk',
+      });
+    } catch (cause) {
+      throw new NotaryHsmError('KEY_INVALID', 'not a DER SubjectPublicKeyInfo', { cause });
+    }
+    // An EC key's JWK has an `x` too: without this check it would become a bogus key.
+    if (jwk.kty !== 'OKP' || jwk.crv !== 'Ed25519' || jwk.x === undefined) {
+      throw new NotaryHsmError('KEY_INVALID', 'not an Ed25519 public key');
+    }
+    return new TufKey('ed25519', Buffer.from(jwk.x, 'base64url'));
   }
 
   /** An `ecdsa-x509` key wrapping a certificate (DER) in Go-exact PEM. */

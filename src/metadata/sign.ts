@@ -67,10 +67,12 @@ export async function signMetadata<T extends RoleModel>(
 
   // Pair each listed key with a signer, once per key ID.
   const plan = new Map<string, { key: TufKey; signer: Signer }>();
-  const missing = new Set<string>();
   for (const req of opts.requirements) {
+    // Count distinct key IDs: a key listed twice can only sign once.
+    const keys = new Map(req.keys.map((k) => [k.id, k]));
+    const missing = new Set<string>();
     let available = 0;
-    for (const key of req.keys) {
+    for (const key of keys.values()) {
       const signer = opts.signers.find((s) => signerMatches(s, key));
       if (signer) {
         available++;

@@ -68,10 +68,10 @@ function readSignature(v: JsonValue, path: string): Signature {
 
 /**
  * Splits a file into its generic `signed` value and its signatures.
- * throws: JSON_*, FIELD_*, BASE64_INVALID
+ * throws: JSON_* (also for a number with a fraction or exponent), FIELD_*, BASE64_INVALID
  */
 export function parseEnvelope(bytes: Uint8Array): { signed: JsonObject; signatures: Signature[] } {
-  const o = asObject(parseJson(bytes), '', ['signed', 'signatures']);
+  const o = asObject(parseJson(bytes, { integersOnly: true }), '', ['signed', 'signatures']);
   const signed = o.signed;
   if (!isJsonObject(signed)) fieldType('/signed', 'an object', signed);
   const signatures = asArray(o.signatures, '/signatures').map((s, i) =>

@@ -6,7 +6,7 @@ import { NotaryHsmError } from '../errors';
 import { readCommon, type MetadataType } from './common';
 import { asMap, asObject, at } from './fields';
 import { FileMeta } from './file-meta';
-import type { JsonObject, JsonValue } from './json';
+import { setMember, type JsonObject, type JsonValue } from './json';
 import type { GoTime } from './time';
 
 export interface MetaInit {
@@ -58,7 +58,7 @@ abstract class Pins {
   /** The Go field set of `signed`. */
   toJson(): JsonObject {
     const meta: JsonObject = {};
-    for (const [name, fm] of this.meta) meta[name] = fm.toJson();
+    for (const [name, fm] of this.meta) setMember(meta, name, fm.toJson());
     return { _type: this.type, expires: this.expires.toString(), meta, version: this.version };
   }
 }

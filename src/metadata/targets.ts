@@ -8,7 +8,7 @@ import { NotaryHsmError } from '../errors';
 import { keysJson, readCommon, readRoleKeys, roleKeysJson, type RoleKeys } from './common';
 import { asArray, asMap, asObject, asString, asStringArray, at, fieldValue } from './fields';
 import { FileMeta } from './file-meta';
-import type { JsonObject, JsonValue } from './json';
+import { setMember, type JsonObject, type JsonValue } from './json';
 import type { TufKey } from './keys';
 import { readKeyMap } from './root';
 import { isTargetsRole, parentRole } from './roles';
@@ -77,7 +77,7 @@ export class Targets {
   /** The Go field set of `signed`. */
   toJson(): JsonObject {
     const targets: JsonObject = {};
-    for (const [name, meta] of this.targets) targets[name] = meta.toJson();
+    for (const [name, meta] of this.targets) setMember(targets, name, meta.toJson());
     return {
       _type: 'Targets',
       delegations: {

@@ -83,9 +83,10 @@ export class GoTime {
   /** True when this instant is strictly before `now` (Go: now.After(expires)). */
   isBefore(now: Date): boolean {
     const ms = now.getTime();
-    const mine = this.seconds * 1000;
-    if (mine !== Math.floor(ms / 1000) * 1000) return mine < ms;
-    return this.nanos < (ms % 1000) * 1e6;
+    const nowSeconds = Math.floor(ms / 1000);
+    if (this.seconds !== nowSeconds) return this.seconds < nowSeconds;
+    // ms - nowSeconds * 1000 is in [0, 999] also before the epoch (where ms % 1000 < 0).
+    return this.nanos < (ms - nowSeconds * 1000) * 1e6;
   }
 
   /** Go's RFC3339Nano text. */

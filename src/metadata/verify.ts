@@ -59,7 +59,9 @@ export function verifySignature(
   message: Uint8Array,
   sig: Uint8Array,
 ): boolean {
-  if (!(METHOD_KEYTYPES[method] ?? []).includes(key.keytype)) return false;
+  // Own members only: a method named "constructor" or "__proto__" must not reach Object.prototype.
+  const keytypes = Object.hasOwn(METHOD_KEYTYPES, method) ? METHOD_KEYTYPES[method] : undefined;
+  if (!keytypes?.includes(key.keytype)) return false;
   try {
     return verifyWith(key.publicKey(), method, message, sig);
   } catch {

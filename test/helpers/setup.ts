@@ -37,8 +37,15 @@ expect.extend({
         (err: unknown) => check(err, code, true),
       ) as unknown as jest.CustomMatcherResult;
     }
+    if (received instanceof Error) {
+      // `expect(promise).rejects.toThrowWithCode(code)` hands over the rejection reason.
+      return check(received, code, true);
+    }
     if (typeof received !== 'function') {
-      return { pass: false, message: () => 'toThrowWithCode expects a function or a promise' };
+      return {
+        pass: false,
+        message: () => 'toThrowWithCode expects a function, a promise or an error',
+      };
     }
     try {
       (received as () => unknown)();

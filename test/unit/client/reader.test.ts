@@ -69,14 +69,14 @@ describe('readRepository + listTargets over the reference repository', () => {
   it('refuses a root whose certificate is for another GUN', async () => {
     await expect(
       readRepository(serverFor('final'), 'localhost:5000/demo/other', { now: REFERENCE_NOW }),
-    ).toThrowWithCode('CERTIFICATE_INVALID');
+    ).rejects.toThrowWithCode('CERTIFICATE_INVALID');
   });
 
   it('refuses expired metadata', async () => {
     const later = new Date(REFERENCE_NOW.getTime() + 30 * 86_400_000); // timestamp lives 14 days
-    await expect(readRepository(serverFor('final'), REFERENCE_GUN, { now: later })).toThrowWithCode(
-      'METADATA_EXPIRED',
-    );
+    await expect(
+      readRepository(serverFor('final'), REFERENCE_GUN, { now: later }),
+    ).rejects.toThrowWithCode('METADATA_EXPIRED');
   });
 
   it.each(['targets', 'snapshot', 'targets/releases'])(
@@ -87,9 +87,9 @@ describe('readRepository + listTargets over the reference repository', () => {
       // Same length, different content: the checksum lookup must not be what catches it.
       server.getByHash = (_g, r) =>
         Promise.resolve(r === role ? flipByte(Buffer.from(bytes), 40) : server.files.get(r)!);
-      await expect(readRepository(server, REFERENCE_GUN, { now: REFERENCE_NOW })).toThrowWithCode(
-        'HASH_MISMATCH',
-      );
+      await expect(
+        readRepository(server, REFERENCE_GUN, { now: REFERENCE_NOW }),
+      ).rejects.toThrowWithCode('HASH_MISMATCH');
     },
   );
 
