@@ -18,4 +18,5 @@ module.exports = {
     },
   ],
   testTimeout: 60000,
+  globalSetup: '<rootDir>/test/helpers/global-setup.ts',
 };

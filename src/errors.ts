@@ -46,10 +46,39 @@ export type ServerErrorCode =
   | 'SERVER_RESPONSE_TOO_LARGE' // a body beyond the bound for what was asked
   | 'SERVER_BAD_RESPONSE'; // an answer that is not what the protocol promises
 
+/** Codes for tokens, keys and PINs (PKCS#11), mapped from CKR_* values in one table. */
+export type TokenErrorCode =
+  | 'MODULE_NOT_FOUND' // no PKCS#11 module file at any candidate path
+  | 'MODULE_ERROR' // the module failed to load or initialise
+  | 'DEVICE_ERROR' // the module reports a device error (ykcs11 without pcscd, a failing token)
+  | 'NO_READER' // the module sees no slot at all (ykcs11 with pcscd but no reader/YubiKey)
+  | 'TOKEN_NOT_FOUND' // no token matches the configured label or serial
+  | 'TOKEN_AMBIGUOUS' // several tokens match the selector
+  | 'TOKEN_NOT_PRESENT' // the token was removed (or its sessions were lost with it)
+  | 'TOKEN_BUSY' // the token's queue is full
+  | 'TOKEN_TIMEOUT' // the operation did not finish in time (e.g. a touch that never came)
+  | 'TOKEN_READ_ONLY' // the token refuses to store objects
+  | 'TOKEN_SHUTDOWN' // the token owner is shutting down
+  | 'PIN_REQUIRED' // the token needs a PIN and none was supplied
+  | 'PIN_INCORRECT' // the PIN was refused (never retried automatically)
+  | 'PIN_INVALID' // the PIN is malformed or of the wrong length
+  | 'PIN_FINAL_TRY' // the token reports one try left: we do not log in
+  | 'PIN_LOCKED' // the token reports the PIN locked
+  | 'PIN_EXPIRED'
+  | 'NOT_LOGGED_IN'
+  | 'KEY_NOT_FOUND' // no key object matches
+  | 'KEY_EXISTS' // a key with this label or ID already exists on the token
+  | 'KEY_TEMPLATE_INVALID' // the token refused the attributes we asked for
+  | 'MECHANISM_UNSUPPORTED' // the token cannot perform the mechanism or function
+  | 'PKCS11_ERROR' // any other CKR value (its name is in details)
+  | 'PROFILE_INVALID' // an HSM profile file does not match its schema
+  | 'URI_INVALID'; // a PKCS#11 URI (RFC 7512) that we cannot use
+
 /** Codes for user-facing input problems outside metadata. */
 export type InputErrorCode = 'USAGE' | 'TARGET_INVALID' | 'TARGET_NOT_FOUND' | 'REPOSITORY_EXISTS';
 
-export type ErrorCode = MetadataErrorCode | SigningErrorCode | ServerErrorCode | InputErrorCode;
+export type ErrorCode =
+  MetadataErrorCode | SigningErrorCode | ServerErrorCode | TokenErrorCode | InputErrorCode;
 
 export interface ErrorOptions {
   cause?: unknown;

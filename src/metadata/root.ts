@@ -83,9 +83,17 @@ export class Root {
     return r;
   }
 
-  /** The TUF keys of a base role. */
+  /** The TUF keys of a base role. throws: ROLE_MISSING when root lists a key it does not hold */
   roleKeys(name: BaseRole): TufKey[] {
-    return this.role(name).keyIds.map((id) => this.keys.get(id) as TufKey);
+    return this.role(name).keyIds.map((id) => {
+      const key = this.keys.get(id);
+      if (!key)
+        throw new NotaryHsmError(
+          'ROLE_MISSING',
+          `root names key ${id} for ${name} but does not list it`,
+        );
+      return key;
+    });
   }
 }
 

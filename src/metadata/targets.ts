@@ -109,7 +109,12 @@ export class Targets {
 
   /** The keys of a delegated role. */
   keysOf(role: DelegatedRole): TufKey[] {
-    return role.keyIds.map((id) => this.delegationKeys.get(id) as TufKey);
+    return role.keyIds.map((id) => {
+      const key = this.delegationKeys.get(id);
+      if (!key)
+        throw new NotaryHsmError('ROLE_MISSING', `${role.name} names key ${id} that is not listed`);
+      return key;
+    });
   }
 }
 

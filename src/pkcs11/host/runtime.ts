@@ -1,0 +1,99 @@
+/**
+ * The module host's dispatcher: owns one PKCS#11 module (one Pkcs11Port) and the tokens
+ * attached to it, and answers HostRequests. It runs inside the child process (or worker
+ * thread) — never on the daemon's main event loop.
+ */
+import * as pkcs11 from 'pkcs11js';
+import { NotaryHsmError } from '../../errors';
+import { Pkcs11jsPort } from '../pkcs11js-port';
+import type { Pkcs11Port } from '../port';
+import type { HostRequest, SlotReport } from './protocol';
+import { pinStateOf, TokenRuntime } from './token-runtime';
+
+export class ModuleRuntime {
+  private port?: Pkcs11Port;
+  private readonly tokens = new Map<string, TokenRuntime>();
+
+  constructor(
+    private readonly makePort: (module: string) => Pkcs11Port = (m) => new Pkcs11jsPort(m),
+  ) {}
+
+  private get p(): Pkcs11Port {
+    if (!this.port)
+      throw new NotaryHsmError('MODULE_ERROR', 'the module host has not been initialised');
+    return this.port;
+  }
+
+  private token(name: string): TokenRuntime {
+    const t = this.tokens.get(name);
+    if (!t) throw new NotaryHsmError('TOKEN_NOT_FOUND', `no token named ${name} is attached`);
+    return t;
+  }
+
+  /** Every initialised token the module sees (SoftHSM2 also lists one empty slot). */
+  slots(): SlotReport[] {
+    const infos = this.p.slots(true).map((slot) => this.p.tokenInfo(slot));
+    return infos
+      .filter((t) => (t.flags & pkcs11.CKF_TOKEN_INITIALIZED) !== 0)
+      .map((t) => {
+        return {
+          label: t.label,
+          serial: t.serial,
+          manufacturer: t.manufacturer,
+          model: t.model,
+          pinState: pinStateOf(t.flags),
+        };
+      });
+  }
+
+  async handle(req: HostRequest): Promise<unknown> {
+    switch (req.op) {
+      case 'init': {
+        if (this.port) return null;
+        const port = this.makePort(req.module);
+        port.initialize();
+        this.port = port;
+        return null;
+      }
+      case 'slots':
+        return this.slots();
+      case 'attach':
+        if (!this.tokens.has(req.token)) {
+          this.tokens.set(
+            req.token,
+            new TokenRuntime(this.p, req.token, req.selector, req.sessions),
+          );
+        }
+        return this.token(req.token).status();
+      case 'status':
+        return this.token(req.token).status();
+      case 'login':
+        return this.token(req.token).login(req.pin);
+      case 'findKey':
+        return this.token(req.token).findKey(req.key);
+      case 'listKeys':
+        return this.token(req.token).listKeys();
+      case 'generateKey':
+        return this.token(req.token).generateKey(req.label, req.id);
+      case 'sign':
+        return this.token(req.token).sign(req.key, Buffer.from(req.digest), req.pin);
+      case 'shutdown':
+        return Promise.resolve(this.shutdown());
+    }
+  }
+
+  /** Logs out, closes every session and finalises the module. */
+  shutdown(): null {
+    for (const t of this.tokens.values()) t.close();
+    this.tokens.clear();
+    if (this.port) {
+      try {
+        this.port.finalize();
+      } catch {
+        // finalising is best effort at exit
+      }
+      this.port = undefined;
+    }
+    return null;
+  }
+}

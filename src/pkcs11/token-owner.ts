@@ -1,0 +1,247 @@
+/**
+ * The owner of one token, in the main process. Every operation on the token goes
+ * through its queue: at most one operation per session is in flight in the module host,
+ * at most `queueLimit` wait (beyond that: TOKEN_BUSY), and each operation answers within
+ * `timeoutMs` (else TOKEN_TIMEOUT; the token stays occupied until the module returns,
+ * since a PKCS#11 call cannot be interrupted). When the token is removed, the failing
+ * operation and everything queued behind it fail with TOKEN_NOT_PRESENT at once; the
+ * next operation finds the token again and logs in again, so signing resumes without a
+ * restart. After a refused PIN, the owner never logs in by itself again.
+ */
+import { NotaryHsmError, isNotaryHsmError } from '../errors';
+import type { ModuleHost } from './host/module-host';
+import type {
+  HostRequest,
+  KeyRef,
+  KeyReport,
+  SlotReport,
+  TokenReport,
+  TokenSelector,
+} from './host/protocol';
+import type { PinSource } from './pin';
+
+export interface TokenOwnerOptions {
+  name: string;
+  host: ModuleHost;
+  selector: TokenSelector;
+  pin: PinSource;
+  /** Sessions (= operations in flight at once). */
+  sessions?: number;
+  queueLimit?: number;
+  timeoutMs?: number;
+}
+
+interface Job {
+  run: () => Promise<unknown>;
+  resolve: (v: unknown) => void;
+  reject: (e: unknown) => void;
+  timer?: NodeJS.Timeout;
+  settled: boolean;
+}
+
+export class TokenOwner {
+  readonly name: string;
+  private readonly host: ModuleHost;
+  private readonly selector: TokenSelector;
+  private readonly pin: PinSource;
+  readonly sessions: number;
+  readonly queueLimit: number;
+  readonly timeoutMs: number;
+  private queue: Job[] = [];
+  private inFlight = 0;
+  private loggedInGeneration = -1;
+  private attachedGeneration = -1;
+  private pinRefused?: NotaryHsmError;
+  private closing = false;
+
+  constructor(opts: TokenOwnerOptions) {
+    this.name = opts.name;
+    this.host = opts.host;
+    this.selector = opts.selector;
+    this.pin = opts.pin;
+    this.sessions = opts.sessions ?? 1;
+    this.queueLimit = opts.queueLimit ?? 256;
+    this.timeoutMs = opts.timeoutMs ?? 30_000;
+  }
+
+  /** Operations waiting or in flight (for metrics). */
+  get depth(): number {
+    return this.queue.length + this.inFlight;
+  }
+
+  private enqueue<T>(run: () => Promise<T>): Promise<T> {
+    if (this.closing)
+      return Promise.reject(
+        new NotaryHsmError('TOKEN_SHUTDOWN', `token ${this.name} is shutting down`),
+      );
+    if (this.queue.length >= this.queueLimit && this.inFlight >= this.sessions) {
+      return Promise.reject(
+        new NotaryHsmError(
+          'TOKEN_BUSY',
+          `token ${this.name} has ${this.queue.length} operations waiting; try again`,
+          {
+            details: { token: this.name },
+          },
+        ),
+      );
+    }
+    return new Promise<T>((resolve, reject) => {
+      const job: Job = { run, resolve: resolve as (v: unknown) => void, reject, settled: false };
+      job.timer = setTimeout(() => {
+        this.queue = this.queue.filter((j) => j !== job);
+        this.settle(
+          job,
+          undefined,
+          new NotaryHsmError(
+            'TOKEN_TIMEOUT',
+            `token ${this.name} did not answer within ${this.timeoutMs} ms`,
+            {
+              details: { token: this.name, timeoutMs: this.timeoutMs },
+            },
+          ),
+        );
+      }, this.timeoutMs);
+      this.queue.push(job);
+      this.pump();
+    });
+  }
+
+  private settle(job: Job, value: unknown, error?: unknown): void {
+    if (job.settled) return;
+    job.settled = true;
+    clearTimeout(job.timer);
+    if (error === undefined) job.resolve(value);
+    else job.reject(error);
+  }
+
+  private pump(): void {
+    while (this.inFlight < this.sessions && this.queue.length > 0) {
+      const job = this.queue.shift() as Job;
+      if (job.settled) continue;
+      this.inFlight++;
+      job.run().then(
+        (v) => this.finish(job, v),
+        (e: unknown) => this.finish(job, undefined, e),
+      );
+    }
+  }
+
+  private finish(job: Job, value: unknown, error?: unknown): void {
+    this.inFlight--;
+    this.settle(job, value, error);
+    if (isNotaryHsmError(error, 'TOKEN_NOT_PRESENT')) {
+      this.loggedInGeneration = -1;
+      const waiting = this.queue;
+      this.queue = [];
+      for (const j of waiting) this.settle(j, undefined, error);
+    }
+    this.pump();
+  }
+
+  private async attach(): Promise<void> {
+    if (this.attachedGeneration === this.host.generation && this.host.generation > 0) return;
+    await this.host.request<TokenReport>({
+      op: 'attach',
+      token: this.name,
+      selector: this.selector,
+      sessions: this.sessions,
+    });
+    this.attachedGeneration = this.host.generation;
+  }
+
+  private async ensureLogin(requestPin?: string): Promise<void> {
+    await this.attach();
+    if (this.loggedInGeneration === this.host.generation) return;
+    if (this.pinRefused) throw this.pinRefused;
+    const pin = this.pin.perRequest ? requestPin : await this.pin.read();
+    if (pin === undefined) {
+      throw new NotaryHsmError(
+        'PIN_REQUIRED',
+        `token ${this.name} needs its PIN with the request`,
+        { details: { token: this.name } },
+      );
+    }
+    try {
+      await this.host.request<TokenReport>({ op: 'login', token: this.name, pin });
+    } catch (err) {
+      if (isNotaryHsmError(err, 'PIN_INCORRECT') && !this.pin.perRequest) {
+        this.pinRefused = new NotaryHsmError(
+          'PIN_INCORRECT',
+          `the PIN from ${this.pin.description} was refused by token ${this.name}; fix it and restart (it is not tried again)`,
+          { details: { token: this.name } },
+        );
+        throw this.pinRefused;
+      }
+      throw err;
+    }
+    this.loggedInGeneration = this.host.generation;
+  }
+
+  /** Runs a host request that needs a logged-in token; a lost login is restored once. */
+  private withLogin<T>(req: HostRequest, requestPin?: string): Promise<T> {
+    return this.enqueue(async () => {
+      await this.ensureLogin(requestPin);
+      try {
+        return await this.host.request<T>(req);
+      } catch (err) {
+        if (!isNotaryHsmError(err, 'NOT_LOGGED_IN')) throw err;
+        this.loggedInGeneration = -1;
+        await this.ensureLogin(requestPin);
+        return this.host.request<T>(req);
+      }
+    });
+  }
+
+  /** Signs a SHA-256 digest with the key; raw r‖s. */
+  sign(
+    key: KeyRef,
+    digest: Uint8Array,
+    opts: { pin?: string; contextPin?: boolean } = {},
+  ): Promise<Buffer> {
+    const req: HostRequest = { op: 'sign', token: this.name, key, digest };
+    return this.withLogin<Uint8Array>(
+      opts.contextPin ? { ...req, pin: opts.pin ?? '' } : req,
+      opts.pin,
+    ).then((s) => Buffer.from(s));
+  }
+
+  findKey(key: KeyRef, pin?: string): Promise<KeyReport> {
+    return this.withLogin({ op: 'findKey', token: this.name, key }, pin);
+  }
+
+  listKeys(pin?: string): Promise<KeyReport[]> {
+    return this.withLogin({ op: 'listKeys', token: this.name }, pin);
+  }
+
+  generateKey(label: string, id: string, pin?: string): Promise<KeyReport> {
+    return this.withLogin({ op: 'generateKey', token: this.name, label, id }, pin);
+  }
+
+  /** Presence, identity and PIN state; never logs in. */
+  status(): Promise<TokenReport> {
+    return this.enqueue(async () => {
+      await this.attach();
+      const report = await this.host.request<TokenReport>({ op: 'status', token: this.name });
+      if (!report.present) this.loggedInGeneration = -1;
+      return report;
+    });
+  }
+
+  /** Every token the module sees (for `tokens` and diagnostics). */
+  slots(): Promise<SlotReport[]> {
+    return this.host.request<SlotReport[]>({ op: 'slots' });
+  }
+
+  /** Stops accepting work and fails what is queued. */
+  close(): void {
+    this.closing = true;
+    const waiting = this.queue;
+    this.queue = [];
+    for (const j of waiting)
+      this.settle(
+        j,
+        undefined,
+        new NotaryHsmError('TOKEN_SHUTDOWN', `token ${this.name} is shutting down`),
+      );
+  }
+}

@@ -1,0 +1,34 @@
+/**
+ * Jest global setup: the PKCS#11 module host runs as a separate process from compiled
+ * JavaScript, so tests need dist/ to be current. `make test` builds first; a bare `npx
+ * jest` after an edit rebuilds here (incremental tsc, a few seconds) when any source file
+ * is newer than the build.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+const ROOT = join(__dirname, '..', '..');
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
+  }
+  return newest;
+}
+
+export default function globalSetup(): void {
+  const built = join(ROOT, 'dist', 'src', 'pkcs11', 'host', 'entry.js');
+  const sources = Math.max(newestMtime(join(ROOT, 'src')), newestMtime(join(ROOT, 'daemon')));
+  if (existsSync(built) && statSync(built).mtimeMs >= sources) return;
+  execFileSync(
+    process.execPath,
+    [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'],
+    {
+      cwd: ROOT,
+      stdio: 'inherit',
+    },
+  );
+}
