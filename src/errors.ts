@@ -87,11 +87,11 @@ export interface ErrorOptions {
 }
 
 /** The one error class of the project: a stable code, a message, optional details. */
-export class NotaryHsmError<C extends ErrorCode = ErrorCode> extends Error {
-  readonly code: C;
+export class NotaryHsmError extends Error {
+  readonly code: ErrorCode;
   readonly details: Readonly<Record<string, unknown>>;
 
-  constructor(code: C, message: string, options: ErrorOptions = {}) {
+  constructor(code: ErrorCode, message: string, options: ErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'NotaryHsmError';
     this.code = code;

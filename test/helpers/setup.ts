@@ -35,7 +35,7 @@ expect.extend({
       return received.then(
         () => check(undefined, code, false),
         (err: unknown) => check(err, code, true),
-      ) as unknown as jest.CustomMatcherResult;
+      );
     }
     if (received instanceof Error) {
       // `expect(promise).rejects.toThrowWithCode(code)` hands over the rejection reason.

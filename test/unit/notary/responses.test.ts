@@ -111,6 +111,13 @@ describe('server errors', () => {
     expect((await failure(client.getCurrent(GUN, 'root'))).message).toContain(
       '"<html> <b>Bad Gateway</b></html>"',
     );
+    rec.handler = json(
+      400,
+      errors('INVALID_GUN', 'invalid gun', 'Require GUNs with prefix: [allowed/]'),
+    );
+    expect((await failure(client.getCurrent(GUN, 'root'))).message).toContain(
+      'INVALID_GUN: invalid gun (Require GUNs with prefix: [allowed/])',
+    );
     rec.handler = json(400, errors('MALFORMED_JSON', 'could not be parsed'));
     expect((await failure(client.getCurrent(GUN, 'root'))).details.serverCode).toBe(
       'MALFORMED_JSON',
@@ -146,10 +153,14 @@ describe('response bounds', () => {
     expect((await client.getCurrent(GUN, 'root', 100)).length).toBe(100);
   });
 
-  it('refuses a Content-Length above maxBytes', async () => {
-    rec.handler = body(101);
+  it('refuses a Content-Length above maxBytes before reading the body', async () => {
+    rec.handler = (_q, res) => {
+      res.writeHead(200, { 'content-length': String(100 << 20) });
+      res.write('only the start'); // and never the rest: reading on would end in a timeout
+    };
     await expect(client.getCurrent(GUN, 'root', 100)).rejects.toMatchObject({
       code: 'SERVER_RESPONSE_TOO_LARGE',
+      details: { seen: 100 << 20 },
     });
   });
 

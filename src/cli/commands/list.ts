@@ -1,0 +1,63 @@
+/**
+ * `notary-hsm list GUN`: fetch a repository, verify its whole chain, print its targets.
+ * It trusts the root the server sends (a read-only view) and says so.
+ */
+import type { Command } from 'commander';
+import { listTargets } from '../../client/list';
+import { readRepository } from '../../client/reader';
+import { NotaryHsmError } from '../../errors';
+import { isTargetsRole } from '../../metadata/roles';
+import { serverFrom, type Io, type ServerFlags } from '../context';
+import { table } from '../table';
+
+interface ListFlags extends ServerFlags {
+  role?: string[];
+  json?: boolean;
+}
+
+export async function runList(gun: string, flags: ListFlags, io: Io): Promise<void> {
+  const roles = flags.role ?? [];
+  for (const r of roles) {
+    if (!isTargetsRole(r)) {
+      throw new NotaryHsmError(
+        'USAGE',
+        `--role ${JSON.stringify(r)}: expected targets or targets/<name> (lowercase)`,
+      );
+    }
+  }
+  const server = serverFrom(flags, io);
+  const repo = await readRepository(server, gun);
+  const targets = listTargets(repo, roles.length > 0 ? roles : undefined);
+  const rootKeyIds = [...repo.root.signed.role('root').keyIds];
+  io.err(
+    `note: trusting the root the server sent for ${gun} (root key ${rootKeyIds.join(', ')}); ` +
+      'this is a read-only view, not verification against a pinned root',
+  );
+  for (const w of repo.warnings) io.err(`warning: ${w}`);
+  if (flags.json) {
+    io.out(JSON.stringify({ gun, rootKeyIds, targets }));
+    return;
+  }
+  if (targets.length === 0) {
+    io.out('No targets present in this repository.');
+    return;
+  }
+  io.out(
+    table(
+      ['NAME', 'DIGEST', 'SIZE (BYTES)', 'ROLE'],
+      targets.map((t) => [t.name, t.digest.replace(/^sha256:/, ''), String(t.size), t.role]),
+    ),
+  );
+}
+
+export function registerList(program: Command, io: Io): void {
+  program
+    .command('list')
+    .description('list the targets of a repository, with digests, sizes and signing roles')
+    .argument('<gun>', 'globally unique name, e.g. registry.example.com/team/app')
+    .option('-s, --server <url>', 'Notary server (env NOTARY_HSM_SERVER)')
+    .option('--tlscacert <file>', 'CA certificate for the server')
+    .option('-r, --role <role...>', 'only targets from these roles (and their delegations)')
+    .option('--json', 'print JSON')
+    .action((gun: string, flags: ListFlags) => runList(gun, flags, io));
+}

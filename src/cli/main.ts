@@ -1,0 +1,43 @@
+/**
+ * The notary-hsm command line: parses arguments, runs one command, maps failures to
+ * messages and exit codes (0 ok, 1 failure, 2 usage error).
+ */
+import { Command, CommanderError } from 'commander';
+import { NotaryHsmError } from '../errors';
+import { registerList } from './commands/list';
+import { exitCodeFor, processIo, type Io } from './context';
+
+export const VERSION = '0.1.0';
+
+export function buildProgram(io: Io): Command {
+  const program = new Command('notary-hsm')
+    .description('Notary v1 trust data signed with hardware keys')
+    .version(VERSION)
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) });
+  registerList(program, io);
+  for (const c of program.commands) c.exitOverride();
+  return program;
+}
+
+/** Runs the CLI and resolves with the exit code. */
+export async function main(argv: readonly string[], io: Io = processIo): Promise<number> {
+  try {
+    await buildProgram(io).parseAsync([...argv], { from: 'user' });
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      return err.exitCode === 0 ? 0 : 2;
+    }
+    const code = err instanceof NotaryHsmError ? err.code : 'INTERNAL';
+    const message = err instanceof Error ? err.message : String(err);
+    io.err(`notary-hsm: ${message} [${code}]`);
+    return exitCodeFor(err);
+  }
+}
+
+if (require.main === module) {
+  void main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}
