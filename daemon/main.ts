@@ -1,55 +1,73 @@
 /**
- * Entry point of notary-hsmd, the signing daemon. The daemon itself arrives with the daemon
- * issue; until then this placeholder answers --help and --version so bin/notary-hsmd and
- * packaging can be wired and tested, and refuses anything else with a usage message.
+ * Entry point of notary-hsmd. The signing service itself (the REST API) arrives with
+ * the daemon; today the binary carries the local administration commands that work
+ * straight on the tokens of a configuration:
+ *
+ *   notary-hsmd tokens --config F [--json]
+ *   notary-hsmd keys list --config F [--token T] [--json]
+ *   notary-hsmd keys generate --config F --token T --label L [--id HEX] [--json]
+ *
  * bin/notary-hsmd calls the exported main(); run directly, the module calls it itself.
  */
-import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { Command, CommanderError } from 'commander';
+import { keysGenerateCommand, keysListCommand, tokensCommand } from '../src/admin/commands';
+import { exitCodeFor, processIo, type Io } from '../src/cli/context';
+import { NotaryHsmError } from '../src/errors';
 
-const USAGE = `usage: notary-hsmd [--help | --version]
+export const DEFAULT_CONFIG = '/etc/notary-hsm/daemon.yaml';
 
-notary-hsmd will serve signatures from PKCS#11 keys to notary-hsm clients.
-It is not implemented yet: the daemon arrives with the daemon issue.
-`;
-
-/** The version in the nearest package.json named notary-hsm (src and dist sit at different depths). */
-function version(): string {
-  for (let dir = __dirname; dir !== dirname(dir); dir = dirname(dir)) {
-    try {
-      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
-        name?: unknown;
-        version?: unknown;
-      };
-      if (pkg.name === 'notary-hsm' && typeof pkg.version === 'string') return pkg.version;
-    } catch {
-      // no package.json here; look one level up
-    }
-  }
-  return 'unknown';
+function program(io: Io, setCode: (c: number) => void): Command {
+  const p = new Command('notary-hsmd')
+    .description('notary-hsm signing daemon and its local token administration')
+    .version('0.1.0')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) });
+  p.command('tokens')
+    .description('configured tokens: profile, presence, label, serial, PIN state')
+    .option('-c, --config <file>', 'configuration file', DEFAULT_CONFIG)
+    .option('--json', 'print JSON')
+    .action(async (f: { config: string; json?: boolean }) => setCode(await tokensCommand(f, io)));
+  const keys = p.command('keys').description('keys on the configured tokens');
+  keys
+    .command('list')
+    .option('-c, --config <file>', 'configuration file', DEFAULT_CONFIG)
+    .option('-t, --token <name>', 'only this token')
+    .option('--json', 'print JSON')
+    .action(async (f: { config: string; token?: string; json?: boolean }) =>
+      setCode(await keysListCommand(f, io)),
+    );
+  keys
+    .command('generate')
+    .description('generate an EC P-256 key pair on the token (never exported)')
+    .option('-c, --config <file>', 'configuration file', DEFAULT_CONFIG)
+    .requiredOption('-t, --token <name>', 'token to generate on')
+    .requiredOption('-l, --label <label>', 'CKA_LABEL of the new key')
+    .option('--id <hex>', 'CKA_ID of the new key (default: from the label)')
+    .option('--json', 'print JSON')
+    .action(
+      async (f: { config: string; token: string; label: string; id?: string; json?: boolean }) =>
+        setCode(await keysGenerateCommand(f, io)),
+    );
+  for (const c of [...p.commands, ...keys.commands]) c.exitOverride();
+  return p;
 }
 
-/** Returns the process exit code: 0 for --help/--version, 1 without arguments, 2 otherwise. */
-export function main(args: readonly string[]): number {
-  const [first] = args;
-  if (args.length === 1 && (first === '--help' || first === '-h')) {
-    process.stdout.write(USAGE);
-    return 0;
+/** Runs notary-hsmd and resolves with the exit code (0 ok, 1 failure, 2 usage). */
+export async function main(argv: readonly string[], io: Io = processIo): Promise<number> {
+  let code = 0;
+  try {
+    await program(io, (c) => (code = c)).parseAsync([...argv], { from: 'user' });
+    return code;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    const tag = err instanceof NotaryHsmError ? err.code : 'INTERNAL';
+    io.err(`notary-hsmd: ${err instanceof Error ? err.message : String(err)} [${tag}]`);
+    return exitCodeFor(err);
   }
-  if (args.length === 1 && (first === '--version' || first === '-V')) {
-    process.stdout.write(
-      `notary-hsmd ${version()} (placeholder: the daemon arrives with the daemon issue)\n`,
-    );
-    return 0;
-  }
-  if (args.length === 0) {
-    process.stderr.write(
-      `notary-hsmd: not implemented yet; the daemon arrives with the daemon issue\n`,
-    );
-    return 1;
-  }
-  process.stderr.write(`notary-hsmd: unknown arguments: ${args.join(' ')}\n\n${USAGE}`);
-  return 2;
 }
 
-if (require.main === module) process.exitCode = main(process.argv.slice(2));
+if (require.main === module) {
+  void main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}

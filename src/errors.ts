@@ -75,7 +75,8 @@ export type TokenErrorCode =
   | 'URI_INVALID'; // a PKCS#11 URI (RFC 7512) that we cannot use
 
 /** Codes for user-facing input problems outside metadata. */
-export type InputErrorCode = 'USAGE' | 'TARGET_INVALID' | 'TARGET_NOT_FOUND' | 'REPOSITORY_EXISTS';
+export type InputErrorCode =
+  'USAGE' | 'CONFIG_INVALID' | 'TARGET_INVALID' | 'TARGET_NOT_FOUND' | 'REPOSITORY_EXISTS';
 
 export type ErrorCode =
   MetadataErrorCode | SigningErrorCode | ServerErrorCode | TokenErrorCode | InputErrorCode;

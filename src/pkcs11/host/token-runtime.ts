@@ -71,6 +71,15 @@ export class TokenRuntime {
       describe({ label: this.selector.label, id: undefined }) ||
       `serial ${this.selector.serial ?? ''}`;
     if (found.length === 0) {
+      if (this.port.slots(false).length === 0) {
+        throw new NotaryHsmError(
+          'NO_READER',
+          `the module sees no slot or reader at all (token ${this.name})`,
+          {
+            details: { token: this.name },
+          },
+        );
+      }
       throw new NotaryHsmError('TOKEN_NOT_PRESENT', `token ${this.name} (${what}) is not present`, {
         details: { token: this.name },
       });

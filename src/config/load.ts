@@ -1,0 +1,164 @@
+/**
+ * Loads the configuration: reads the YAML file, validates it against the schema,
+ * checks what a schema cannot (names unique, references resolve, profiles exist, one
+ * token selector that the profile supports, PIN sources well formed, key references
+ * usable), resolves paths relative to the file, and reports every problem at once.
+ * The result is frozen.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { NotaryHsmError, isNotaryHsmError } from '../errors';
+import type { KeyRef, TokenSelector } from '../pkcs11/host/protocol';
+import { pinSource } from '../pkcs11/pin';
+import { loadProfile, zodProblems, type HsmProfile } from '../pkcs11/profile';
+import { keyRefFromUri } from '../pkcs11/uri';
+import { fileConfigSchema, type TokenConfig } from './schema';
+
+export interface ResolvedToken {
+  readonly config: TokenConfig;
+  readonly profile: HsmProfile;
+  readonly selector: TokenSelector;
+  /** Module path override (resolved), if any. */
+  readonly module?: string;
+  readonly environment: Readonly<Record<string, string>>;
+}
+
+export interface ResolvedKey {
+  readonly name: string;
+  readonly token: string;
+  readonly ref: KeyRef;
+}
+
+export interface Config {
+  readonly file: string;
+  readonly tokens: readonly ResolvedToken[];
+  readonly keys: readonly ResolvedKey[];
+}
+
+function duplicates(names: readonly string[]): string[] {
+  return names.filter((n, i) => names.indexOf(n) !== i);
+}
+
+/** Validates parsed YAML; `base` is the directory paths are relative to. throws: CONFIG_INVALID */
+export function resolveConfig(data: unknown, file: string, profileDir?: string): Config {
+  const parsed = fileConfigSchema.safeParse(data ?? {});
+  if (!parsed.success) throw invalid(file, zodProblems(parsed.error));
+  const cfg = parsed.data;
+  const base = dirname(file);
+  const rel = (p: string): string => (isAbsolute(p) ? p : resolve(base, p));
+  const problems: string[] = [];
+
+  for (const d of duplicates(cfg.tokens.map((t) => t.name)))
+    problems.push(`tokens: ${d} is defined twice`);
+  for (const d of duplicates(cfg.keys.map((k) => k.name)))
+    problems.push(`keys: ${d} is defined twice`);
+
+  const tokens: ResolvedToken[] = [];
+  cfg.tokens.forEach((t, i) => {
+    const where = `tokens.${i} (${t.name})`;
+    let profile: HsmProfile | undefined;
+    try {
+      profile = loadProfile(t.profile, profileDir);
+    } catch (err) {
+      problems.push(`${where}: ${isNotaryHsmError(err) ? err.message : String(err)}`);
+    }
+    if ((t.label === undefined) === (t.serial === undefined)) {
+      problems.push(`${where}: select the token by exactly one of label or serial`);
+    } else if (profile) {
+      const by = t.label !== undefined ? 'label' : 'serial';
+      if (!profile.selection.by.includes(by))
+        problems.push(`${where}: profile ${profile.name} does not select tokens by ${by}`);
+    }
+    try {
+      const pin = t.pin.startsWith('file:') ? `file:${rel(t.pin.slice(5))}` : t.pin;
+      pinSource(pin);
+      t.pin = pin;
+    } catch (err) {
+      problems.push(`${where}.pin: ${isNotaryHsmError(err) ? err.message : String(err)}`);
+    }
+    const environment: Record<string, string> = {};
+    for (const [k, v] of Object.entries(t.environment ?? {}))
+      environment[k] = /(_CONF|_PATH|_DIR)$/.test(k) ? rel(v) : v;
+    if (profile) {
+      tokens.push({
+        config: t,
+        profile,
+        selector: t.label !== undefined ? { label: t.label } : { serial: t.serial },
+        ...(t.module !== undefined ? { module: rel(t.module) } : {}),
+        environment,
+      });
+    }
+  });
+
+  const keys: ResolvedKey[] = [];
+  cfg.keys.forEach((k, i) => {
+    const where = `keys.${i} (${k.name})`;
+    const token = cfg.tokens.find((t) => t.name === k.token);
+    if (!token) problems.push(`${where}: no token named ${k.token}`);
+    if ((k.object === undefined) === (k.label === undefined && k.id === undefined)) {
+      problems.push(
+        `${where}: name the key by object (a PKCS#11 URI) or by label/id, not both or neither`,
+      );
+      return;
+    }
+    if (k.object !== undefined) {
+      try {
+        const { key, token: sel } = keyRefFromUri(k.object);
+        if (
+          token &&
+          sel.label !== undefined &&
+          token.label !== undefined &&
+          sel.label !== token.label
+        ) {
+          problems.push(
+            `${where}: the URI's token=${sel.label} is not token ${token.name}'s label ${token.label}`,
+          );
+        }
+        keys.push({ name: k.name, token: k.token, ref: key });
+      } catch (err) {
+        problems.push(`${where}.object: ${isNotaryHsmError(err) ? err.message : String(err)}`);
+      }
+      return;
+    }
+    keys.push({
+      name: k.name,
+      token: k.token,
+      ref: {
+        ...(k.label !== undefined ? { label: k.label } : {}),
+        ...(k.id !== undefined ? { id: k.id } : {}),
+      },
+    });
+  });
+
+  if (problems.length > 0) throw invalid(file, problems);
+  return Object.freeze({ file, tokens: Object.freeze(tokens), keys: Object.freeze(keys) });
+}
+
+function invalid(file: string, problems: string[]): NotaryHsmError {
+  return new NotaryHsmError(
+    'CONFIG_INVALID',
+    `${file}: ${problems.length} problem(s):\n  ${problems.join('\n  ')}`,
+    {
+      details: { file, problems },
+    },
+  );
+}
+
+/** Reads and validates a configuration file. throws: CONFIG_INVALID */
+export function loadConfig(path: string, profileDir?: string): Config {
+  const file = resolve(path);
+  let data: unknown;
+  try {
+    data = parseYaml(readFileSync(file, 'utf8'));
+  } catch (cause) {
+    throw new NotaryHsmError(
+      'CONFIG_INVALID',
+      `cannot read ${file}: ${cause instanceof Error ? cause.message : String(cause)}`,
+      {
+        cause,
+      },
+    );
+  }
+  return resolveConfig(data, file, profileDir);
+}

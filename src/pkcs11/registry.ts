@@ -1,0 +1,194 @@
+/**
+ * The tokens of a configuration, ready to use: one module host per PKCS#11 module (and
+ * environment), one token owner per token, signers for configured keys, and error
+ * messages completed with the profile's advice (what to do about a device error, a
+ * missing reader, an absent token). Discovery lives here; signing lives in the owners.
+ */
+import { NotaryHsmError, isNotaryHsmError, type ErrorCode } from '../errors';
+import type { Config, ResolvedToken } from '../config/load';
+import type { KeyRef, KeyReport, PinState } from './host/protocol';
+import { ModuleHost, type HostKind } from './host/module-host';
+import { pinSource } from './pin';
+import { Pkcs11Signer } from './pkcs11-signer';
+import { resolveModule, type HsmProfile } from './profile';
+import { TokenOwner } from './token-owner';
+
+/** What `tokens` shows for one configured token. */
+export interface TokenView {
+  readonly name: string;
+  readonly profile: string;
+  readonly module?: string;
+  readonly present: boolean;
+  readonly label?: string;
+  readonly serial?: string;
+  readonly pinState?: PinState;
+  readonly error?: { code: string; message: string };
+}
+
+const HINTS: Partial<Record<ErrorCode, 'deviceError' | 'noReader' | 'notPresent'>> = {
+  DEVICE_ERROR: 'deviceError',
+  NO_READER: 'noReader',
+  TOKEN_NOT_PRESENT: 'notPresent',
+};
+
+export class TokenRegistry {
+  private readonly hosts = new Map<string, ModuleHost>();
+  private readonly owners = new Map<
+    string,
+    { owner: TokenOwner; token: ResolvedToken; module?: string; moduleError?: NotaryHsmError }
+  >();
+
+  constructor(
+    private readonly config: Config,
+    opts: { kind?: HostKind; env?: NodeJS.ProcessEnv } = {},
+  ) {
+    const baseEnv = opts.env ?? process.env;
+    for (const token of config.tokens) {
+      let module: string | undefined;
+      let moduleError: NotaryHsmError | undefined;
+      try {
+        module = token.module ?? resolveModule(token.profile);
+      } catch (err) {
+        moduleError = err as NotaryHsmError;
+      }
+      const env = { ...baseEnv, ...token.environment };
+      const hostKey = JSON.stringify([module ?? `missing:${token.config.name}`, token.environment]);
+      let host = this.hosts.get(hostKey);
+      if (!host) {
+        host = new ModuleHost({
+          module: module ?? '/nonexistent',
+          env,
+          ...(opts.kind ? { kind: opts.kind } : {}),
+        });
+        this.hosts.set(hostKey, host);
+      }
+      const owner = new TokenOwner({
+        name: token.config.name,
+        host,
+        selector: token.selector,
+        pin: pinSource(token.config.pin, env),
+        sessions: token.config.sessions ?? token.profile.sessions,
+        queueLimit: token.config.queue_limit ?? token.profile.queue.limit,
+        timeoutMs: token.config.timeout_ms ?? token.profile.timeouts.operationMs,
+      });
+      this.owners.set(token.config.name, {
+        owner,
+        token,
+        ...(module ? { module } : {}),
+        ...(moduleError ? { moduleError } : {}),
+      });
+    }
+  }
+
+  private entry(name: string): {
+    owner: TokenOwner;
+    token: ResolvedToken;
+    moduleError?: NotaryHsmError;
+  } {
+    const e = this.owners.get(name);
+    if (!e)
+      throw new NotaryHsmError('TOKEN_NOT_FOUND', `no token named ${name} in ${this.config.file}`);
+    if (e.moduleError) throw e.moduleError;
+    return e;
+  }
+
+  /** Adds the profile's advice to an error about the module or the token. */
+  private hinted(token: ResolvedToken, err: unknown): unknown {
+    if (!isNotaryHsmError(err)) return err;
+    const which = HINTS[err.code];
+    const hint = which ? token.profile.hints?.[which] : undefined;
+    if (!hint) return err;
+    return new NotaryHsmError(err.code, `${err.message}. ${hint}`, {
+      cause: err,
+      details: err.details,
+    });
+  }
+
+  private async run<T>(name: string, fn: (owner: TokenOwner) => Promise<T>): Promise<T> {
+    const { owner, token } = this.entry(name);
+    try {
+      return await fn(owner);
+    } catch (err) {
+      throw this.hinted(token, err);
+    }
+  }
+
+  get tokenNames(): string[] {
+    return [...this.owners.keys()];
+  }
+
+  owner(name: string): TokenOwner {
+    return this.entry(name).owner;
+  }
+
+  profileOf(name: string): HsmProfile {
+    const e = this.owners.get(name);
+    if (!e)
+      throw new NotaryHsmError('TOKEN_NOT_FOUND', `no token named ${name} in ${this.config.file}`);
+    return e.token.profile;
+  }
+
+  /** Presence, identity and PIN state of every configured token (never logs in). */
+  async tokens(): Promise<TokenView[]> {
+    return Promise.all(
+      [...this.owners.entries()].map(async ([name, e]): Promise<TokenView> => {
+        const base = {
+          name,
+          profile: e.token.profile.name,
+          ...(e.module ? { module: e.module } : {}),
+        };
+        try {
+          const s = await this.run(name, (o) => o.status());
+          return {
+            ...base,
+            present: s.present,
+            ...(s.label !== undefined ? { label: s.label } : {}),
+            ...(s.serial !== undefined ? { serial: s.serial } : {}),
+            ...(s.pinState !== undefined ? { pinState: s.pinState } : {}),
+          };
+        } catch (err) {
+          const e2 = isNotaryHsmError(err) ? err : new NotaryHsmError('PKCS11_ERROR', String(err));
+          return { ...base, present: false, error: { code: e2.code, message: e2.message } };
+        }
+      }),
+    );
+  }
+
+  /** throws: MECHANISM_UNSUPPORTED when the profile says keys are not generated through PKCS#11 */
+  generateKey(token: string, label: string, id: string, pin?: string): Promise<KeyReport> {
+    const { token: t } = this.entry(token);
+    if (!t.profile.keyGeneration.supported) {
+      return Promise.reject(
+        new NotaryHsmError(
+          'MECHANISM_UNSUPPORTED',
+          `profile ${t.profile.name} does not generate keys through PKCS#11. ${t.profile.keyGeneration.note ?? ''}`.trim(),
+        ),
+      );
+    }
+    return this.run(token, (o) => o.generateKey(label, id, pin));
+  }
+
+  listKeys(token: string, pin?: string): Promise<KeyReport[]> {
+    return this.run(token, (o) => o.listKeys(pin));
+  }
+
+  /** A signer for a configured key. throws: KEY_NOT_FOUND and the token's codes */
+  signer(keyName: string, pin?: string): Promise<Pkcs11Signer> {
+    const key = this.config.keys.find((k) => k.name === keyName);
+    if (!key)
+      return Promise.reject(
+        new NotaryHsmError('KEY_NOT_FOUND', `no key named ${keyName} in ${this.config.file}`),
+      );
+    return this.signerFor(key.token, key.ref, pin);
+  }
+
+  signerFor(token: string, ref: KeyRef, pin?: string): Promise<Pkcs11Signer> {
+    return this.run(token, (o) => Pkcs11Signer.open(o, ref, pin));
+  }
+
+  /** Stops every owner, then logs out, closes sessions and finalises every module. */
+  async close(): Promise<void> {
+    for (const { owner } of this.owners.values()) owner.close();
+    await Promise.all([...this.hosts.values()].map((h) => h.close()));
+  }
+}
