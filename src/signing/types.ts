@@ -1,0 +1,83 @@
+/**
+ * The contracts of the signing pipeline that notary-hsmd serves: who is calling
+ * (an authenticated client and its scopes), what they ask (a sign request per endpoint),
+ * what the pipeline answers, and the ports it uses (policy, state/audit, keys). The HTTP
+ * layer in daemon/ only translates requests to these calls and results back.
+ */
+import type { JsonValue } from '../metadata/json';
+
+/** The endpoints that sign, as named in audit records and scopes. */
+export type SignEndpoint = 'sign/root' | 'sign/targets' | 'sign/delegation' | 'certificates/root';
+
+/** What a client may do. Deny by default: an empty list allows nothing. */
+export type Scope =
+  | { readonly kind: 'admin' }
+  | { readonly kind: 'root'; readonly keys: readonly string[]; readonly guns: readonly string[] }
+  | { readonly kind: 'targets'; readonly keys: readonly string[]; readonly guns: readonly string[] }
+  | {
+      readonly kind: 'delegation';
+      readonly keys: readonly string[];
+      readonly guns: readonly string[];
+      /** Delegation role names, exactly (`targets/ci-build`). */
+      readonly roles: readonly string[];
+      /** Target name patterns the client may sign (`*` within a path segment, `**` across). */
+      readonly paths: readonly string[];
+    };
+
+/** An authenticated caller. */
+export interface Client {
+  readonly name: string;
+  readonly scopes: readonly Scope[];
+}
+
+/** A request to sign metadata (the daemon computes the bytes itself). */
+export interface SignRequest {
+  readonly endpoint: Exclude<SignEndpoint, 'certificates/root'>;
+  readonly gun: string;
+  /** `root`, `targets` or `targets/<name>`. */
+  readonly role: string;
+  /** The `signed` object exactly as the caller sent it (parsed strictly later). */
+  readonly signed: JsonValue;
+  /** Names of configured keys to sign with; default: every key the client may use for the role. */
+  readonly keys?: readonly string[];
+  /** For tokens whose PIN comes with the request; used once, never stored or logged. */
+  readonly pin?: string;
+  readonly requestId: string;
+}
+
+export interface SignatureOut {
+  readonly keyid: string;
+  readonly method: string;
+  /** Standard base64. */
+  readonly sig: string;
+}
+
+export interface SignResult {
+  readonly signatures: readonly SignatureOut[];
+}
+
+/** One audit record, as stored (hash-chained). */
+export interface AuditEntry {
+  readonly seq: number;
+  /** RFC 3339 UTC. */
+  readonly time: string;
+  readonly client: string;
+  readonly endpoint: string;
+  readonly gun?: string;
+  readonly role?: string;
+  readonly version?: number;
+  /** Hex SHA-256 of the canonical bytes that were (or would have been) signed. */
+  readonly payloadDigest?: string;
+  readonly keyIds?: readonly string[];
+  readonly outcome: 'signed' | 'refused' | 'failed' | 'recovered';
+  /** Stable error code for refusals and failures. */
+  readonly code?: string;
+  readonly reason?: string;
+  readonly requestId?: string;
+  /** Hash of the previous record (64 zeros for the first). */
+  readonly prev: string;
+  /** SHA-256 over prev and this record's canonical JSON without `hash`. */
+  readonly hash: string;
+}
+
+export type AuditInput = Omit<AuditEntry, 'seq' | 'time' | 'prev' | 'hash'>;
