@@ -81,3 +81,55 @@ export interface AuditEntry {
 }
 
 export type AuditInput = Omit<AuditEntry, 'seq' | 'time' | 'prev' | 'hash'>;
+
+/** A configured key as a client may see it (GET /v1/keys). */
+export interface KeyView {
+  readonly name: string;
+  readonly role: 'root' | 'targets' | 'delegation';
+  readonly token: string;
+  /** TUF key ID of the bare key (`ecdsa`). */
+  readonly keyId: string;
+  /** TUF public key JSON (`{"keytype":"ecdsa","keyval":{"private":null,"public":…}}`). */
+  readonly publicKey: JsonValue;
+}
+
+/** A root certificate the daemon built and signed for `{gun, key}`. */
+export interface RootCertificateResult {
+  readonly gun: string;
+  readonly key: string;
+  /** The `ecdsa-x509` TUF key wrapping the certificate (Go-exact PEM). */
+  readonly publicKey: JsonValue;
+  /** Its key ID (the certificate ID that root.json lists). */
+  readonly keyId: string;
+  readonly certificatePem: string;
+}
+
+/** Presence and PIN state of a configured token (GET /v1/tokens). */
+export interface TokenStatusView {
+  readonly name: string;
+  readonly profile: string;
+  readonly present: boolean;
+  readonly label?: string;
+  readonly serial?: string;
+  readonly pinState?: 'ok' | 'count_low' | 'final_try' | 'locked';
+  readonly error?: { readonly code: string; readonly message: string };
+}
+
+/**
+ * Everything the HTTP layer calls. Every method authorises, checks, audits and signs
+ * inside; routes only translate. Errors are NotaryHsmErrors with stable codes.
+ */
+export interface DaemonServices {
+  /** throws: UNAUTHENTICATED */
+  authenticate(authorization: string | undefined): Client;
+  tokens(client: Client): Promise<TokenStatusView[]>;
+  /** Every configured token present and usable; else the names and problems. Never logs in. */
+  readiness(): Promise<{ ready: boolean; problems: readonly string[] }>;
+  keys(client: Client, opts: { gun?: string }): Promise<KeyView[]>;
+  /** Admin only: generate a key on a token. */
+  generateKey(client: Client, req: { token: string; label: string; id?: string; role: KeyView['role']; requestId: string }): Promise<KeyView>;
+  rootCertificate(client: Client, req: { gun: string; key: string; pin?: string; requestId: string }): Promise<RootCertificateResult>;
+  sign(client: Client, req: SignRequest): Promise<SignResult>;
+  /** Queue depth and PIN state per token, for /metrics. */
+  tokenGauges(): readonly { token: string; queueDepth: number; pinState?: string; present?: boolean }[];
+}
