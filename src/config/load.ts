@@ -13,7 +13,13 @@ import type { KeyRef, TokenSelector } from '../pkcs11/host/protocol';
 import { pinSource } from '../pkcs11/pin';
 import { loadProfile, zodProblems, type HsmProfile } from '../pkcs11/profile';
 import { keyRefFromUri } from '../pkcs11/uri';
-import { fileConfigSchema, type TokenConfig } from './schema';
+import {
+  fileConfigSchema,
+  type ClientConfig,
+  type KeyConfig,
+  type PolicyConfig,
+  type TokenConfig,
+} from './schema';
 
 export interface ResolvedToken {
   readonly config: TokenConfig;
@@ -28,12 +34,21 @@ export interface ResolvedKey {
   readonly name: string;
   readonly token: string;
   readonly ref: KeyRef;
+  readonly role?: 'root' | 'targets' | 'delegation';
+  readonly guns: readonly string[];
+  readonly delegation?: { readonly roles: readonly string[]; readonly paths: readonly string[] };
 }
 
 export interface Config {
   readonly file: string;
+  readonly listen: string;
+  readonly allowedHosts: readonly string[];
+  readonly stateDir: string;
+  readonly log: { readonly level: string; readonly format: 'json' | 'text' };
+  readonly policy: PolicyConfig;
   readonly tokens: readonly ResolvedToken[];
   readonly keys: readonly ResolvedKey[];
+  readonly clients: readonly ClientConfig[];
 }
 
 function duplicates(names: readonly string[]): string[] {
@@ -54,6 +69,39 @@ export function resolveConfig(data: unknown, file: string, profileDir?: string):
   for (const d of duplicates(cfg.keys.map((k) => k.name)))
     problems.push(`keys: ${d} is defined twice`);
 
+  for (const d of duplicates(cfg.clients.map((c) => c.name))) {
+    problems.push(`clients: ${d} is defined twice`);
+  }
+  for (const d of duplicates(cfg.clients.map((c) => c.token_sha256))) {
+    problems.push(`clients: two clients share token ${d.slice(0, 8)}…`);
+  }
+  cfg.keys.forEach((k, i) => {
+    const where = `keys.${i} (${k.name})`;
+    if (k.role === 'delegation' && !k.delegation) {
+      problems.push(`${where}: a delegation key lists its delegation roles and paths`);
+    }
+    if (k.role !== 'delegation' && k.delegation) {
+      problems.push(`${where}: only delegation keys take a delegation section`);
+    }
+    if (k.role && !k.guns?.length)
+      problems.push(`${where}: list the GUN patterns this key may sign (guns)`);
+  });
+  cfg.clients.forEach((c, i) => {
+    const where = `clients.${i} (${c.name})`;
+    (c.sign ?? []).forEach((scope, j) => {
+      for (const keyName of scope.keys) {
+        const key = cfg.keys.find((k) => k.name === keyName);
+        if (!key) problems.push(`${where}.sign.${j}: no key named ${keyName}`);
+        else if (key.role !== scope.kind) {
+          problems.push(
+            `${where}.sign.${j}: key ${keyName} is a ${key.role ?? 'role-less'} key, not ${scope.kind}`,
+          );
+        }
+      }
+    });
+    if (!c.admin && !(c.sign ?? []).length)
+      problems.push(`${where}: allowed nothing (admin or sign scopes)`);
+  });
   const tokens: ResolvedToken[] = [];
   cfg.tokens.forEach((t, i) => {
     const where = `tokens.${i} (${t.name})`;
@@ -115,13 +163,14 @@ export function resolveConfig(data: unknown, file: string, profileDir?: string):
             `${where}: the URI's token=${sel.label} is not token ${token.name}'s label ${token.label}`,
           );
         }
-        keys.push({ name: k.name, token: k.token, ref: key });
+        keys.push({ ...keyExtras(k), name: k.name, token: k.token, ref: key });
       } catch (err) {
         problems.push(`${where}.object: ${isNotaryHsmError(err) ? err.message : String(err)}`);
       }
       return;
     }
     keys.push({
+      ...keyExtras(k),
       name: k.name,
       token: k.token,
       ref: {
@@ -132,7 +181,25 @@ export function resolveConfig(data: unknown, file: string, profileDir?: string):
   });
 
   if (problems.length > 0) throw invalid(file, problems);
-  return Object.freeze({ file, tokens: Object.freeze(tokens), keys: Object.freeze(keys) });
+  return Object.freeze({
+    file,
+    listen: cfg.listen,
+    allowedHosts: cfg.allowed_hosts ?? [],
+    stateDir: rel(cfg.state_dir),
+    log: cfg.log,
+    policy: cfg.policy,
+    tokens: Object.freeze(tokens),
+    keys: Object.freeze(keys),
+    clients: Object.freeze(cfg.clients),
+  });
+}
+
+function keyExtras(k: KeyConfig): Pick<ResolvedKey, 'role' | 'guns' | 'delegation'> {
+  return {
+    ...(k.role ? { role: k.role } : {}),
+    guns: k.guns ?? [],
+    ...(k.delegation ? { delegation: k.delegation } : {}),
+  };
 }
 
 function invalid(file: string, problems: string[]): NotaryHsmError {

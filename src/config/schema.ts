@@ -27,9 +27,22 @@ export const tokenConfigSchema = z.strictObject({
   timeout_ms: z.int().min(100).max(600_000).optional(),
 });
 
+const pattern = z.string().min(1).max(255);
+
 export const keyConfigSchema = z.strictObject({
   name,
   token: name,
+  /** What the daemon may sign with this key (needed by the daemon, not by `keys list`). */
+  role: z.enum(['root', 'targets', 'delegation']).optional(),
+  /** GUN patterns this key may sign for: exact, `prefix/*`, or `*`. */
+  guns: z.array(pattern).optional(),
+  /** For delegation keys: the delegation roles and target patterns it may sign. */
+  delegation: z
+    .strictObject({
+      roles: z.array(z.string().regex(/^targets\/[-a-z0-9_]+(\/[-a-z0-9_]+)*$/)).min(1),
+      paths: z.array(pattern).min(1),
+    })
+    .optional(),
   /** A PKCS#11 URI (RFC 7512) naming the key, or `label` and/or `id` (hex CKA_ID). */
   object: z.string().startsWith('pkcs11:').optional(),
   label: z.string().min(1).optional(),
@@ -39,10 +52,74 @@ export const keyConfigSchema = z.strictObject({
     .optional(),
 });
 
+const scopeSchema = z.discriminatedUnion('kind', [
+  z.strictObject({
+    kind: z.literal('root'),
+    keys: z.array(name).min(1),
+    guns: z.array(pattern).min(1),
+  }),
+  z.strictObject({
+    kind: z.literal('targets'),
+    keys: z.array(name).min(1),
+    guns: z.array(pattern).min(1),
+  }),
+  z.strictObject({
+    kind: z.literal('delegation'),
+    keys: z.array(name).min(1),
+    guns: z.array(pattern).min(1),
+    roles: z.array(z.string()).min(1),
+    paths: z.array(pattern).min(1),
+  }),
+]);
+
+export const clientConfigSchema = z.strictObject({
+  name,
+  /** Hex SHA-256 of the client's bearer token (the token itself is never stored). */
+  token_sha256: z.string().regex(/^[0-9a-f]{64}$/, 'hex SHA-256 of the bearer token'),
+  admin: z.boolean().optional(),
+  sign: z.array(scopeSchema).optional(),
+});
+
+export const policyConfigSchema = z.strictObject({
+  max_expiry_days: z
+    .strictObject({
+      root: z.int().min(1).max(36500).default(3650),
+      targets: z.int().min(1).max(36500).default(1095),
+      delegation: z.int().min(1).max(36500).default(1095),
+    })
+    .default({ root: 3650, targets: 1095, delegation: 1095 }),
+  clock_skew_seconds: z.int().min(0).max(3600).default(300),
+  request_bytes: z
+    .int()
+    .min(1024)
+    .max(64 << 20)
+    .default(1 << 20),
+});
+
 export const fileConfigSchema = z.strictObject({
+  /** `127.0.0.1:PORT`, `[::1]:PORT` or `unix:/path`. */
+  listen: z.string().min(1).default('127.0.0.1:7468'),
+  /** Host header values accepted besides the listen address's own. */
+  allowed_hosts: z.array(z.string().min(1)).optional(),
+  state_dir: z.string().min(1).default('./var/state'),
+  log: z
+    .strictObject({
+      level: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
+      format: z.enum(['json', 'text']).default('json'),
+    })
+    .default({ level: 'info', format: 'json' }),
+  policy: policyConfigSchema.default({
+    max_expiry_days: { root: 3650, targets: 1095, delegation: 1095 },
+    clock_skew_seconds: 300,
+    request_bytes: 1 << 20,
+  }),
   tokens: z.array(tokenConfigSchema).default([]),
   keys: z.array(keyConfigSchema).default([]),
+  clients: z.array(clientConfigSchema).default([]),
 });
+
+export type ClientConfig = z.infer<typeof clientConfigSchema>;
+export type PolicyConfig = z.infer<typeof policyConfigSchema>;
 
 export type TokenConfig = z.infer<typeof tokenConfigSchema>;
 export type KeyConfig = z.infer<typeof keyConfigSchema>;

@@ -49,10 +49,47 @@ describe('configuration', () => {
     });
     expect(cfg.tokens[1]!.selector).toEqual({ serial: '1234' });
     expect(cfg.keys).toEqual([
-      { name: 'deleg', token: 'ci', ref: { label: 'deleg', id: '01' } },
-      { name: 'root', token: 'root', ref: { id: '01' } },
+      { name: 'deleg', token: 'ci', ref: { label: 'deleg', id: '01' }, guns: [] },
+      { name: 'root', token: 'root', ref: { id: '01' }, guns: [] },
     ]);
     expect(Object.isFrozen(cfg)).toBe(true);
+    expect(cfg.listen).toBe('127.0.0.1:7468');
+    expect(cfg.stateDir).toBe('/etc/notary-hsm/var/state');
+    expect(cfg.policy.max_expiry_days).toEqual({ root: 3650, targets: 1095, delegation: 1095 });
+  });
+
+  it("checks clients against keys: scope keys exist and have the scope's role", () => {
+    const token = { name: 'ci', profile: 'softhsm2', label: 'ci', pin: 'request' };
+    const sha = 'a'.repeat(64);
+    const found = problems({
+      tokens: [token],
+      keys: [
+        { name: 'd', token: 'ci', label: 'd', role: 'delegation', guns: ['acme/*'] },
+        { name: 't', token: 'ci', label: 't', role: 'targets', guns: ['acme/*'] },
+      ],
+      clients: [
+        {
+          name: 'ci',
+          token_sha256: sha,
+          sign: [
+            {
+              kind: 'delegation',
+              keys: ['t', 'zz'],
+              guns: ['acme/*'],
+              roles: ['targets/ci'],
+              paths: ['*'],
+            },
+          ],
+        },
+        { name: 'nobody', token_sha256: 'b'.repeat(64) },
+        { name: 'dup', token_sha256: sha, admin: true },
+      ],
+    }).join('\n');
+    expect(found).toMatch(/delegation key lists its delegation roles/);
+    expect(found).toMatch(/key t is a targets key, not delegation/);
+    expect(found).toMatch(/no key named zz/);
+    expect(found).toMatch(/nobody.*allowed nothing/);
+    expect(found).toMatch(/two clients share token/);
   });
 
   it('reports every problem at once', () => {
