@@ -74,12 +74,46 @@ export type TokenErrorCode =
   | 'PROFILE_INVALID' // an HSM profile file does not match its schema
   | 'URI_INVALID'; // a PKCS#11 URI (RFC 7512) that we cannot use
 
+/**
+ * Codes for the daemon's state and audit store (src/store). Its rollback refusal is
+ * VERSION_ROLLBACK, listed with the policy codes.
+ */
+export type StoreErrorCode =
+  | 'AUDIT_UNAVAILABLE' // the audit log cannot be written or read: nothing may be signed
+  | 'AUDIT_CORRUPT' // the audit log's records or hash chain do not verify: refuse to start
+  | 'AUDIT_RECORD_INVALID' // a record the store cannot hold (wrong types, bad version)
+  | 'STATE_LOCKED'; // another live process holds the state directory
+
 /** Codes for user-facing input problems outside metadata. */
 export type InputErrorCode =
-  'USAGE' | 'CONFIG_INVALID' | 'TARGET_INVALID' | 'TARGET_NOT_FOUND' | 'REPOSITORY_EXISTS';
+  | 'USAGE'
+  | 'CONFIG_INVALID'
+  | 'TARGET_INVALID'
+  | 'TARGET_NOT_FOUND'
+  | 'REPOSITORY_EXISTS'
+  | 'DAEMON_UNREACHABLE' // the signing daemon did not answer
+  | 'DAEMON_BAD_RESPONSE'; // the daemon answered something its API does not promise
+
+/** Codes for the daemon's authentication and signing policy. */
+export type PolicyErrorCode =
+  | 'UNAUTHENTICATED' // no bearer token, or one that no configured client holds
+  | 'FORBIDDEN' // the client's scopes do not allow this endpoint, GUN, role or key
+  | 'GUN_INVALID' // not a GUN we accept (lowercase ASCII Docker repository name)
+  | 'ROLE_MISMATCH' // the role does not fit the endpoint (`targets` at sign/root…)
+  | 'WRONG_TYPE' // `signed._type` does not fit the endpoint
+  | 'EXPIRY_OUT_OF_POLICY' // `expires` in the past or beyond the role's maximum lifetime
+  | 'TARGET_OUTSIDE_PATHS' // a delegation target the client may not sign
+  | 'VERSION_ROLLBACK' // not above the last version signed for the GUN and role
+  | 'REQUEST_TOO_LARGE'; // a request body beyond the configured limit
 
 export type ErrorCode =
-  MetadataErrorCode | SigningErrorCode | ServerErrorCode | TokenErrorCode | InputErrorCode;
+  | MetadataErrorCode
+  | SigningErrorCode
+  | ServerErrorCode
+  | TokenErrorCode
+  | StoreErrorCode
+  | InputErrorCode
+  | PolicyErrorCode;
 
 export interface ErrorOptions {
   cause?: unknown;
@@ -103,4 +137,119 @@ export class NotaryHsmError extends Error {
 /** True when `err` is a NotaryHsmError, optionally with one of `codes`. */
 export function isNotaryHsmError(err: unknown, ...codes: ErrorCode[]): err is NotaryHsmError {
   return err instanceof NotaryHsmError && (codes.length === 0 || codes.includes(err.code));
+}
+
+/** The HTTP statuses the daemon answers errors with. */
+export type HttpErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 423 | 500 | 503 | 504;
+
+/**
+ * The one code → HTTP status table (the daemon's error answers). 400 bad input, 401 no
+ * or unknown client token, 403 not allowed, 404 unknown key or target, 409 rollback or
+ * conflict, 413 too large, 423 PIN locked, 503 token absent or busy, 504 token timeout,
+ * 500 everything else: failures of the daemon, its configuration, its token modules and
+ * the Notary server behind a client, none of which the caller can fix by changing the
+ * request. Typed as a record over ErrorCode, so a new code does not compile without a row.
+ */
+const HTTP_STATUS: { readonly [C in ErrorCode]: HttpErrorStatus } = {
+  // Metadata: what the caller sent (or asked us to trust) is malformed or untrustworthy.
+  JSON_INVALID: 400,
+  JSON_DUPLICATE_KEY: 400,
+  JSON_TOO_DEEP: 400,
+  FIELD_MISSING: 400,
+  FIELD_UNKNOWN: 400,
+  FIELD_TYPE: 400,
+  FIELD_VALUE: 400,
+  BASE64_INVALID: 400,
+  EXPIRES_INVALID: 400,
+  TYPE_MISMATCH: 400,
+  ROLE_NAME_INVALID: 400,
+  CANONICAL_UNREPRESENTABLE: 400,
+  KEY_UNSUPPORTED: 400,
+  KEY_INVALID: 400,
+  KEY_ID_MISMATCH: 400,
+  CERTIFICATE_INVALID: 400,
+  SIGNATURE_INVALID: 400,
+  THRESHOLD_NOT_MET: 400,
+  METADATA_EXPIRED: 400,
+  HASH_MISMATCH: 400,
+  LENGTH_MISMATCH: 400,
+  ROLE_MISSING: 400,
+  VERSION_INVALID: 409,
+  // Signing: the keys at hand could not produce valid signatures.
+  INSUFFICIENT_SIGNATURES: 500,
+  SIGNER_INVALID_SIGNATURE: 500,
+  // Notary server behind a client: not the caller's request.
+  SERVER_NOT_FOUND: 500,
+  SERVER_INVALID_UPDATE: 500,
+  SERVER_VERSION_CONFLICT: 500,
+  SERVER_REJECTED: 500,
+  SERVER_UNAUTHORIZED: 500,
+  SERVER_ERROR: 500,
+  SERVER_UNREACHABLE: 500,
+  SERVER_RESPONSE_TOO_LARGE: 500,
+  SERVER_BAD_RESPONSE: 500,
+  // Tokens, keys and PINs.
+  MODULE_NOT_FOUND: 500,
+  MODULE_ERROR: 500,
+  DEVICE_ERROR: 503,
+  NO_READER: 503,
+  TOKEN_NOT_FOUND: 503,
+  TOKEN_AMBIGUOUS: 500,
+  TOKEN_NOT_PRESENT: 503,
+  TOKEN_BUSY: 503,
+  TOKEN_TIMEOUT: 504,
+  TOKEN_READ_ONLY: 500,
+  TOKEN_SHUTDOWN: 503,
+  PIN_REQUIRED: 400,
+  PIN_INCORRECT: 403,
+  PIN_INVALID: 400,
+  PIN_FINAL_TRY: 423,
+  PIN_LOCKED: 423,
+  PIN_EXPIRED: 423,
+  NOT_LOGGED_IN: 500,
+  KEY_NOT_FOUND: 404,
+  KEY_EXISTS: 409,
+  KEY_TEMPLATE_INVALID: 500,
+  MECHANISM_UNSUPPORTED: 500,
+  PKCS11_ERROR: 500,
+  PROFILE_INVALID: 500,
+  URI_INVALID: 400,
+  // State and audit store: the daemon's own failures.
+  AUDIT_UNAVAILABLE: 503,
+  AUDIT_CORRUPT: 500,
+  AUDIT_RECORD_INVALID: 500,
+  STATE_LOCKED: 500,
+  // Input outside metadata.
+  USAGE: 400,
+  CONFIG_INVALID: 500,
+  TARGET_INVALID: 400,
+  TARGET_NOT_FOUND: 404,
+  REPOSITORY_EXISTS: 409,
+  DAEMON_UNREACHABLE: 503,
+  DAEMON_BAD_RESPONSE: 500,
+  // Policy.
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  GUN_INVALID: 400,
+  ROLE_MISMATCH: 400,
+  WRONG_TYPE: 400,
+  EXPIRY_OUT_OF_POLICY: 400,
+  TARGET_OUTSIDE_PATHS: 403,
+  VERSION_ROLLBACK: 409,
+  REQUEST_TOO_LARGE: 413,
+};
+
+/** Every code, in the table's order (for exhaustive tests and the API description). */
+export const ERROR_CODES: readonly ErrorCode[] = Object.freeze(
+  Object.keys(HTTP_STATUS) as ErrorCode[],
+);
+
+/** The HTTP status the daemon answers `code` with (500 for a string that is no code). */
+export function httpStatusFor(code: ErrorCode): HttpErrorStatus {
+  return Object.prototype.hasOwnProperty.call(HTTP_STATUS, code) ? HTTP_STATUS[code] : 500;
+}
+
+/** The HTTP status for anything thrown: its code's status, 500 for what is not ours. */
+export function httpStatusOf(err: unknown): HttpErrorStatus {
+  return err instanceof NotaryHsmError ? httpStatusFor(err.code) : 500;
 }

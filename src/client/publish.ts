@@ -8,31 +8,22 @@
  * repository).
  */
 import { NotaryHsmError, isNotaryHsmError } from '../errors';
-import { createRootCertificate } from '../metadata/certificate';
 import type { FileMeta } from '../metadata/file-meta';
 import { parseJson } from '../metadata/json';
 import { TufKey } from '../metadata/keys';
 import { Root } from '../metadata/root';
 import { BASE_ROLES, parentRole, type BaseRole } from '../metadata/roles';
-import { signMetadata } from '../metadata/sign';
 import type { SignedMetadata } from '../metadata/signed';
 import { Targets } from '../metadata/targets';
 import { GoTime } from '../metadata/time';
 import type { Requirement } from '../metadata/verify';
-import type { Signer } from '../signer/signer';
 import { baseRequirement, readRepository, type TrustedRepository } from './reader';
+import type { MetadataSigning } from './signing';
 import type { TrustServer } from './trust-server';
 
 /** Default lifetimes in days, as Notary: root 10 years, targets and delegations 3 years. */
 export const ROOT_DAYS = 3650;
 export const TARGETS_DAYS = 1095;
-
-/** The TUF key a signer's public key becomes (`ecdsa` or `ed25519`). */
-export function tufKeyOf(signer: Signer): TufKey {
-  return signer.scheme === 'ed25519'
-    ? TufKey.ed25519(signer.publicKeySpki)
-    : TufKey.ecdsa(signer.publicKeySpki);
-}
 
 async function serverKey(
   server: TrustServer,
@@ -96,8 +87,7 @@ async function publishAndConfirm(
 export interface InitOptions {
   server: TrustServer;
   gun: string;
-  rootSigner: Signer;
-  targetsSigner: Signer;
+  signing: MetadataSigning;
   now?: Date;
 }
 
@@ -114,8 +104,8 @@ export async function initRepository(opts: InitOptions): Promise<TrustedReposito
       details: { gun },
     });
   }
-  const rootKey = await createRootCertificate({ gun, signer: opts.rootSigner, now });
-  const targetsKey = tufKeyOf(opts.targetsSigner);
+  const rootKey = await opts.signing.rootKey(gun);
+  const targetsKey = await opts.signing.targetsKey();
   const snapshotKey = await serverKey(server, gun, 'snapshot');
   const timestampKey = await serverKey(server, gun, 'timestamp');
   const byRole: Record<BaseRole, TufKey> = {
@@ -135,18 +125,12 @@ export async function initRepository(opts: InitOptions): Promise<TrustedReposito
     version: 1,
     targets: new Map(),
   });
-  const signedRoot = await signMetadata({
-    role: 'root',
-    signed: root,
-    requirements: [{ role: 'root', keys: [rootKey], threshold: 1 }],
-    signers: [opts.rootSigner],
-  });
-  const signedTargets = await signMetadata({
-    role: 'targets',
-    signed: targets,
-    requirements: [{ role: 'targets', keys: [targetsKey], threshold: 1 }],
-    signers: [opts.targetsSigner],
-  });
+  const signedRoot = await opts.signing.sign(gun, 'root', root, [
+    { role: 'root', keys: [rootKey], threshold: 1 },
+  ]);
+  const signedTargets = await opts.signing.sign(gun, 'targets', targets, [
+    { role: 'targets', keys: [targetsKey], threshold: 1 },
+  ]);
   return publishAndConfirm(server, gun, [signedRoot, signedTargets], now);
 }
 
@@ -162,7 +146,7 @@ export interface UpdateOptions {
   gun: string;
   /** `targets` (default) or a delegation `targets/<name>`. */
   role?: string;
-  signers: readonly Signer[];
+  signing: MetadataSigning;
   changes: TargetChanges;
   now?: Date;
 }
@@ -210,11 +194,6 @@ export async function updateTargets(opts: UpdateOptions): Promise<TrustedReposit
   const signed = current
     ? current.with({ targets: next, version, expires })
     : new Targets({ expires, version, targets: next });
-  const file = await signMetadata({
-    role,
-    signed,
-    requirements: [requirement],
-    signers: opts.signers,
-  });
+  const file = await opts.signing.sign(gun, role, signed, [requirement]);
   return publishAndConfirm(server, gun, [file], now, repo.root);
 }

@@ -7,6 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { FileMeta } from '../../src/metadata/file-meta';
+import { localSigning } from '../../src/client/signing';
 import { initRepository, updateTargets } from '../../src/client/publish';
 import { listTargets } from '../../src/client/list';
 import { readRepository } from '../../src/client/reader';
@@ -67,7 +68,11 @@ describe('publishing to a real notary-server, read by the stock notary CLI', () 
   const second: Record<string, FileMeta> = { 'v2.0': target('app 2.0'), 'r&d': target('research') };
 
   it('creates a repository the notary CLI reads (empty targets)', async () => {
-    const repo = await initRepository({ server: client, gun: GUN, rootSigner, targetsSigner });
+    const repo = await initRepository({
+      server: client,
+      gun: GUN,
+      signing: localSigning({ rootSigner, targetsSigner }),
+    });
     expect(repo.root.signed.version).toBe(1);
     expect(repo.root.signed.roleKeys('root')[0]!.keytype).toBe('ecdsa-x509');
     const cli = await notaryCli(server);
@@ -77,7 +82,11 @@ describe('publishing to a real notary-server, read by the stock notary CLI', () 
 
   it('a second init of the same GUN is refused', async () => {
     await expect(
-      initRepository({ server: client, gun: GUN, rootSigner, targetsSigner }),
+      initRepository({
+        server: client,
+        gun: GUN,
+        signing: localSigning({ rootSigner, targetsSigner }),
+      }),
     ).rejects.toThrowWithCode('REPOSITORY_EXISTS');
   });
 
@@ -85,7 +94,7 @@ describe('publishing to a real notary-server, read by the stock notary CLI', () 
     await updateTargets({
       server: client,
       gun: GUN,
-      signers: [targetsSigner],
+      signing: localSigning({ signers: [targetsSigner] }),
       changes: { add: new Map(Object.entries(first)) },
     });
     expect(await notaryListFresh(server, GUN)).toEqual(expected(first));
@@ -97,7 +106,7 @@ describe('publishing to a real notary-server, read by the stock notary CLI', () 
     const repo = await updateTargets({
       server: client,
       gun: GUN,
-      signers: [targetsSigner],
+      signing: localSigning({ signers: [targetsSigner] }),
       changes: { add: new Map(Object.entries(second)) },
     });
     expect(repo.targets.get('targets')!.signed.version).toBe(3);
@@ -108,7 +117,7 @@ describe('publishing to a real notary-server, read by the stock notary CLI', () 
     await updateTargets({
       server: client,
       gun: GUN,
-      signers: [targetsSigner],
+      signing: localSigning({ signers: [targetsSigner] }),
       changes: { remove: ['x>y'] },
     });
     const rest: Record<string, FileMeta> = { ...first, ...second };
@@ -128,7 +137,7 @@ describe('publishing to a real notary-server, read by the stock notary CLI', () 
       updateTargets({
         server: client,
         gun: GUN,
-        signers: [targetsSigner],
+        signing: localSigning({ signers: [targetsSigner] }),
         changes: { remove: ['nope'] },
       }),
     ).rejects.toThrowWithCode('TARGET_NOT_FOUND');
@@ -141,7 +150,7 @@ describe('publishing to a real notary-server, read by the stock notary CLI', () 
       updateTargets({
         server: client,
         gun: GUN,
-        signers: [stranger],
+        signing: localSigning({ signers: [stranger] }),
         changes: { add: new Map([['z', target('z')]]) },
       }),
     ).rejects.toThrowWithCode('INSUFFICIENT_SIGNATURES');

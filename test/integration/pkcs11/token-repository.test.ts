@@ -4,6 +4,7 @@
  * accepts them, and the stock notary CLI (fresh trust directory) lists the targets.
  */
 import { createHash } from 'node:crypto';
+import { localSigning } from '../../../src/client/signing';
 import { initRepository, updateTargets } from '../../../src/client/publish';
 import { FileMeta } from '../../../src/metadata/file-meta';
 import { TufKey } from '../../../src/metadata/keys';
@@ -49,7 +50,11 @@ describe('a repository signed by token keys, read by the stock notary CLI', () =
     const targetsSigner = await Pkcs11Signer.open(owner, { id: '02' });
     const client = new NotaryServerClient({ url: server.url });
 
-    const repo = await initRepository({ server: client, gun: GUN, rootSigner, targetsSigner });
+    const repo = await initRepository({
+      server: client,
+      gun: GUN,
+      signing: localSigning({ rootSigner, targetsSigner }),
+    });
     const [rootKey] = repo.root.signed.roleKeys('root');
     const cert = rootKey!.certificate();
     expect(cert.subject).toBe(`CN=${GUN}`);
@@ -61,7 +66,7 @@ describe('a repository signed by token keys, read by the stock notary CLI', () =
     await updateTargets({
       server: client,
       gun: GUN,
-      signers: [targetsSigner],
+      signing: localSigning({ signers: [targetsSigner] }),
       changes: { add: new Map([['v1', meta]]) },
     });
 

@@ -1,0 +1,136 @@
+/**
+ * How a client workflow gets signatures: locally, through the signing choke point with
+ * Signers it holds (tests, and the daemon itself), or remotely, from notary-hsmd, which
+ * signs only metadata it has parsed and checked. Either way the result is verified here
+ * against the role's keys and threshold, and turned into the exact file bytes, before
+ * anything is published.
+ */
+import { NotaryHsmError } from '../errors';
+import { createRootCertificate } from '../metadata/certificate';
+import { parseJson } from '../metadata/json';
+import { TufKey } from '../metadata/keys';
+import { signMetadata } from '../metadata/sign';
+import {
+  parseMetadata,
+  serialize,
+  type RoleModel,
+  type Signature,
+  type SignedMetadata,
+} from '../metadata/signed';
+import { verifyThreshold, type Requirement } from '../metadata/verify';
+import type { Signer } from '../signer/signer';
+import type { DaemonClient } from './daemon-client';
+
+/** What publishing needs from whoever holds the keys. */
+export interface MetadataSigning {
+  /** The `ecdsa-x509` root key (certificate, CN = GUN) for a new repository. */
+  rootKey(gun: string): Promise<TufKey>;
+  /** The key of the top-level targets role for a new repository. */
+  targetsKey(): Promise<TufKey>;
+  /** Signed metadata for `role` meeting every requirement. */
+  sign<T extends RoleModel>(
+    gun: string,
+    role: string,
+    signed: T,
+    requirements: readonly Requirement[],
+  ): Promise<SignedMetadata<T>>;
+}
+
+/** The TUF key a signer's public key becomes (`ecdsa` or `ed25519`). */
+export function tufKeyOf(signer: Signer): TufKey {
+  return signer.scheme === 'ed25519'
+    ? TufKey.ed25519(signer.publicKeySpki)
+    : TufKey.ecdsa(signer.publicKeySpki);
+}
+
+/** Signing with Signers held in this process. */
+export function localSigning(opts: {
+  rootSigner?: Signer;
+  targetsSigner?: Signer;
+  signers?: readonly Signer[];
+}): MetadataSigning {
+  const all = [opts.rootSigner, opts.targetsSigner, ...(opts.signers ?? [])].filter(
+    (s): s is Signer => !!s,
+  );
+  return {
+    rootKey: (gun) => {
+      if (!opts.rootSigner) return Promise.reject(new NotaryHsmError('USAGE', 'no root signer'));
+      return createRootCertificate({ gun, signer: opts.rootSigner });
+    },
+    targetsKey: () => {
+      if (!opts.targetsSigner)
+        return Promise.reject(new NotaryHsmError('USAGE', 'no targets signer'));
+      return Promise.resolve(tufKeyOf(opts.targetsSigner));
+    },
+    sign: (_gun, role, signed, requirements) =>
+      signMetadata({ role, signed, requirements, signers: all }),
+  };
+}
+
+/**
+ * Verifies signatures obtained elsewhere against every requirement and builds the file.
+ * throws: THRESHOLD_NOT_MET, CANONICAL_UNREPRESENTABLE
+ */
+export function assemble<T extends RoleModel>(
+  role: string,
+  signed: T,
+  signatures: readonly Signature[],
+  requirements: readonly Requirement[],
+): SignedMetadata<T> {
+  const bytes = serialize(signed, signatures);
+  const back = parseMetadata(role, bytes);
+  for (const req of requirements) verifyThreshold(back.message, back.signatures, req);
+  return { role, signed, signatures, message: back.message, bytes };
+}
+
+export interface DaemonSigningOptions {
+  client: DaemonClient;
+  /** Configured key names on the daemon. */
+  rootKey?: string;
+  targetsKey?: string;
+  /** Keys to ask for (default: whatever the daemon allows this client). */
+  keys?: string[];
+  /** PIN for root tokens whose PIN comes with the request. */
+  pin?: string;
+}
+
+/** Signing by notary-hsmd over its REST API. */
+export function daemonSigning(opts: DaemonSigningOptions): MetadataSigning {
+  const { client } = opts;
+  const pin = opts.pin === undefined ? {} : { pin: opts.pin };
+  const keys = opts.keys ? { keys: opts.keys } : {};
+  return {
+    async rootKey(gun) {
+      if (!opts.rootKey) throw new NotaryHsmError('USAGE', 'name the root key (--root-key)');
+      const res = await client.rootCertificate({ gun, key: opts.rootKey, ...pin });
+      return TufKey.fromJson(res.publicKey, '/publicKey');
+    },
+    async targetsKey() {
+      if (!opts.targetsKey)
+        throw new NotaryHsmError('USAGE', 'name the targets key (--targets-key)');
+      const { keys: all } = await client.keys();
+      const k = all.find((x) => x.name === opts.targetsKey);
+      if (!k)
+        throw new NotaryHsmError(
+          'KEY_NOT_FOUND',
+          `notary-hsmd offers no key named ${opts.targetsKey} to this client`,
+        );
+      return TufKey.fromJson(k.publicKey, '/publicKey');
+    },
+    async sign(gun, role, signed, requirements) {
+      const body = { gun, signed: parseJson(JSON.stringify(signed.toJson())), ...keys };
+      const res =
+        role === 'root'
+          ? await client.signRoot({ ...body, ...pin })
+          : role === 'targets'
+            ? await client.signTargets(body)
+            : await client.signDelegation({ ...body, role });
+      const signatures: Signature[] = res.signatures.map((s) => ({
+        keyid: s.keyid,
+        method: s.method,
+        sig: Buffer.from(s.sig, 'base64'),
+      }));
+      return assemble(role, signed, signatures, requirements);
+    },
+  };
+}
