@@ -23,12 +23,15 @@ export default function globalSetup(): void {
   const built = join(ROOT, 'dist', 'src', 'pkcs11', 'host', 'entry.js');
   const sources = Math.max(newestMtime(join(ROOT, 'src')), newestMtime(join(ROOT, 'daemon')));
   if (existsSync(built) && statSync(built).mtimeMs >= sources) return;
-  execFileSync(
-    process.execPath,
-    [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'],
-    {
-      cwd: ROOT,
-      stdio: 'inherit',
-    },
-  );
+  try {
+    execFileSync(
+      process.execPath,
+      [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'],
+      { cwd: ROOT, stdio: 'inherit' },
+    );
+  } catch (err) {
+    // tsc still emits on type errors; the type check proper is `make typecheck`.
+    if (!existsSync(built)) throw err;
+    console.warn('global-setup: tsc reported errors; testing with what it emitted');
+  }
 }
