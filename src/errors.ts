@@ -145,10 +145,11 @@ export type HttpErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 423 | 500 | 50
 /**
  * The one code → HTTP status table (the daemon's error answers). 400 bad input, 401 no
  * or unknown client token, 403 not allowed, 404 unknown key or target, 409 rollback or
- * conflict, 413 too large, 423 PIN locked, 503 token absent or busy, 504 token timeout,
- * 500 everything else: failures of the daemon, its configuration, its token modules and
- * the Notary server behind a client, none of which the caller can fix by changing the
- * request. Typed as a record over ErrorCode, so a new code does not compile without a row.
+ * conflict, 413 too large, 423 PIN locked, 503 token absent or busy (also a token module
+ * that cannot be loaded, or too few usable signers), 504 token timeout, 500 everything
+ * else: failures of the daemon, its configuration and the Notary server behind a client,
+ * none of which the caller can fix by changing the request. Typed as a record over
+ * ErrorCode, so a new code does not compile without a row.
  */
 const HTTP_STATUS: { readonly [C in ErrorCode]: HttpErrorStatus } = {
   // Metadata: what the caller sent (or asked us to trust) is malformed or untrustworthy.
@@ -175,8 +176,9 @@ const HTTP_STATUS: { readonly [C in ErrorCode]: HttpErrorStatus } = {
   LENGTH_MISMATCH: 400,
   ROLE_MISSING: 400,
   VERSION_INVALID: 409,
-  // Signing: the keys at hand could not produce valid signatures.
-  INSUFFICIENT_SIGNATURES: 500,
+  // Signing: too few usable signers is an availability problem; a signature that does
+  // not verify is a fault on our side.
+  INSUFFICIENT_SIGNATURES: 503,
   SIGNER_INVALID_SIGNATURE: 500,
   // Notary server behind a client: not the caller's request.
   SERVER_NOT_FOUND: 500,
@@ -189,8 +191,8 @@ const HTTP_STATUS: { readonly [C in ErrorCode]: HttpErrorStatus } = {
   SERVER_RESPONSE_TOO_LARGE: 500,
   SERVER_BAD_RESPONSE: 500,
   // Tokens, keys and PINs.
-  MODULE_NOT_FOUND: 500,
-  MODULE_ERROR: 500,
+  MODULE_NOT_FOUND: 503,
+  MODULE_ERROR: 503,
   DEVICE_ERROR: 503,
   NO_READER: 503,
   TOKEN_NOT_FOUND: 503,
@@ -206,14 +208,14 @@ const HTTP_STATUS: { readonly [C in ErrorCode]: HttpErrorStatus } = {
   PIN_FINAL_TRY: 423,
   PIN_LOCKED: 423,
   PIN_EXPIRED: 423,
-  NOT_LOGGED_IN: 500,
+  NOT_LOGGED_IN: 503,
   KEY_NOT_FOUND: 404,
   KEY_EXISTS: 409,
   KEY_TEMPLATE_INVALID: 500,
   MECHANISM_UNSUPPORTED: 500,
   PKCS11_ERROR: 500,
   PROFILE_INVALID: 500,
-  URI_INVALID: 400,
+  URI_INVALID: 500,
   // State and audit store: the daemon's own failures.
   AUDIT_UNAVAILABLE: 503,
   AUDIT_CORRUPT: 500,

@@ -127,9 +127,20 @@ export interface DaemonServices {
   readiness(): Promise<{ ready: boolean; problems: readonly string[] }>;
   keys(client: Client, opts: { gun?: string }): Promise<KeyView[]>;
   /** Admin only: generate a key on a token. */
-  generateKey(client: Client, req: { token: string; label: string; id?: string; role: KeyView['role']; requestId: string }): Promise<KeyView>;
-  rootCertificate(client: Client, req: { gun: string; key: string; pin?: string; requestId: string }): Promise<RootCertificateResult>;
+  generateKey(
+    client: Client,
+    req: { token: string; label: string; id?: string; role: KeyView['role']; requestId: string },
+  ): Promise<KeyView>;
+  rootCertificate(
+    client: Client,
+    req: { gun: string; key: string; pin?: string; requestId: string },
+  ): Promise<RootCertificateResult>;
   sign(client: Client, req: SignRequest): Promise<SignResult>;
   /** Queue depth and PIN state per token, for /metrics. */
-  tokenGauges(): readonly { token: string; queueDepth: number; pinState?: string; present?: boolean }[];
+  tokenGauges(): readonly {
+    token: string;
+    queueDepth: number;
+    pinState?: string;
+    present?: boolean;
+  }[];
 }
