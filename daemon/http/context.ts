@@ -1,0 +1,16 @@
+/**
+ * What the daemon's middleware keeps on a Koa context: the request ID every response
+ * carries and, once the bearer token was checked, the authenticated client.
+ */
+import type { Middleware, ParameterizedContext } from 'koa';
+import type { Client } from '../../src/signing/types';
+
+/** Per-request state shared by the middleware and routes. */
+export interface DaemonState {
+  requestId: string;
+  /** Set by the routes under /v1/ after `services.authenticate`. */
+  client?: Client;
+}
+
+export type DaemonContext = ParameterizedContext<DaemonState>;
+export type DaemonMiddleware = Middleware<DaemonState>;

@@ -1,0 +1,108 @@
+/**
+ * The version 1 API under /v1/: each route authenticates the bearer token, reads and
+ * checks the request's shape, makes one call to the services and returns its result.
+ * Authorisation, policy, signing and audit all happen inside the services; nothing here
+ * decides what may be signed.
+ */
+import type Router from '@koa/router';
+import type { Client, DaemonServices, SignRequest } from '../../src/signing/types';
+import { readJsonBody } from '../http/body';
+import type { DaemonContext, DaemonState } from '../http/context';
+import {
+  emptyQuery,
+  generateKeyBody,
+  keysQuery,
+  rootCertificateBody,
+  signDelegationBody,
+  signRootBody,
+  signTargetsBody,
+  validate,
+} from '../http/schemas';
+
+export interface V1Deps {
+  services: DaemonServices;
+  bodyBytes: number;
+}
+
+/** Optional members only when present, so services can tell "absent" from "undefined". */
+function present<T extends Record<string, unknown>>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}
+
+export function registerV1Routes(router: Router<DaemonState>, deps: V1Deps): void {
+  const { services } = deps;
+
+  /** throws: UNAUTHENTICATED (from the services) */
+  const authenticate = (ctx: DaemonContext): Client => {
+    ctx.set('Cache-Control', 'no-store');
+    const client = services.authenticate(ctx.get('Authorization') || undefined);
+    ctx.state.client = client;
+    return client;
+  };
+  const body = (ctx: DaemonContext) => readJsonBody(ctx, deps.bodyBytes);
+
+  router.get('/v1/tokens', async (ctx) => {
+    const client = authenticate(ctx);
+    validate(emptyQuery, ctx.query, 'query');
+    ctx.body = { tokens: await services.tokens(client) };
+  });
+
+  router.get('/v1/keys', async (ctx) => {
+    const client = authenticate(ctx);
+    const q = validate(keysQuery, ctx.query, 'query');
+    ctx.body = { keys: await services.keys(client, present({ gun: q.gun })) };
+  });
+
+  router.post('/v1/keys', async (ctx) => {
+    const client = authenticate(ctx);
+    const b = validate(generateKeyBody, await body(ctx));
+    const key = await services.generateKey(
+      client,
+      present({ ...b, requestId: ctx.state.requestId }),
+    );
+    ctx.status = 201;
+    ctx.body = { key };
+  });
+
+  router.post('/v1/certificates/root', async (ctx) => {
+    const client = authenticate(ctx);
+    const b = validate(rootCertificateBody, await body(ctx));
+    ctx.body = await services.rootCertificate(
+      client,
+      present({ ...b, requestId: ctx.state.requestId }),
+    );
+  });
+
+  const sign = async (ctx: DaemonContext, client: Client, req: SignRequest): Promise<void> => {
+    const result = await services.sign(client, present({ ...req }));
+    ctx.body = { signatures: result.signatures };
+  };
+
+  router.post('/v1/sign/root', async (ctx) => {
+    const client = authenticate(ctx);
+    const b = validate(signRootBody, await body(ctx));
+    await sign(ctx, client, {
+      endpoint: 'sign/root',
+      role: 'root',
+      ...b,
+      requestId: ctx.state.requestId,
+    });
+  });
+
+  router.post('/v1/sign/targets', async (ctx) => {
+    const client = authenticate(ctx);
+    const b = validate(signTargetsBody, await body(ctx));
+    await sign(ctx, client, {
+      endpoint: 'sign/targets',
+      role: 'targets',
+      ...b,
+      requestId: ctx.state.requestId,
+    });
+  });
+
+  router.post('/v1/sign/delegation', async (ctx) => {
+    const client = authenticate(ctx);
+    const b = validate(signDelegationBody, await body(ctx));
+    await sign(ctx, client, { endpoint: 'sign/delegation', ...b, requestId: ctx.state.requestId });
+  });
+}
