@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { NotaryHsmError } from '../errors';
+import { registerAudit } from './commands/audit';
 import { registerList } from './commands/list';
 import { exitCodeFor, processIo, type Io } from './context';
 
@@ -16,6 +17,7 @@ export function buildProgram(io: Io): Command {
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) });
   registerList(program, io);
+  registerAudit(program, io);
   for (const c of program.commands) c.exitOverride();
   return program;
 }

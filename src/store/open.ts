@@ -1,0 +1,240 @@
+/**
+ * Opening the store: lock the state directory, read the whole audit log, verify its chain,
+ * rebuild the signing state, and recover from the one kind of damage a crash can leave.
+ *
+ * A crash (kill -9, power loss) can cut the last write short. What it leaves after the
+ * last complete record is either bytes without a final `\n`, or a last line that is not
+ * even JSON. No promise of those records ever resolved (a commit resolves only after its
+ * fdatasync), so nothing was signed on their strength: they are cut away, the cut is made
+ * durable, and a `recovered` record saying how many bytes went is appended. Anything else
+ * (a record that parses but does not verify, damage before the last line, a seq gap) is
+ * AUDIT_CORRUPT: the daemon must not start on a log it cannot trust.
+ */
+import { constants } from 'node:fs';
+import { mkdir, open, type FileHandle } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { NotaryHsmError } from '../errors';
+import type { AuditInput } from '../signing/types';
+import { AuditLog } from './audit-log';
+import { readLines } from './lines';
+import { lockStateDir, type StateLock } from './lock';
+import {
+  ChainChecker,
+  isProblem,
+  MAX_RECORD_BYTES,
+  normalizeInput,
+  type RecordProblem,
+} from './record';
+import { SigningState, stateKey } from './signing-state';
+import { AuditWriter, nodeFileIo, type AuditFileIo, type AuditHead } from './writer';
+
+/** The audit log's name inside the state directory. */
+export const AUDIT_LOG_FILE = 'audit.log';
+
+/** The daemon's open state: its audit log and the signing state derived from it. */
+export interface Store {
+  readonly audit: AuditLog;
+  readonly state: SigningState;
+  /** What recovery did at open (undefined when the log was intact). */
+  readonly recovered?: { readonly truncatedBytes: number };
+  /** Waits until every record appended so far is durable (or failed), then closes. */
+  close(): Promise<void>;
+}
+
+export interface StoreOptions {
+  /** The clock for record times (tests). */
+  now?: () => Date;
+  /** Replaces the writer's file operations (tests: count them, make them fail). */
+  io?: Partial<AuditFileIo>;
+}
+
+const { O_WRONLY, O_RDONLY, O_APPEND, O_CREAT, O_EXCL, O_NOFOLLOW } = constants;
+
+function unavailable(message: string, cause: unknown): NotaryHsmError {
+  return new NotaryHsmError('AUDIT_UNAVAILABLE', `${message}: ${(cause as Error).message}`, {
+    cause,
+  });
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const handle = await open(dir, O_RDONLY);
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Opens the log for appending, creating it (0600, and durable in its directory) if needed. */
+async function openForAppend(path: string, dirCreated: boolean): Promise<FileHandle> {
+  let file: FileHandle;
+  try {
+    file = await open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
+    await syncDir(dirname(path));
+    if (dirCreated) await syncDir(dirname(dirname(path)));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
+      throw unavailable(`cannot create the audit log ${path}`, err);
+    }
+    try {
+      file = await open(path, O_WRONLY | O_APPEND | O_NOFOLLOW);
+    } catch (cause) {
+      throw unavailable(`cannot open the audit log ${path}`, cause);
+    }
+  }
+  const st = await file.stat();
+  if (!st.isFile()) {
+    await file.close();
+    throw new NotaryHsmError('AUDIT_UNAVAILABLE', `the audit log ${path} is not a regular file`);
+  }
+  return file;
+}
+
+function corrupt(path: string, line: number, p: RecordProblem): NotaryHsmError {
+  const where = `line ${line}${p.seq === undefined ? '' : ` (seq ${p.seq})`}`;
+  return new NotaryHsmError(
+    'AUDIT_CORRUPT',
+    `the audit log ${path} does not verify at ${where}: ${p.problem}. ` +
+      'The daemon does not start on a damaged log: keep a copy, inspect it with ' +
+      '"notary-hsm audit verify", and restore it or move it aside',
+    { details: { path, line, seq: p.seq, problem: p.problem } },
+  );
+}
+
+interface Scan {
+  head: AuditHead;
+  /** Highest signed version per state key. */
+  versions: Map<string, number>;
+  /** Bytes up to the end of the last good record. */
+  goodBytes: number;
+  /** Bytes after it (a torn tail), to cut away. */
+  tornBytes: number;
+}
+
+/** Reads and verifies the whole log. throws: AUDIT_CORRUPT, AUDIT_UNAVAILABLE */
+async function scan(path: string): Promise<Scan> {
+  const checker = new ChainChecker();
+  const versions = new Map<string, number>();
+  let goodBytes = 0;
+  let endBytes = 0;
+  let suspect: { line: number; problem: RecordProblem } | undefined;
+  let file: FileHandle;
+  try {
+    file = await open(path, O_RDONLY | O_NOFOLLOW);
+  } catch (cause) {
+    throw unavailable(`cannot read the audit log ${path}`, cause);
+  }
+  try {
+    for await (const line of readLines(file, MAX_RECORD_BYTES)) {
+      // a bad line followed by anything is damage, not a write cut short
+      if (suspect) throw corrupt(path, suspect.line, suspect.problem);
+      endBytes = line.offset + line.length + (line.terminated ? 1 : 0);
+      if (!line.terminated) break; // torn tail: everything from here is cut
+      const r = line.overlong
+        ? { problem: `longer than ${MAX_RECORD_BYTES} bytes`, unparseable: false }
+        : checker.check(line.bytes);
+      if (isProblem(r)) {
+        suspect = { line: line.number, problem: r };
+        continue;
+      }
+      goodBytes = endBytes;
+      if (r.outcome === 'signed' && r.gun !== undefined && r.role !== undefined) {
+        const key = stateKey(r.gun, r.role);
+        if (r.version !== undefined && r.version > (versions.get(key) ?? 0)) {
+          versions.set(key, r.version);
+        }
+      }
+    }
+  } catch (err) {
+    if (err instanceof NotaryHsmError) throw err;
+    throw unavailable(`cannot read the audit log ${path}`, err);
+  } finally {
+    await file.close();
+  }
+  if (suspect && !suspect.problem.unparseable) throw corrupt(path, suspect.line, suspect.problem);
+  return {
+    head: { seq: checker.records, hash: checker.lastHash },
+    versions,
+    goodBytes,
+    tornBytes: endBytes - goodBytes,
+  };
+}
+
+/**
+ * Opens (creating if needed: directory 0700, log 0600) the store in `stateDir`, verifies
+ * the whole audit log, recovers a torn tail (see the file comment) and rebuilds the
+ * signing state. The directory stays locked until close.
+ * throws: AUDIT_CORRUPT (refuse to start), STATE_LOCKED, AUDIT_UNAVAILABLE
+ */
+export async function openStore(stateDir: string, options: StoreOptions = {}): Promise<Store> {
+  let dirCreated: boolean;
+  try {
+    dirCreated = (await mkdir(stateDir, { recursive: true, mode: 0o700 })) !== undefined;
+  } catch (cause) {
+    throw unavailable(`cannot create the state directory ${stateDir}`, cause);
+  }
+  const lock = await lockStateDir(stateDir);
+  let file: FileHandle | undefined;
+  try {
+    const path = join(stateDir, AUDIT_LOG_FILE);
+    file = await openForAppend(path, dirCreated);
+    const found = await scan(path);
+    if (found.tornBytes > 0) {
+      try {
+        await file.truncate(found.goodBytes);
+        await file.datasync();
+      } catch (cause) {
+        throw unavailable(`cannot cut the incomplete record off the audit log ${path}`, cause);
+      }
+    }
+    const io = { ...nodeFileIo, ...options.io };
+    const writer = new AuditWriter(path, file, found.head, io, options.now ?? (() => new Date()));
+    file = undefined; // the writer owns it now
+    const store = new OpenStore(writer, found.versions, lock);
+    if (found.tornBytes > 0) {
+      try {
+        await store.recover(found.tornBytes);
+      } catch (err) {
+        await store.close();
+        throw err;
+      }
+    }
+    return store;
+  } catch (err) {
+    await file?.close();
+    await lock.release();
+    throw err;
+  }
+}
+
+class OpenStore implements Store {
+  readonly audit: AuditLog;
+  readonly state: SigningState;
+  recovered?: { readonly truncatedBytes: number };
+  private closing: Promise<void> | undefined;
+
+  constructor(
+    private readonly writer: AuditWriter,
+    versions: ReadonlyMap<string, number>,
+    private readonly lock: StateLock,
+  ) {
+    this.audit = new AuditLog(writer);
+    this.state = new SigningState(writer, versions);
+  }
+
+  async recover(truncatedBytes: number): Promise<void> {
+    const record: AuditInput = {
+      client: 'notary-hsmd',
+      endpoint: 'store/open',
+      outcome: 'recovered',
+      reason: `truncated ${truncatedBytes} bytes of an incomplete record`,
+    };
+    await this.writer.commit(normalizeInput(record));
+    this.recovered = { truncatedBytes };
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.writer.close().finally(() => this.lock.release());
+    return this.closing;
+  }
+}

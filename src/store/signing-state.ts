@@ -1,0 +1,109 @@
+/**
+ * The last version signed per GUN and role, derived from the audit log: the highest
+ * `version` of the `signed` records for that GUN and role. The log is the only copy, so
+ * the state survives whatever the log survives.
+ *
+ * Invariant: a version is handed out at most once per GUN and role, ever. `reserve`
+ * checks and claims the version synchronously (so of two concurrent requests for the same
+ * version exactly one wins), then writes the `signed` record and resolves only when it is
+ * durable; the caller signs only after that. A crash at any point therefore leaves either
+ * no record (and no signature) or a record that keeps the version taken after restart.
+ * A claimed version is never given back, not even when its record could not be written:
+ * skipping a version is harmless, signing one twice is not.
+ */
+import { NotaryHsmError } from '../errors';
+import type { AuditEntry, AuditInput } from '../signing/types';
+import { normalizeInput, rejection } from './record';
+import type { AuditWriter } from './writer';
+
+/** What reserve records: a signature of `version` of `role` for `gun`. */
+export type ReserveInput = AuditInput & {
+  readonly gun: string;
+  readonly role: string;
+  readonly version: number;
+  readonly outcome: 'signed';
+};
+
+/** The key of a GUN and role in the state (neither can hold U+0000). */
+export function stateKey(gun: string, role: string): string {
+  return `${gun}\u0000${role}`;
+}
+
+function invalid(message: string): NotaryHsmError {
+  return new NotaryHsmError('AUDIT_RECORD_INVALID', message);
+}
+
+/** Checks what only a reservation requires, on top of normalizeInput. */
+function reservation(input: ReserveInput): AuditInput {
+  const record = normalizeInput(input);
+  if (record.outcome !== 'signed') throw invalid('reserve records outcome "signed" only');
+  for (const name of ['gun', 'role'] as const) {
+    const v = input[name];
+    if (typeof v !== 'string' || v === '' || record[name] !== v) {
+      throw invalid(`reserve: ${name} must be a non-empty string the log can hold unchanged`);
+    }
+  }
+  if (!Number.isSafeInteger(input.version) || input.version < 1) {
+    throw invalid(`reserve: version ${String(input.version)} is not a positive integer`);
+  }
+  return record;
+}
+
+/** Highest signed version per GUN and role, and the gate every versioned signature passes. */
+export class SigningState {
+  /** Versions whose `signed` record is durable. */
+  private readonly signed: Map<string, number>;
+  /** Versions claimed, durable or not: the bar a new reservation must clear. */
+  private readonly claimed: Map<string, number>;
+
+  constructor(
+    private readonly writer: AuditWriter,
+    versions: ReadonlyMap<string, number>,
+  ) {
+    this.signed = new Map(versions);
+    this.claimed = new Map(versions);
+  }
+
+  /** The highest version of `role` for `gun` whose `signed` record is durable. */
+  lastVersion(gun: string, role: string): number | undefined {
+    return this.signed.get(stateKey(gun, role));
+  }
+
+  /**
+   * Claims `input.version` for its GUN and role and records the signature-to-be; resolves
+   * with the durable record, after which (and only after which) the caller may sign. The
+   * check and the claim happen before reserve returns; failures arrive as rejections.
+   * rejects: VERSION_ROLLBACK (not above the last version signed or being signed; details
+   * name it), AUDIT_UNAVAILABLE (the record may not be durable: do not sign; the version
+   * stays claimed), AUDIT_RECORD_INVALID
+   */
+  reserve(input: ReserveInput): Promise<AuditEntry> {
+    const refused = this.writer.unavailable();
+    if (refused) return Promise.reject(refused);
+    let record: AuditInput;
+    try {
+      record = reservation(input);
+    } catch (err) {
+      return rejection(err);
+    }
+    const { gun, role, version } = input;
+    const key = stateKey(gun, role);
+    const last = this.claimed.get(key);
+    if (last !== undefined && version <= last) {
+      const durable = this.signed.get(key) === last;
+      return Promise.reject(
+        new NotaryHsmError(
+          'VERSION_ROLLBACK',
+          `version ${version} of ${role} for ${gun} is not above version ${last}, ` +
+            `the last one ${durable ? 'signed' : 'being signed'}; sign version ${last + 1} or later`,
+          { details: { gun, role, version, lastVersion: last } },
+        ),
+      );
+    }
+    this.claimed.set(key, version);
+    return this.writer.commit(record).then((entry) => {
+      if ((this.signed.get(key) ?? 0) < version) this.signed.set(key, version);
+      return entry;
+    });
+  }
+}

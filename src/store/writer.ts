@@ -1,0 +1,208 @@
+/**
+ * The audit log's writer: group commit over one O_APPEND file.
+ *
+ * Invariants (the choke point every audit record and every version reservation passes):
+ * - `commit` gives a record its seq, time, prev and hash synchronously, in call order, so
+ *   the chain's order is the order of the calls, whatever the disk does later.
+ * - Records committed in the same event-loop turn, or while a write and fdatasync are in
+ *   flight, go to the file together: one write (more only if the kernel takes part of it)
+ *   and one fdatasync. There is at most one flush in flight, so batches reach the file in
+ *   chain order.
+ * - A commit's promise resolves only after the fdatasync that covers its bytes returned.
+ * - The first write or fdatasync that fails rejects every record of its batch and every
+ *   record queued behind it with AUDIT_UNAVAILABLE, and the writer refuses all later
+ *   commits: after a failed fsync the kernel may have dropped the dirty pages and report
+ *   success next time, so nothing written afterwards could be trusted. Reopening the store
+ *   re-reads the file and recovers from whatever reached it.
+ */
+import type { FileHandle } from 'node:fs/promises';
+import { NotaryHsmError } from '../errors';
+import type { AuditEntry, AuditInput } from '../signing/types';
+import { MAX_RECORD_BYTES, sealRecord, type SealedRecord } from './record';
+
+/** The two file operations the writer performs; tests wrap them to count or to fail. */
+export interface AuditFileIo {
+  /** Writes `length` bytes of `data` from `offset`, at the end of the file; returns how many. */
+  write(file: FileHandle, data: Buffer, offset: number, length: number): Promise<number>;
+  /** Makes the written bytes durable (fdatasync). */
+  datasync(file: FileHandle): Promise<void>;
+}
+
+export const nodeFileIo: AuditFileIo = {
+  write: async (file, data, offset, length) =>
+    (await file.write(data, offset, length)).bytesWritten,
+  datasync: (file) => file.datasync(),
+};
+
+/** Where the chain ends: the last record's seq and hash (0 and 64 zeros when empty). */
+export interface AuditHead {
+  readonly seq: number;
+  readonly hash: string;
+}
+
+/** Counters of the writer since the store was opened. */
+export interface AuditLogStats {
+  /** Records made durable. */
+  readonly records: number;
+  /** Batches made durable (each with one fdatasync). */
+  readonly batches: number;
+  /** write calls, including failed ones. */
+  readonly writes: number;
+  /** fdatasync calls, including failed ones. */
+  readonly syncs: number;
+  /** The most records one batch held. */
+  readonly largestBatch: number;
+}
+
+interface Pending {
+  readonly entry: AuditEntry;
+  readonly resolve: (entry: AuditEntry) => void;
+  readonly reject: (err: unknown) => void;
+}
+
+function describe(err: unknown): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  const message = err instanceof Error ? err.message : String(err);
+  return typeof code === 'string' && !message.includes(code) ? `${code}: ${message}` : message;
+}
+
+/** Group-commit appender of sealed records; see the file comment for its invariants. */
+export class AuditWriter {
+  private seq: number;
+  private prev: string;
+  private batch: Pending[] = [];
+  private lines: string[] = [];
+  private flushing: Promise<void> | undefined;
+  private scheduled = false;
+  private failure: NotaryHsmError | undefined;
+  private closed = false;
+  private readonly counters = { records: 0, batches: 0, writes: 0, syncs: 0, largestBatch: 0 };
+
+  constructor(
+    readonly path: string,
+    private readonly file: FileHandle,
+    head: AuditHead,
+    private readonly io: AuditFileIo,
+    private readonly now: () => Date,
+  ) {
+    this.seq = head.seq;
+    this.prev = head.hash;
+  }
+
+  /** The last record given a place in the chain (durable or not yet). */
+  head(): AuditHead {
+    return { seq: this.seq, hash: this.prev };
+  }
+
+  stats(): AuditLogStats {
+    return { ...this.counters };
+  }
+
+  /** Why commits are refused (closed, or a failed write), or undefined while they are taken. */
+  unavailable(): NotaryHsmError | undefined {
+    if (this.failure) return this.failure;
+    if (this.closed) {
+      return new NotaryHsmError('AUDIT_UNAVAILABLE', `the audit log ${this.path} is closed`);
+    }
+    return undefined;
+  }
+
+  /**
+   * Seals a normalised record now and resolves with it once it is durable.
+   * rejects: AUDIT_UNAVAILABLE (closed, or this or an earlier write failed),
+   * AUDIT_RECORD_INVALID (a record longer than MAX_RECORD_BYTES)
+   */
+  commit(input: AuditInput): Promise<AuditEntry> {
+    const refused = this.unavailable();
+    if (refused) return Promise.reject(refused);
+    let sealed: SealedRecord;
+    try {
+      sealed = sealRecord(input, this.seq + 1, this.now().toISOString(), this.prev);
+    } catch (cause) {
+      return Promise.reject(
+        new NotaryHsmError('AUDIT_RECORD_INVALID', 'audit record cannot be written', { cause }),
+      );
+    }
+    if (Buffer.byteLength(sealed.line) > MAX_RECORD_BYTES) {
+      return Promise.reject(
+        new NotaryHsmError('AUDIT_RECORD_INVALID', `audit record over ${MAX_RECORD_BYTES} bytes`),
+      );
+    }
+    this.seq = sealed.entry.seq;
+    this.prev = sealed.entry.hash;
+    return new Promise<AuditEntry>((resolve, reject) => {
+      this.batch.push({ entry: sealed.entry, resolve, reject });
+      this.lines.push(sealed.line);
+      this.schedule();
+    });
+  }
+
+  /** Refuses new commits, waits until everything committed is durable (or failed), closes. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    while (this.flushing !== undefined || this.batch.length > 0) {
+      if (this.flushing === undefined) this.startFlush();
+      await this.flushing;
+    }
+    await this.file.close();
+  }
+
+  private schedule(): void {
+    if (this.flushing !== undefined || this.scheduled) return;
+    this.scheduled = true;
+    // setImmediate, not a microtask: every request handled in this turn joins the batch
+    setImmediate(() => {
+      this.scheduled = false;
+      this.startFlush();
+    });
+  }
+
+  private startFlush(): void {
+    if (this.flushing !== undefined || this.batch.length === 0) return;
+    this.flushing = this.flush();
+  }
+
+  /** Writes and syncs the queued batch. Never rejects: failures go to the batch's promises. */
+  private async flush(): Promise<void> {
+    const batch = this.batch;
+    const data = Buffer.from(this.lines.join(''), 'utf8');
+    this.batch = [];
+    this.lines = [];
+    try {
+      let offset = 0;
+      while (offset < data.length) {
+        this.counters.writes++;
+        const n = await this.io.write(this.file, data, offset, data.length - offset);
+        if (!(n > 0)) throw new Error(`write returned ${n}`);
+        offset += n;
+      }
+      this.counters.syncs++;
+      await this.io.datasync(this.file);
+    } catch (cause) {
+      this.fail(batch, cause);
+      return;
+    }
+    this.counters.records += batch.length;
+    this.counters.batches++;
+    this.counters.largestBatch = Math.max(this.counters.largestBatch, batch.length);
+    this.flushing = undefined;
+    for (const p of batch) p.resolve(p.entry);
+    if (this.batch.length > 0) this.schedule();
+  }
+
+  private fail(batch: readonly Pending[], cause: unknown): void {
+    const failure = new NotaryHsmError(
+      'AUDIT_UNAVAILABLE',
+      `cannot write the audit log ${this.path} (${describe(cause)}); ` +
+        'nothing more is recorded or signed until the store is reopened',
+      { cause, details: { path: this.path } },
+    );
+    this.failure = failure;
+    const queued = this.batch;
+    this.batch = [];
+    this.lines = [];
+    this.flushing = undefined;
+    for (const p of [...batch, ...queued]) p.reject(failure);
+  }
+}
