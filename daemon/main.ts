@@ -1,8 +1,9 @@
 /**
- * Entry point of notary-hsmd. The signing service itself (the REST API) arrives with
- * the daemon; today the binary carries the local administration commands that work
- * straight on the tokens of a configuration:
+ * Entry point of notary-hsmd: the signing service (`serve`, the default command) and the
+ * local administration commands that work straight on the tokens of a configuration:
  *
+ *   notary-hsmd [serve] [--config F] [--listen ADDR]
+ *   notary-hsmd token [--json]
  *   notary-hsmd tokens --config F [--json]
  *   notary-hsmd keys list --config F [--token T] [--json]
  *   notary-hsmd keys generate --config F --token T --label L [--id HEX] [--json]
@@ -13,8 +14,40 @@ import { Command, CommanderError } from 'commander';
 import { keysGenerateCommand, keysListCommand, tokensCommand } from '../src/admin/commands';
 import { exitCodeFor, processIo, type Io } from '../src/cli/context';
 import { NotaryHsmError } from '../src/errors';
+import { hashToken, newClientToken } from '../src/policy/clients';
+import { DEFAULT_CONFIG, startDaemon } from './serve';
 
-export const DEFAULT_CONFIG = '/etc/notary-hsm/daemon.yaml';
+/** Runs the daemon until SIGTERM/SIGINT; resolves with the exit code. */
+async function serveCommand(flags: { config?: string; listen?: string }, io: Io): Promise<number> {
+  const daemon = await startDaemon({
+    ...(flags.config ? { config: flags.config } : {}),
+    ...(flags.listen ? { listen: flags.listen } : {}),
+  });
+  if (daemon.adminToken) {
+    io.out(
+      [
+        `notary-hsmd: created the embedded default in ${daemon.config.file}`,
+        'admin client token (shown once; only its hash is stored):',
+        '',
+        `  ${daemon.adminToken}`,
+        '',
+        'use it with: export NOTARY_HSM_TOKEN=<token>',
+      ].join('\n'),
+    );
+  }
+  io.out(`notary-hsmd listening on ${daemon.address}`);
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off('SIGTERM', stop);
+      process.off('SIGINT', stop);
+      resolve();
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  });
+  await daemon.close();
+  return 0;
+}
 
 function program(io: Io, setCode: (c: number) => void): Command {
   const p = new Command('notary-hsmd')
@@ -22,6 +55,26 @@ function program(io: Io, setCode: (c: number) => void): Command {
     .version('0.1.0')
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) });
+  p.command('serve', { isDefault: true })
+    .description(
+      'serve the REST API (default; without --config: /etc/notary-hsm/daemon.yaml, else the embedded default under ./var)',
+    )
+    .option('-c, --config <file>', 'configuration file')
+    .option('--listen <address>', 'override the configured listen address')
+    .action(async (f: { config?: string; listen?: string }) => setCode(await serveCommand(f, io)));
+  p.command('token')
+    .description(
+      'make a new client bearer token and print it with the SHA-256 to put in the configuration',
+    )
+    .option('--json', 'print JSON')
+    .action((f: { json?: boolean }) => {
+      const token = newClientToken();
+      io.out(
+        f.json
+          ? JSON.stringify({ token, token_sha256: hashToken(token) })
+          : `token:        ${token}\ntoken_sha256: ${hashToken(token)}`,
+      );
+    });
   p.command('tokens')
     .description('configured tokens: profile, presence, label, serial, PIN state')
     .option('-c, --config <file>', 'configuration file', DEFAULT_CONFIG)

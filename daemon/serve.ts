@@ -1,0 +1,87 @@
+/**
+ * The composition root of notary-hsmd: loads the configuration (or the embedded
+ * default), builds the token registry, client registry, state store and signing service,
+ * creates the Koa app and listens. On SIGTERM/SIGINT it stops accepting requests, lets
+ * those in flight finish, then drains the tokens (log out, close sessions, C_Finalize)
+ * and closes the audit log.
+ */
+import { existsSync } from 'node:fs';
+import { Registry } from 'prom-client';
+import { embeddedDefault } from '../src/config/embedded';
+import { loadConfig, type Config } from '../src/config/load';
+import { log } from '../src/log';
+import { TokenRegistry } from '../src/pkcs11/registry';
+import { ClientRegistry, clientEntryFromConfig } from '../src/policy/clients';
+import { SigningService } from '../src/signing/service';
+import { openStore } from '../src/store';
+import { createApp } from './app';
+import { allowedHostsFor, listen, type ServerHandle } from './server';
+
+export const DEFAULT_CONFIG = '/etc/notary-hsm/daemon.yaml';
+
+export interface Daemon {
+  readonly address: string;
+  readonly config: Config;
+  /** The admin token, only when the embedded default was created by this start. */
+  readonly adminToken?: string;
+  close(): Promise<void>;
+}
+
+export interface ServeOptions {
+  /** A configuration file; without one, DEFAULT_CONFIG if it exists, else the embedded default. */
+  config?: string;
+  /** Overrides the configured listen address (tests: 127.0.0.1:0). */
+  listen?: string;
+}
+
+export async function startDaemon(opts: ServeOptions = {}): Promise<Daemon> {
+  let config: Config;
+  let adminToken: string | undefined;
+  if (opts.config) config = loadConfig(opts.config);
+  else if (existsSync(DEFAULT_CONFIG)) config = loadConfig(DEFAULT_CONFIG);
+  else ({ config, adminToken } = await embeddedDefault());
+
+  const logger = log();
+  logger.level = config.log.level;
+  const store = await openStore(config.stateDir);
+  const registry = new TokenRegistry(config);
+  let handle: ServerHandle | undefined;
+  try {
+    const clients = new ClientRegistry({ clients: config.clients.map(clientEntryFromConfig) });
+    const services = new SigningService({ config, registry, clients, store });
+    const address = opts.listen ?? config.listen;
+    const app = createApp({
+      services,
+      logger,
+      limits: {
+        bodyBytes: config.policy.request_bytes,
+        allowedHosts: allowedHostsFor(address, [...config.allowedHosts]),
+      },
+      metrics: new Registry(),
+    });
+    handle = await listen(app, { address });
+  } catch (err) {
+    await registry.close();
+    await store.close();
+    throw err;
+  }
+  const server = handle;
+  logger.info('notary-hsmd listening', {
+    address: server.address,
+    config: config.file,
+    tokens: config.tokens.length,
+  });
+  let closing: Promise<void> | undefined;
+  return {
+    address: server.address,
+    config,
+    ...(adminToken ? { adminToken } : {}),
+    close: () =>
+      (closing ??= (async () => {
+        await server.close();
+        await registry.close();
+        await store.close();
+        logger.info('notary-hsmd stopped');
+      })()),
+  };
+}

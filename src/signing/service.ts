@@ -1,0 +1,347 @@
+/**
+ * The signing pipeline of notary-hsmd — authorise → understand → reserve → sign →
+ * answer — as one service that the HTTP routes (and tests) call. It is the daemon's
+ * signing choke point.
+ *
+ * Invariants:
+ * - Nothing is signed for a client that authorize() refuses, with a key outside the
+ *   client's scopes or outside the key's own GUN patterns and delegation limits.
+ * - Nothing is signed that checkSignRequest() has not parsed and checked (type, role,
+ *   expiry window, delegation paths); the bytes signed are the canonical bytes the daemon
+ *   computed from its own model, never caller bytes.
+ * - The version is reserved, and the decision written durably to the audit log, BEFORE
+ *   any token signs. If that record cannot be written, nothing is signed
+ *   (AUDIT_UNAVAILABLE); after a crash a reserved version is never signed again.
+ * - Every refusal is audited too, with its stable code.
+ * - A per-request PIN is passed to the token once and kept nowhere.
+ */
+import { createHash } from 'node:crypto';
+import { NotaryHsmError, isNotaryHsmError } from '../errors';
+import type { Config, ResolvedKey } from '../config/load';
+import { createRootCertificate } from '../metadata/certificate';
+import type { JsonValue } from '../metadata/json';
+import { TufKey } from '../metadata/keys';
+import { Root } from '../metadata/root';
+import { Targets } from '../metadata/targets';
+import type { Pkcs11Signer } from '../pkcs11/pkcs11-signer';
+import type { TokenRegistry } from '../pkcs11/registry';
+import { authorize, checkSignRequest, isAdmin } from '../policy';
+import type { ClientRegistry } from '../policy/clients';
+import { anyGunMatches, matchingTargetPattern, roleAllowed } from '../policy/patterns';
+import type { Store } from '../store';
+import type {
+  AuditInput,
+  Client,
+  DaemonServices,
+  KeyView,
+  RootCertificateResult,
+  SignRequest,
+  SignResult,
+  TokenStatusView,
+} from './types';
+
+export interface SigningServiceDeps {
+  config: Config;
+  registry: TokenRegistry;
+  clients: ClientRegistry;
+  store: Store;
+  now?: () => Date;
+}
+
+const KIND = {
+  'sign/root': 'root',
+  'sign/targets': 'targets',
+  'sign/delegation': 'delegation',
+} as const;
+
+export class SigningService implements DaemonServices {
+  private readonly config: Config;
+  private readonly registry: TokenRegistry;
+  private readonly clients: ClientRegistry;
+  private readonly store: Store;
+  private readonly now: () => Date;
+  private readonly publicKeys = new Map<string, Buffer>();
+
+  constructor(deps: SigningServiceDeps) {
+    this.config = deps.config;
+    this.registry = deps.registry;
+    this.clients = deps.clients;
+    this.store = deps.store;
+    this.now = deps.now ?? (() => new Date());
+  }
+
+  authenticate(authorization: string | undefined): Client {
+    return this.clients.authenticate(authorization);
+  }
+
+  private key(name: string): ResolvedKey {
+    const k = this.config.keys.find((x) => x.name === name);
+    if (!k) throw new NotaryHsmError('KEY_NOT_FOUND', `no key named ${name}`);
+    return k;
+  }
+
+  /** Audits a refusal; if even that cannot be written, the answer is AUDIT_UNAVAILABLE. */
+  private async refuse(base: AuditInput, err: unknown): Promise<never> {
+    const e = isNotaryHsmError(err) ? err : new NotaryHsmError('PKCS11_ERROR', 'internal failure');
+    await this.store.audit.append({ ...base, outcome: 'refused', code: e.code, reason: e.message });
+    throw err;
+  }
+
+  /** Keys (configured) that may sign this request, after the client's own scopes. */
+  private usableKeys(names: readonly string[], req: SignRequest): ResolvedKey[] {
+    const kind = KIND[req.endpoint];
+    const keys = names
+      .map((n) => this.key(n))
+      .filter((k) => k.role === kind && anyGunMatches(k.guns, req.gun))
+      .filter(
+        (k) => kind !== 'delegation' || (k.delegation && roleAllowed(k.delegation.roles, req.role)),
+      );
+    if (keys.length === 0) {
+      throw new NotaryHsmError(
+        'FORBIDDEN',
+        `no configured ${kind} key may sign ${req.role} of ${req.gun}`,
+        {
+          details: { gun: req.gun, role: req.role },
+        },
+      );
+    }
+    return keys;
+  }
+
+  /** The key ID a signature by `signer` carries: for root, the certificate in the submitted root. */
+  private keyIdFor(model: Root | Targets, signer: Pkcs11Signer): string {
+    const bare = TufKey.ecdsa(signer.publicKeySpki);
+    if (!(model instanceof Root)) return bare.id;
+    const spki = Buffer.from(signer.publicKeySpki);
+    for (const [id, key] of model.keys) {
+      if (!key.isX509) continue;
+      try {
+        if (key.publicKey().export({ format: 'der', type: 'spki' }).equals(spki)) return id;
+      } catch {
+        // a certificate we cannot read is not this key's
+      }
+    }
+    throw new NotaryHsmError(
+      'KEY_NOT_FOUND',
+      `the root metadata lists no certificate for root key ${bare.id}`,
+    );
+  }
+
+  async sign(client: Client, req: SignRequest): Promise<SignResult> {
+    const base: AuditInput = {
+      client: client.name,
+      endpoint: req.endpoint,
+      gun: req.gun,
+      role: req.role,
+      requestId: req.requestId,
+      outcome: 'refused',
+    };
+    let plan: { model: Root | Targets; version: number; canonical: Buffer; payloadDigest: string };
+    let signers: Pkcs11Signer[];
+    let keyIds: string[];
+    try {
+      const auth = authorize(client, {
+        endpoint: req.endpoint,
+        gun: req.gun,
+        role: req.role,
+        ...(req.keys ? { keyNames: req.keys } : {}),
+      });
+      const keys = this.usableKeys(auth.keys, req);
+      plan = checkSignRequest(req, {
+        now: this.now(),
+        policy: {
+          maxExpiryDays: this.config.policy.max_expiry_days,
+          clockSkewSeconds: this.config.policy.clock_skew_seconds,
+        },
+        ...(auth.paths ? { allowedPaths: auth.paths } : {}),
+      });
+      if (plan.model instanceof Targets && KIND[req.endpoint] === 'delegation') {
+        for (const k of keys) {
+          for (const name of plan.model.targets.keys()) {
+            if (!matchingTargetPattern(k.delegation?.paths ?? [], name)) {
+              throw new NotaryHsmError(
+                'TARGET_OUTSIDE_PATHS',
+                `key ${k.name} may not sign target ${JSON.stringify(name)}`,
+                {
+                  details: { key: k.name },
+                },
+              );
+            }
+          }
+        }
+      }
+      signers = await Promise.all(
+        keys.map((k) => this.registry.signerFor(k.token, k.ref, req.pin)),
+      );
+      keyIds = signers.map((s) => this.keyIdFor(plan.model, s));
+      await this.store.state.reserve({
+        ...base,
+        gun: req.gun,
+        role: req.role,
+        version: plan.version,
+        payloadDigest: plan.payloadDigest,
+        keyIds,
+        outcome: 'signed',
+      });
+    } catch (err) {
+      if (isNotaryHsmError(err, 'AUDIT_UNAVAILABLE')) throw err;
+      return this.refuse(base, err);
+    }
+    try {
+      const sigs = await Promise.all(signers.map((s) => s.sign(plan.canonical)));
+      return {
+        signatures: sigs.map((sig, i) => ({
+          keyid: keyIds[i] as string,
+          method: 'ecdsa',
+          sig: Buffer.from(sig).toString('base64'),
+        })),
+      };
+    } catch (err) {
+      const e = isNotaryHsmError(err) ? err : new NotaryHsmError('PKCS11_ERROR', 'signing failed');
+      await this.store.audit
+        .append({
+          ...base,
+          version: plan.version,
+          keyIds,
+          outcome: 'failed',
+          code: e.code,
+          reason: e.message,
+        })
+        .catch(() => undefined);
+      throw err;
+    }
+  }
+
+  async rootCertificate(
+    client: Client,
+    req: { gun: string; key: string; pin?: string; requestId: string },
+  ): Promise<RootCertificateResult> {
+    const base: AuditInput = {
+      client: client.name,
+      endpoint: 'certificates/root',
+      gun: req.gun,
+      role: 'root',
+      requestId: req.requestId,
+      outcome: 'refused',
+    };
+    let signer: Pkcs11Signer;
+    try {
+      authorize(client, {
+        endpoint: 'certificates/root',
+        gun: req.gun,
+        role: 'root',
+        keyNames: [req.key],
+      });
+      const key = this.key(req.key);
+      if (key.role !== 'root' || !anyGunMatches(key.guns, req.gun)) {
+        throw new NotaryHsmError('FORBIDDEN', `key ${req.key} is not a root key for ${req.gun}`);
+      }
+      signer = await this.registry.signerFor(key.token, key.ref, req.pin);
+      await this.store.audit.append({
+        ...base,
+        keyIds: [TufKey.ecdsa(signer.publicKeySpki).id],
+        outcome: 'signed',
+      });
+    } catch (err) {
+      if (isNotaryHsmError(err, 'AUDIT_UNAVAILABLE')) throw err;
+      return this.refuse(base, err);
+    }
+    const cert = await createRootCertificate({ gun: req.gun, signer });
+    return {
+      gun: req.gun,
+      key: req.key,
+      publicKey: cert.toJson(),
+      keyId: cert.id,
+      certificatePem: cert.public.toString('utf8'),
+    };
+  }
+
+  private async publicKeyOf(k: ResolvedKey): Promise<Buffer> {
+    let spki = this.publicKeys.get(k.name);
+    if (!spki) {
+      const signer = await this.registry.signerFor(k.token, k.ref);
+      spki = Buffer.from(signer.publicKeySpki);
+      this.publicKeys.set(k.name, spki);
+    }
+    return spki;
+  }
+
+  async keys(client: Client, opts: { gun?: string }): Promise<KeyView[]> {
+    const names = new Set<string>();
+    for (const s of client.scopes) {
+      if (s.kind === 'admin') for (const k of this.config.keys) names.add(k.name);
+      else if (!opts.gun || anyGunMatches(s.guns, opts.gun)) for (const k of s.keys) names.add(k);
+    }
+    const out: KeyView[] = [];
+    for (const name of names) {
+      const k = this.key(name);
+      if (!k.role) continue;
+      const tuf = TufKey.ecdsa(await this.publicKeyOf(k));
+      out.push({
+        name,
+        role: k.role,
+        token: k.token,
+        keyId: tuf.id,
+        publicKey: tuf.toJson(),
+      });
+    }
+    return out;
+  }
+
+  async generateKey(
+    client: Client,
+    req: { token: string; label: string; id?: string; role: KeyView['role']; requestId: string },
+  ): Promise<KeyView> {
+    const base: AuditInput = {
+      client: client.name,
+      endpoint: 'keys/generate',
+      requestId: req.requestId,
+      outcome: 'refused',
+    };
+    if (!isAdmin(client)) {
+      return this.refuse(
+        base,
+        new NotaryHsmError('FORBIDDEN', `client ${client.name} may not generate keys`),
+      );
+    }
+    const id = req.id ?? createHash('sha256').update(req.label).digest('hex').slice(0, 8);
+    await this.store.audit.append({
+      ...base,
+      outcome: 'signed',
+      reason: `generate ${req.label} (${id}) on ${req.token}`,
+    });
+    const report = await this.registry.generateKey(req.token, req.label, id);
+    const tuf = TufKey.ecdsa(report.spki);
+    return {
+      name: req.label,
+      role: req.role,
+      token: req.token,
+      keyId: tuf.id,
+      publicKey: tuf.toJson() as JsonValue,
+    };
+  }
+
+  tokens(_client: Client): Promise<TokenStatusView[]> {
+    return this.registry.tokens();
+  }
+
+  async readiness(): Promise<{ ready: boolean; problems: readonly string[] }> {
+    const views = await this.registry.tokens();
+    const problems = views
+      .filter((v) => !v.present || v.error)
+      .map((v) => `${v.name}: ${v.error?.message ?? 'not present'}`);
+    return { ready: problems.length === 0, problems };
+  }
+
+  tokenGauges(): readonly {
+    token: string;
+    queueDepth: number;
+    pinState?: string;
+    present?: boolean;
+  }[] {
+    return this.registry.tokenNames.map((token) => ({
+      token,
+      queueDepth: this.registry.owner(token).depth,
+    }));
+  }
+}
