@@ -5,6 +5,8 @@
 import { Command, CommanderError } from 'commander';
 import { NotaryHsmError } from '../errors';
 import { registerAudit } from './commands/audit';
+import { registerInit } from './commands/init';
+import { registerTargets } from './commands/targets';
 import { registerList } from './commands/list';
 import { exitCodeFor, processIo, type Io } from './context';
 
@@ -16,6 +18,8 @@ export function buildProgram(io: Io): Command {
     .version(VERSION)
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) });
+  registerInit(program, io);
+  registerTargets(program, io);
   registerList(program, io);
   registerAudit(program, io);
   for (const c of program.commands) c.exitOverride();

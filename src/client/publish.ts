@@ -14,7 +14,7 @@ import { TufKey } from '../metadata/keys';
 import { Root } from '../metadata/root';
 import { BASE_ROLES, parentRole, type BaseRole } from '../metadata/roles';
 import type { SignedMetadata } from '../metadata/signed';
-import { Targets } from '../metadata/targets';
+import { Targets, type DelegatedRole } from '../metadata/targets';
 import { GoTime } from '../metadata/time';
 import type { Requirement } from '../metadata/verify';
 import { baseRequirement, readRepository, type TrustedRepository } from './reader';
@@ -88,6 +88,9 @@ export interface InitOptions {
   server: TrustServer;
   gun: string;
   signing: MetadataSigning;
+  /** Delegations of `targets` to create with the repository. */
+  delegations?: readonly DelegatedRole[];
+  delegationKeys?: readonly TufKey[];
   now?: Date;
 }
 
@@ -124,6 +127,8 @@ export async function initRepository(opts: InitOptions): Promise<TrustedReposito
     expires: GoTime.daysFromNow(TARGETS_DAYS, now),
     version: 1,
     targets: new Map(),
+    delegationKeys: new Map((opts.delegationKeys ?? []).map((k) => [k.id, k])),
+    delegationRoles: opts.delegations ?? [],
   });
   const signedRoot = await opts.signing.sign(gun, 'root', root, [
     { role: 'root', keys: [rootKey], threshold: 1 },

@@ -1,0 +1,94 @@
+/**
+ * `notary-hsm init GUN --root-key K [--targets-key K] [--delegation targets/NAME --delegation-key K]`:
+ * creates a repository whose root certificate the daemon builds and signs with a token
+ * key, with server-held snapshot and timestamp keys, and optionally one delegation.
+ */
+import type { Command } from 'commander';
+import { initRepository } from '../../client/publish';
+import { daemonSigning } from '../../client/signing';
+import { NotaryHsmError } from '../../errors';
+import { TufKey } from '../../metadata/keys';
+import { checkDelegationRole } from '../../metadata/roles';
+import { serverFrom, type Io, type ServerFlags } from '../context';
+import { daemonFrom, withSignerOptions, type SignerFlags } from '../signer-context';
+
+interface InitFlags extends ServerFlags, SignerFlags {
+  rootKey: string;
+  targetsKey?: string;
+  delegation?: string;
+  delegationKey?: string;
+  delegationPaths?: string[];
+  pinEnv?: string;
+  json?: boolean;
+}
+
+export async function runInit(gun: string, flags: InitFlags, io: Io): Promise<void> {
+  if ((flags.delegation === undefined) !== (flags.delegationKey === undefined)) {
+    throw new NotaryHsmError('USAGE', '--delegation and --delegation-key go together');
+  }
+  const client = daemonFrom(flags, io);
+  const pin = flags.pinEnv ? io.env[flags.pinEnv] : undefined;
+  const signing = daemonSigning({
+    client,
+    rootKey: flags.rootKey,
+    targetsKey: flags.targetsKey ?? 'targets',
+    ...(pin ? { pin } : {}),
+  });
+  const delegations = [];
+  const delegationKeys: TufKey[] = [];
+  if (flags.delegation && flags.delegationKey) {
+    const role = checkDelegationRole(flags.delegation);
+    const { keys } = await client.keys(gun);
+    const k = keys.find((x) => x.name === flags.delegationKey);
+    if (!k)
+      throw new NotaryHsmError(
+        'KEY_NOT_FOUND',
+        `notary-hsmd offers no key named ${flags.delegationKey}`,
+      );
+    const key = TufKey.fromJson(k.publicKey, '/publicKey');
+    delegationKeys.push(key);
+    delegations.push({
+      name: role,
+      keyIds: [key.id],
+      threshold: 1,
+      paths: flags.delegationPaths ?? [''],
+    });
+  }
+  const repo = await initRepository({
+    server: serverFrom(flags, io),
+    gun,
+    signing,
+    delegations,
+    delegationKeys,
+  });
+  const rootKeyIds = [...repo.root.signed.role('root').keyIds];
+  if (flags.json) {
+    io.out(JSON.stringify({ gun, rootKeyIds, delegations: delegations.map((d) => d.name) }));
+    return;
+  }
+  io.out(`initialised ${gun}: root certificate key ${rootKeyIds.join(', ')} (pin it to verify)`);
+  for (const d of delegations) io.out(`delegation ${d.name} → key ${d.keyIds.join(', ')}`);
+}
+
+export function registerInit(program: Command, io: Io): void {
+  withSignerOptions(
+    program
+      .command('init')
+      .description(
+        'create a repository: root certificate and keys from notary-hsmd, server-held snapshot and timestamp',
+      )
+      .argument('<gun>', 'globally unique name, e.g. registry.example.com/team/app')
+      .requiredOption('--root-key <name>', 'the daemon key that signs root')
+      .option('--targets-key <name>', 'the daemon key that signs targets', 'targets')
+      .option('--delegation <role>', 'also delegate to targets/<name>')
+      .option('--delegation-key <name>', 'the daemon key of that delegation')
+      .option('--delegation-paths <prefix...>', 'path prefixes of that delegation (default: all)')
+      .option(
+        '--pin-env <name>',
+        'environment variable holding the root token PIN (tokens with pin: request)',
+      )
+      .option('-s, --server <url>', 'Notary server (env NOTARY_HSM_SERVER)')
+      .option('--tlscacert <file>', 'CA certificate for the server')
+      .option('--json', 'print JSON'),
+  ).action((gun: string, flags: InitFlags) => runInit(gun, flags, io));
+}
