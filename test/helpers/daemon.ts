@@ -1,0 +1,172 @@
+/**
+ * notary-hsmd for integration tests: a configuration with a SoftHSM2 token in a private
+ * directory (root, targets and a `targets/ci` delegation key generated on it), an admin
+ * client and a CI client limited to one delegation, and the real daemon binary (built
+ * code) started on a free 127.0.0.1 port and stopped after.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { loadConfig } from '../../src/config/load';
+import { TokenRegistry } from '../../src/pkcs11/registry';
+import { hashToken, newClientToken } from '../../src/policy/clients';
+import { createSoftHsmToken } from './softhsm';
+import { makeTempDir } from './tmp';
+
+const BIN = join(__dirname, '..', '..', 'bin', 'notary-hsmd');
+
+export interface DaemonSetup {
+  readonly dir: string;
+  readonly config: string;
+  readonly adminToken: string;
+  readonly ciToken: string;
+  readonly stateDir: string;
+}
+
+/** Writes a configuration and generates its keys on a fresh SoftHSM2 token. */
+export async function makeDaemonSetup(
+  opts: { guns?: string[]; ciPaths?: string[] } = {},
+): Promise<DaemonSetup> {
+  const dir = await makeTempDir('daemon-');
+  const pin = '192837';
+  const token = await createSoftHsmToken({ label: 'daemon-test', pin, soPin: '56473829', dir });
+  writeFileSync(join(dir, 'token.pin'), `${pin}\n`, { mode: 0o600 });
+  const adminToken = newClientToken();
+  const ciToken = newClientToken();
+  const guns = opts.guns ?? ['localhost:5000/e2e/*'];
+  const doc = {
+    listen: '127.0.0.1:0',
+    state_dir: 'state',
+    log: { level: 'info', format: 'json' },
+    tokens: [
+      {
+        name: 'soft',
+        profile: 'softhsm2',
+        label: 'daemon-test',
+        pin: 'file:token.pin',
+        environment: { SOFTHSM2_CONF: token.conf },
+      },
+    ],
+    keys: [
+      { name: 'root', token: 'soft', label: 'root', id: '01', role: 'root', guns },
+      { name: 'targets', token: 'soft', label: 'targets', id: '02', role: 'targets', guns },
+      {
+        name: 'ci',
+        token: 'soft',
+        label: 'ci',
+        id: '03',
+        role: 'delegation',
+        guns,
+        delegation: { roles: ['targets/ci'], paths: ['**'] },
+      },
+    ],
+    clients: [
+      {
+        name: 'admin',
+        token_sha256: hashToken(adminToken),
+        admin: true,
+        sign: [
+          { kind: 'root', keys: ['root'], guns },
+          { kind: 'targets', keys: ['targets'], guns },
+        ],
+      },
+      {
+        name: 'ci',
+        token_sha256: hashToken(ciToken),
+        sign: [
+          {
+            kind: 'delegation',
+            keys: ['ci'],
+            guns,
+            roles: ['targets/ci'],
+            paths: opts.ciPaths ?? ['v*'],
+          },
+        ],
+      },
+    ],
+  };
+  const config = join(dir, 'daemon.yaml');
+  writeFileSync(config, stringify(doc));
+  const registry = new TokenRegistry(loadConfig(config));
+  try {
+    for (const [label, id] of [
+      ['root', '01'],
+      ['targets', '02'],
+      ['ci', '03'],
+    ] as const) {
+      await registry.generateKey('soft', label, id);
+    }
+  } finally {
+    await registry.close();
+  }
+  return { dir, config, adminToken, ciToken, stateDir: join(dir, 'state') };
+}
+
+export interface DaemonProcess {
+  readonly url: string;
+  readonly child: ChildProcess;
+  output(): string;
+  /** SIGTERM and wait. */
+  stop(): Promise<number | null>;
+  /** SIGKILL and wait. */
+  kill9(): Promise<void>;
+}
+
+const running = new Set<ChildProcess>();
+afterAll(() => {
+  for (const c of running) c.kill('SIGKILL');
+});
+
+/** Starts bin/notary-hsmd with `config` on a free port and waits until it listens. */
+export async function startDaemonProcess(
+  config: string,
+  env: NodeJS.ProcessEnv = {},
+): Promise<DaemonProcess> {
+  const child = spawn(
+    process.execPath,
+    [BIN, 'serve', '--config', config, '--listen', '127.0.0.1:0'],
+    {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  running.add(child);
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => {
+      running.delete(child);
+      resolve(code);
+    }),
+  );
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`notary-hsmd did not start:\n${out}`)), 20_000);
+    const check = (): void => {
+      const m = /listening on (127\.0\.0\.1:\d+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(`http://${m[1]}`);
+      }
+    };
+    child.stdout?.on('data', check);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`notary-hsmd exited with ${String(code)}:\n${out}`));
+    });
+  });
+  return {
+    url,
+    child,
+    output: () => out,
+    stop: () => {
+      child.kill('SIGTERM');
+      return exited;
+    },
+    kill9: async () => {
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}

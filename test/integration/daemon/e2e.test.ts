@@ -1,0 +1,183 @@
+/**
+ * End to end on real components: notary-hsmd on a SoftHSM2 token → `notary-hsm init`
+ * (root certificate from a token key, a targets/ci delegation) by the admin client →
+ * `notary-hsm sign` by the CI-scoped client into the delegation → the stock notary CLI,
+ * with a fresh trust dir, lists the tag with the right digest and size; the same after a
+ * daemon restart; and the audit log verifies.
+ */
+import { createHash } from 'node:crypto';
+import { main } from '../../../src/cli/main';
+import {
+  makeDaemonSetup,
+  startDaemonProcess,
+  type DaemonProcess,
+  type DaemonSetup,
+} from '../../helpers/daemon';
+import { notaryCli, parseNotaryList } from '../../helpers/notary-cli';
+import { startNotaryServer, type NotaryServer } from '../../helpers/notary-server';
+
+const GUN = 'localhost:5000/e2e/app';
+
+function cli(env: NodeJS.ProcessEnv) {
+  const out: string[] = [];
+  const err: string[] = [];
+  return {
+    io: { out: (t: string) => void out.push(t), err: (t: string) => void err.push(t), env },
+    out,
+    err,
+  };
+}
+
+function digestOf(s: string): string {
+  return createHash('sha256').update(s).digest('hex');
+}
+
+describe('notary-hsmd end to end', () => {
+  let server: NotaryServer;
+  let setup: DaemonSetup;
+  let daemon: DaemonProcess;
+
+  beforeAll(async () => {
+    server = await startNotaryServer();
+    setup = await makeDaemonSetup();
+    daemon = await startDaemonProcess(setup.config);
+  });
+  afterAll(async () => {
+    await daemon?.stop();
+    await server?.stop();
+  });
+
+  const env = (token: string): NodeJS.ProcessEnv => ({
+    NOTARY_HSM_SIGNER: daemon.url,
+    NOTARY_HSM_SERVER: server.url,
+    NOTARY_HSM_TOKEN: token,
+  });
+
+  async function notaryList(): Promise<ReturnType<typeof parseNotaryList>> {
+    const n = await notaryCli(server); // fresh trust dir each time
+    return parseNotaryList((await n.run(['list', GUN])).stdout);
+  }
+
+  it('admin inits the repository with a token-signed root certificate and a targets/ci delegation', async () => {
+    const c = cli(env(setup.adminToken));
+    const code = await main(
+      [
+        'init',
+        GUN,
+        '--root-key',
+        'root',
+        '--delegation',
+        'targets/ci',
+        '--delegation-key',
+        'ci',
+        '--json',
+      ],
+      c.io,
+    );
+    expect(c.err.join('')).toBe('');
+    expect(code).toBe(0);
+    const out = JSON.parse(c.out.join('')) as { rootKeyIds: string[]; delegations: string[] };
+    expect(out.delegations).toEqual(['targets/ci']);
+    expect(out.rootKeyIds[0]).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('the CI client signs a tag into targets/ci and notary lists it with its digest and size', async () => {
+    const c = cli(env(setup.ciToken));
+    const code = await main(
+      [
+        'sign',
+        `${GUN}:v1.4`,
+        '--digest',
+        `sha256:${digestOf('manifest v1.4')}`,
+        '--size',
+        '13',
+        '--role',
+        'targets/ci',
+      ],
+      c.io,
+    );
+    expect(c.err.join('')).toBe('');
+    expect(code).toBe(0);
+    expect(await notaryList()).toEqual([
+      { name: 'v1.4', digest: digestOf('manifest v1.4'), size: 13, role: 'targets/ci' },
+    ]);
+  });
+
+  it('the CI client may not sign the top-level targets, nor a tag outside its patterns', async () => {
+    const top = cli(env(setup.ciToken));
+    expect(
+      await main(
+        ['sign', `${GUN}:v2`, '--digest', `sha256:${digestOf('x')}`, '--size', '1'],
+        top.io,
+      ),
+    ).toBe(1);
+    expect(top.err.join('')).toMatch(/FORBIDDEN/);
+    const outside = cli(env(setup.ciToken));
+    expect(
+      await main(
+        [
+          'sign',
+          `${GUN}:latest`,
+          '--digest',
+          `sha256:${digestOf('x')}`,
+          '--size',
+          '1',
+          '--role',
+          'targets/ci',
+        ],
+        outside.io,
+      ),
+    ).toBe(1);
+    expect(outside.err.join('')).toMatch(/TARGET_OUTSIDE_PATHS/);
+    expect((await notaryList()).map((t) => t.name)).toEqual(['v1.4']);
+  });
+
+  it('after a daemon restart the CI client signs again, and notary lists both tags', async () => {
+    expect(await daemon.stop()).toBe(0);
+    daemon = await startDaemonProcess(setup.config);
+    const c = cli(env(setup.ciToken));
+    expect(
+      await main(
+        [
+          'sign',
+          `${GUN}:v1.5`,
+          '--digest',
+          `sha256:${digestOf('manifest v1.5')}`,
+          '--size',
+          '13',
+          '--role',
+          'targets/ci',
+        ],
+        c.io,
+      ),
+    ).toBe(0);
+    expect(await notaryList()).toEqual([
+      { name: 'v1.4', digest: digestOf('manifest v1.4'), size: 13, role: 'targets/ci' },
+      { name: 'v1.5', digest: digestOf('manifest v1.5'), size: 13, role: 'targets/ci' },
+    ]);
+  });
+
+  it('the audit log verifies and records every decision, refusals included', async () => {
+    const v = cli({});
+    expect(await main(['audit', 'verify', '--state-dir', setup.stateDir], v.io)).toBe(0);
+    const s = cli({});
+    expect(await main(['audit', 'show', '--state-dir', setup.stateDir, '--json'], s.io)).toBe(0);
+    const records = s.out
+      .join('\n')
+      .split('\n')
+      .filter(Boolean)
+      .map(
+        (l) =>
+          JSON.parse(l) as { outcome: string; code?: string; endpoint: string; client: string },
+      );
+    expect(
+      records
+        .filter((r) => r.outcome === 'refused')
+        .map((r) => r.code)
+        .sort(),
+    ).toEqual(['FORBIDDEN', 'TARGET_OUTSIDE_PATHS']);
+    expect(
+      records.filter((r) => r.outcome === 'signed' && r.client === 'ci').map((r) => r.endpoint),
+    ).toEqual(['sign/delegation', 'sign/delegation']);
+  });
+});
