@@ -33,6 +33,7 @@ const HINTS: Partial<Record<ErrorCode, 'deviceError' | 'noReader' | 'notPresent'
 
 export class TokenRegistry {
   private readonly hosts = new Map<string, ModuleHost>();
+  private readonly signers = new Map<string, Promise<Pkcs11Signer>>();
   private readonly owners = new Map<
     string,
     { owner: TokenOwner; token: ResolvedToken; module?: string; moduleError?: NotaryHsmError }
@@ -182,8 +183,21 @@ export class TokenRegistry {
     return this.signerFor(key.token, key.ref, pin);
   }
 
+  /**
+   * A signer for `ref` on `token`. Signers of tokens whose PIN is not per request are
+   * kept (the key lookup costs a round trip to the token); a per-request PIN always
+   * makes a fresh one, which is dropped with the request.
+   */
   signerFor(token: string, ref: KeyRef, pin?: string): Promise<Pkcs11Signer> {
-    return this.run(token, (o) => Pkcs11Signer.open(o, ref, pin));
+    if (pin !== undefined) return this.run(token, (o) => Pkcs11Signer.open(o, ref, pin));
+    const key = JSON.stringify([token, ref.label ?? null, ref.id ?? null]);
+    let signer = this.signers.get(key);
+    if (!signer) {
+      signer = this.run(token, (o) => Pkcs11Signer.open(o, ref));
+      this.signers.set(key, signer);
+      signer.catch(() => this.signers.delete(key));
+    }
+    return signer;
   }
 
   /** Stops every owner, then logs out, closes sessions and finalises every module. */
