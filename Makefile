@@ -41,8 +41,10 @@ test: deps build lint typecheck
 demo:
 	bash scripts/demo.sh
 
-run:
-	@echo "make run: the notary-hsmd daemon arrives with the daemon issue; nothing to run yet." >&2
+# The daemon on its configuration (/etc/notary-hsm/daemon.yaml) or, without one, the
+# embedded default under ./var/ (token, keys and an admin client token shown once).
+run: deps build
+	./bin/notary-hsmd serve
 
 bench:
 	@echo "make bench: no benchmarks yet (bench/ is empty); they arrive with the signing path." >&2
