@@ -276,7 +276,15 @@ export class SigningService implements DaemonServices {
     for (const name of names) {
       const k = this.key(name);
       if (!k.role) continue;
-      const tuf = TufKey.ecdsa(await this.publicKeyOf(k));
+      let spki: Buffer;
+      try {
+        spki = await this.publicKeyOf(k);
+      } catch (err) {
+        // A key on a token whose PIN comes with each request is listed once it has been used.
+        if (isNotaryHsmError(err, 'PIN_REQUIRED')) continue;
+        throw err;
+      }
+      const tuf = TufKey.ecdsa(spki);
       out.push({
         name,
         role: k.role,
