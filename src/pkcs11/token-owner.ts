@@ -52,6 +52,8 @@ export class TokenOwner {
   private loggedInGeneration = -1;
   private attachedGeneration = -1;
   private pinRefused?: NotaryHsmError;
+  private loginInFlight?: Promise<void>;
+  private attachInFlight?: Promise<TokenReport>;
   private closing = false;
 
   constructor(opts: TokenOwnerOptions) {
@@ -129,7 +131,7 @@ export class TokenOwner {
   private finish(job: Job, value: unknown, error?: unknown): void {
     this.inFlight--;
     this.settle(job, value, error);
-    if (isNotaryHsmError(error, 'TOKEN_NOT_PRESENT')) {
+    if (isNotaryHsmError(error, 'TOKEN_NOT_PRESENT', 'NO_READER')) {
       this.loggedInGeneration = -1;
       const waiting = this.queue;
       this.queue = [];
@@ -140,16 +142,33 @@ export class TokenOwner {
 
   private async attach(): Promise<void> {
     if (this.attachedGeneration === this.host.generation && this.host.generation > 0) return;
-    await this.host.request<TokenReport>({
-      op: 'attach',
-      token: this.name,
-      selector: this.selector,
-      sessions: this.sessions,
-    });
+    this.attachInFlight ??= this.host
+      .request<TokenReport>({
+        op: 'attach',
+        token: this.name,
+        selector: this.selector,
+        sessions: this.sessions,
+      })
+      .finally(() => {
+        this.attachInFlight = undefined;
+      });
+    await this.attachInFlight;
     this.attachedGeneration = this.host.generation;
   }
 
-  private async ensureLogin(requestPin?: string): Promise<void> {
+  /**
+   * Logs in once per host generation. Concurrent operations share one login attempt, so
+   * a wrong PIN reaches the token exactly once however many requests arrive together.
+   */
+  private ensureLogin(requestPin?: string): Promise<void> {
+    if (this.pin.perRequest) return this.login(requestPin);
+    this.loginInFlight ??= this.login(requestPin).finally(() => {
+      this.loginInFlight = undefined;
+    });
+    return this.loginInFlight;
+  }
+
+  private async login(requestPin?: string): Promise<void> {
     await this.attach();
     if (this.loggedInGeneration === this.host.generation) return;
     if (this.pinRefused) throw this.pinRefused;

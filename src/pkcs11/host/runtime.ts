@@ -18,10 +18,21 @@ export class ModuleRuntime {
     private readonly makePort: (module: string) => Pkcs11Port = (m) => new Pkcs11jsPort(m),
   ) {}
 
+  private module?: string;
+
+  /** The initialised port; a failed C_Initialize is retried by the next request, and its own error reported. */
   private get p(): Pkcs11Port {
-    if (!this.port)
+    if (this.port) return this.port;
+    if (!this.module)
       throw new NotaryHsmError('MODULE_ERROR', 'the module host has not been initialised');
-    return this.port;
+    return this.initialise(this.module);
+  }
+
+  private initialise(module: string): Pkcs11Port {
+    const port = this.makePort(module);
+    port.initialize();
+    this.port = port;
+    return port;
   }
 
   private token(name: string): TokenRuntime {
@@ -49,10 +60,8 @@ export class ModuleRuntime {
   async handle(req: HostRequest): Promise<unknown> {
     switch (req.op) {
       case 'init': {
-        if (this.port) return null;
-        const port = this.makePort(req.module);
-        port.initialize();
-        this.port = port;
+        this.module = req.module;
+        if (!this.port) this.initialise(req.module);
         return null;
       }
       case 'slots':

@@ -131,9 +131,40 @@ export class TokenRuntime {
       this.attach();
       return await fn();
     } catch (err) {
-      if (isNotaryHsmError(err, 'TOKEN_NOT_PRESENT')) this.detach();
-      throw err;
+      if (!isNotaryHsmError(err, 'TOKEN_NOT_PRESENT')) throw err;
+      const attached = this.slot !== undefined;
+      this.detach();
+      if (!attached) throw err; // attach() itself said so, with the token's name
+      throw this.removal(err);
     }
+  }
+
+  /** What a session call failing with TOKEN_NOT_PRESENT means: the token or the reader is gone. */
+  private removal(err: NotaryHsmError): NotaryHsmError {
+    let noSlots = false;
+    try {
+      noSlots = this.port.slots(false).length === 0;
+    } catch {
+      // the module cannot even list slots: report the removal as seen
+    }
+    if (noSlots) {
+      return new NotaryHsmError(
+        'NO_READER',
+        `the reader of token ${this.name} is gone (${err.message})`,
+        {
+          cause: err,
+          details: { ...err.details, token: this.name },
+        },
+      );
+    }
+    return new NotaryHsmError(
+      'TOKEN_NOT_PRESENT',
+      `token ${this.name} was removed (${err.message})`,
+      {
+        cause: err,
+        details: { ...err.details, token: this.name },
+      },
+    );
   }
 
   private acquire(): Promise<Handle> {
@@ -212,7 +243,7 @@ export class TokenRuntime {
       if (state === 'final_try') {
         throw new NotaryHsmError(
           'PIN_FINAL_TRY',
-          `token ${this.name} reports one PIN try left; not logging in (a wrong PIN would lock it)`,
+          `token ${this.name} reports one PIN try left; not logging in (a wrong PIN would lock it). Log in once with the correct PIN using the vendor's tool to reset the counter`,
           { details: { token: this.name } },
         );
       }
