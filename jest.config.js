@@ -19,4 +19,5 @@ module.exports = {
   ],
   testTimeout: 60000,
   globalSetup: '<rootDir>/test/helpers/global-setup.ts',
+  globalTeardown: '<rootDir>/test/helpers/global-teardown.ts',
 };

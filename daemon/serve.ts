@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { Registry } from 'prom-client';
 import { embeddedDefault } from '../src/config/embedded';
 import { loadConfig, type Config } from '../src/config/load';
-import { log } from '../src/log';
+import { log, setConsoleLevel } from '../src/log';
 import { TokenRegistry } from '../src/pkcs11/registry';
 import { ClientRegistry, clientEntryFromConfig } from '../src/policy/clients';
 import { SigningService } from '../src/signing/service';
@@ -42,7 +42,7 @@ export async function startDaemon(opts: ServeOptions = {}): Promise<Daemon> {
   else ({ config, adminToken } = await embeddedDefault());
 
   const logger = log();
-  logger.level = config.log.level;
+  setConsoleLevel(config.log.level);
   const store = await openStore(config.stateDir);
   const registry = new TokenRegistry(config);
   let handle: ServerHandle | undefined;

@@ -9,6 +9,7 @@
  * restart. After a refused PIN, the owner never logs in by itself again.
  */
 import { NotaryHsmError, isNotaryHsmError } from '../errors';
+import { log } from '../log';
 import type { ModuleHost } from './host/module-host';
 import type {
   HostRequest,
@@ -132,6 +133,13 @@ export class TokenOwner {
     this.inFlight--;
     this.settle(job, value, error);
     if (isNotaryHsmError(error, 'TOKEN_NOT_PRESENT', 'NO_READER')) {
+      if (this.loggedInGeneration !== -1 || this.queue.length > 0) {
+        log().warn('token not present', {
+          token: this.name,
+          code: error.code,
+          failedQueued: this.queue.length,
+        });
+      }
       this.loggedInGeneration = -1;
       const waiting = this.queue;
       this.queue = [];
@@ -180,9 +188,16 @@ export class TokenOwner {
         { details: { token: this.name } },
       );
     }
+    log().debug('token login', { token: this.name, pinSource: this.pin.description });
     try {
       await this.host.request<TokenReport>({ op: 'login', token: this.name, pin });
+      log().info('token logged in', { token: this.name });
     } catch (err) {
+      log().warn('token login refused', {
+        token: this.name,
+        code: isNotaryHsmError(err) ? err.code : 'ERROR',
+        pinSource: this.pin.description,
+      });
       if (isNotaryHsmError(err, 'PIN_INCORRECT') && !this.pin.perRequest) {
         this.pinRefused = new NotaryHsmError(
           'PIN_INCORRECT',

@@ -5,7 +5,8 @@
  * is newer than the build.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const ROOT = join(__dirname, '..', '..');
@@ -19,7 +20,19 @@ function newestMtime(dir: string): number {
   return newest;
 }
 
+/**
+ * Every process of the run (test workers, daemons, module hosts) appends its log records
+ * to one file, which global teardown searches for the suite's PINs.
+ */
+function suiteLog(): void {
+  const dir = mkdtempSync(join(tmpdir(), 'notary-hsm-suite-'));
+  process.env.NOTARY_HSM_SUITE_LOG_DIR = dir;
+  process.env.NOTARY_HSM_LOG_FILE = join(dir, 'suite.log');
+  process.env.NOTARY_HSM_LOG_FILE_LEVEL = 'debug';
+}
+
 export default function globalSetup(): void {
+  suiteLog();
   const built = join(ROOT, 'dist', 'src', 'pkcs11', 'host', 'entry.js');
   const sources = Math.max(newestMtime(join(ROOT, 'src')), newestMtime(join(ROOT, 'daemon')));
   if (existsSync(built) && statSync(built).mtimeMs >= sources) return;

@@ -10,6 +10,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { makeTempDir } from './tmp';
+import { recordTestPins } from './pin-registry';
 
 /** An initialized SoftHSM2 token in a private directory. */
 export interface SoftHsmToken {
@@ -61,6 +62,7 @@ export async function createSoftHsmToken(opts: {
   soPin: string;
   dir?: string;
 }): Promise<SoftHsmToken> {
+  recordTestPins(opts.pin, opts.soPin);
   const dir = opts.dir ?? (await makeTempDir('softhsm-'));
   const tokenDir = join(dir, 'tokens');
   await mkdir(tokenDir, { recursive: true, mode: 0o700 });

@@ -9,6 +9,7 @@ import { createHash, createPublicKey, verify } from 'node:crypto';
 import { ModuleHost, Pkcs11Signer, TokenOwner, pinSource } from '../../../src/pkcs11';
 import { createSoftHsmToken, SOFTHSM_MODULE, type SoftHsmToken } from '../../helpers/softhsm';
 import { makeTempDir } from '../../helpers/tmp';
+import { recordTestPins } from '../../helpers/pin-registry';
 
 const PIN = '246810';
 
@@ -95,6 +96,7 @@ describe('PKCS#11 bridge over SoftHSM2', () => {
     const t = await createSoftHsmToken({ label: 'pin-test', pin: PIN, soPin: '13579135', dir });
     const h = new ModuleHost({ module: SOFTHSM_MODULE, env: { ...process.env, ...t.env } });
     try {
+      recordTestPins('000000');
       const owner = new TokenOwner({
         name: 'p',
         host: h,
