@@ -200,9 +200,9 @@ export class TokenRegistry {
     return signer;
   }
 
-  /** Stops every owner, then logs out, closes sessions and finalises every module. */
-  async close(): Promise<void> {
-    for (const { owner } of this.owners.values()) owner.close();
+  /** Drains every owner (queued work finishes), then logs out, closes sessions and finalises every module. */
+  async close(drainMs = 10_000): Promise<void> {
+    await Promise.all([...this.owners.values()].map(({ owner }) => owner.drain(drainMs)));
     await Promise.all([...this.hosts.values()].map((h) => h.close()));
   }
 }

@@ -271,11 +271,25 @@ export class TokenOwner {
     this.closing = true;
     const waiting = this.queue;
     this.queue = [];
-    for (const j of waiting)
+    for (const j of waiting) {
       this.settle(
         j,
         undefined,
         new NotaryHsmError('TOKEN_SHUTDOWN', `token ${this.name} is shutting down`),
       );
+    }
+  }
+
+  /**
+   * Shutdown, first step: accept no new work, let queued and in-flight operations finish
+   * (up to `timeoutMs`), then fail whatever is left with TOKEN_SHUTDOWN.
+   */
+  async drain(timeoutMs = 10_000): Promise<void> {
+    this.closing = true;
+    const deadline = Date.now() + timeoutMs;
+    while ((this.queue.length > 0 || this.inFlight > 0) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    this.close();
   }
 }

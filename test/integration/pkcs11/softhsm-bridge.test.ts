@@ -114,3 +114,28 @@ describe('PKCS#11 bridge over SoftHSM2', () => {
     }
   });
 });
+
+describe('shutdown', () => {
+  it('drains queued signatures, then refuses new work with TOKEN_SHUTDOWN', async () => {
+    const dir = await makeTempDir('bridge-drain-');
+    const t = await createSoftHsmToken({ label: 'drain', pin: PIN, soPin: '13579135', dir });
+    const h = new ModuleHost({ module: SOFTHSM_MODULE, env: { ...process.env, ...t.env } });
+    try {
+      const owner = new TokenOwner({
+        name: 'd',
+        host: h,
+        selector: { label: 'drain' },
+        pin: pinSource('env:P', { P: PIN }),
+      });
+      await owner.generateKey('k', '01');
+      const digest = createHash('sha256').update('x').digest();
+      const pending = Array.from({ length: 40 }, () => owner.sign({ id: '01' }, digest));
+      await owner.drain(5000);
+      const results = await Promise.allSettled(pending);
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(40);
+      await expect(owner.sign({ id: '01' }, digest)).rejects.toThrowWithCode('TOKEN_SHUTDOWN');
+    } finally {
+      await h.close();
+    }
+  });
+});
