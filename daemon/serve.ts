@@ -15,6 +15,7 @@ import { ClientRegistry, clientEntryFromConfig } from '../src/policy/clients';
 import { SigningService } from '../src/signing/service';
 import { openStore } from '../src/store';
 import { createApp } from './app';
+import { tokenOperationObserver } from './metrics';
 import { allowedHostsFor, listen, type ServerHandle } from './server';
 
 export const DEFAULT_CONFIG = '/etc/notary-hsm/daemon.yaml';
@@ -44,7 +45,8 @@ export async function startDaemon(opts: ServeOptions = {}): Promise<Daemon> {
   const logger = log();
   setConsoleLevel(config.log.level);
   const store = await openStore(config.stateDir);
-  const registry = new TokenRegistry(config);
+  const metrics = new Registry();
+  const registry = new TokenRegistry(config, { observe: tokenOperationObserver(metrics) });
   let handle: ServerHandle | undefined;
   try {
     const clients = new ClientRegistry({ clients: config.clients.map(clientEntryFromConfig) });
@@ -57,7 +59,7 @@ export async function startDaemon(opts: ServeOptions = {}): Promise<Daemon> {
         bodyBytes: config.policy.request_bytes,
         allowedHosts: allowedHostsFor(address, [...config.allowedHosts]),
       },
-      metrics: new Registry(),
+      metrics,
     });
     handle = await listen(app, { address });
   } catch (err) {

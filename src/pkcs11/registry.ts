@@ -41,7 +41,11 @@ export class TokenRegistry {
 
   constructor(
     private readonly config: Config,
-    opts: { kind?: HostKind; env?: NodeJS.ProcessEnv } = {},
+    opts: {
+      kind?: HostKind;
+      env?: NodeJS.ProcessEnv;
+      observe?: (o: { token: string; operation: string; outcome: string; seconds: number }) => void;
+    } = {},
   ) {
     const baseEnv = opts.env ?? process.env;
     for (const token of config.tokens) {
@@ -71,6 +75,7 @@ export class TokenRegistry {
         sessions: token.config.sessions ?? token.profile.sessions,
         queueLimit: token.config.queue_limit ?? token.profile.queue.limit,
         timeoutMs: token.config.timeout_ms ?? token.profile.timeouts.operationMs,
+        ...(opts.observe ? { observe: opts.observe } : {}),
       });
       this.owners.set(token.config.name, {
         owner,

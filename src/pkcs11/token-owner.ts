@@ -8,6 +8,7 @@
  * next operation finds the token again and logs in again, so signing resumes without a
  * restart. After a refused PIN, the owner never logs in by itself again.
  */
+import { performance } from 'node:perf_hooks';
 import { NotaryHsmError, isNotaryHsmError } from '../errors';
 import { log } from '../log';
 import type { ModuleHost } from './host/module-host';
@@ -30,10 +31,14 @@ export interface TokenOwnerOptions {
   sessions?: number;
   queueLimit?: number;
   timeoutMs?: number;
+  /** Told of every operation's outcome and duration (queueing included), e.g. for metrics. */
+  observe?: (o: { token: string; operation: string; outcome: string; seconds: number }) => void;
 }
 
 interface Job {
   run: () => Promise<unknown>;
+  operation: string;
+  start: number;
   resolve: (v: unknown) => void;
   reject: (e: unknown) => void;
   timer?: NodeJS.Timeout;
@@ -56,6 +61,9 @@ export class TokenOwner {
   private loginInFlight?: Promise<void>;
   private attachInFlight?: Promise<TokenReport>;
   private closing = false;
+  /** The last status read (for gauges; never triggers token work). */
+  lastStatus?: TokenReport;
+  private readonly observe: TokenOwnerOptions['observe'];
 
   constructor(opts: TokenOwnerOptions) {
     this.name = opts.name;
@@ -65,6 +73,7 @@ export class TokenOwner {
     this.sessions = opts.sessions ?? 1;
     this.queueLimit = opts.queueLimit ?? 256;
     this.timeoutMs = opts.timeoutMs ?? 30_000;
+    this.observe = opts.observe;
   }
 
   /** Operations waiting or in flight (for metrics). */
@@ -72,7 +81,7 @@ export class TokenOwner {
     return this.queue.length + this.inFlight;
   }
 
-  private enqueue<T>(run: () => Promise<T>): Promise<T> {
+  private enqueue<T>(run: () => Promise<T>, operation = 'operation'): Promise<T> {
     if (this.closing)
       return Promise.reject(
         new NotaryHsmError('TOKEN_SHUTDOWN', `token ${this.name} is shutting down`),
@@ -89,7 +98,14 @@ export class TokenOwner {
       );
     }
     return new Promise<T>((resolve, reject) => {
-      const job: Job = { run, resolve: resolve as (v: unknown) => void, reject, settled: false };
+      const job: Job = {
+        run,
+        operation,
+        start: performance.now(),
+        resolve: resolve as (v: unknown) => void,
+        reject,
+        settled: false,
+      };
       job.timer = setTimeout(() => {
         this.queue = this.queue.filter((j) => j !== job);
         this.settle(
@@ -113,6 +129,12 @@ export class TokenOwner {
     if (job.settled) return;
     job.settled = true;
     clearTimeout(job.timer);
+    this.observe?.({
+      token: this.name,
+      operation: job.operation,
+      outcome: error === undefined ? 'ok' : isNotaryHsmError(error) ? error.code : 'ERROR',
+      seconds: (performance.now() - job.start) / 1000,
+    });
     if (error === undefined) job.resolve(value);
     else job.reject(error);
   }
@@ -223,7 +245,7 @@ export class TokenOwner {
         await this.ensureLogin(requestPin);
         return this.host.request<T>(req);
       }
-    });
+    }, req.op);
   }
 
   /** Signs a SHA-256 digest with the key; raw r‖s. */
@@ -257,8 +279,9 @@ export class TokenOwner {
       await this.attach();
       const report = await this.host.request<TokenReport>({ op: 'status', token: this.name });
       if (!report.present) this.loggedInGeneration = -1;
+      this.lastStatus = report;
       return report;
-    });
+    }, 'status');
   }
 
   /** Every token the module sees (for `tokens` and diagnostics). */

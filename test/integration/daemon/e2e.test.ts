@@ -157,6 +157,13 @@ describe('notary-hsmd end to end', () => {
     ]);
   });
 
+  it('/metrics shows requests by route and code, token operation latency and queue depth', async () => {
+    const text = await (await fetch(`${daemon.url}/metrics`)).text();
+    expect(text).toMatch(/route="\/v1\/sign\/delegation"/);
+    expect(text).toMatch(/token_operation_duration_seconds_count\{[^}]*token="soft"[^}]*operation="sign"[^}]*\} [1-9]/);
+    expect(text).toMatch(/queue_depth\{[^}]*token="soft"/);
+  });
+
   it('the audit log verifies and records every decision, refusals included', async () => {
     const v = cli({});
     expect(await main(['audit', 'verify', '--state-dir', setup.stateDir], v.io)).toBe(0);
