@@ -12,6 +12,7 @@ import { connect, isIP } from 'node:net';
 import { NotaryHsmError } from '../src/errors';
 import { isLoopbackIp } from './http/loopback';
 import { defaultAllowedHosts, LOOPBACK_HOSTS } from './middleware/host-allowlist';
+import { randomUUID } from 'node:crypto';
 
 /** Where to listen (the configuration's `listen`). */
 export type ListenAddress =
@@ -150,6 +151,29 @@ export async function listen(
   });
   server.headersTimeout = 10_000;
   server.requestTimeout = 60_000;
+  // Requests Node's HTTP parser refuses never reach Koa: answer them in the API's own error
+  // format, with a request ID, and close the connection.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const requestId = randomUUID();
+    const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+    const status = tooLarge ? 431 : 400;
+    const body = JSON.stringify({
+      error: {
+        code: tooLarge ? 'HEADERS_TOO_LARGE' : 'BAD_REQUEST',
+        message: tooLarge ? 'request headers too large' : 'malformed HTTP request',
+        requestId,
+      },
+    });
+    socket.end(
+      `HTTP/1.1 ${status} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
+        `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+        `X-Request-Id: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  });
 
   await new Promise<void>((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException): void => {

@@ -47,10 +47,11 @@ export function readRoleKeys(
   const keyIds = asArray(o.keyids, at(path, 'keyids')).map((v, i) =>
     asKeyId(v, at(at(path, 'keyids'), i)),
   );
+  const seen = new Set<string>();
   keyIds.forEach((id, i) => {
     if (!known.has(id)) fieldValue(at(at(path, 'keyids'), i), `key ${id} is not listed in keys`);
-    if (keyIds.indexOf(id) !== i)
-      fieldValue(at(at(path, 'keyids'), i), `key ${id} is listed twice`);
+    if (seen.has(id)) fieldValue(at(at(path, 'keyids'), i), `key ${id} is listed twice`);
+    seen.add(id);
   });
   return { keyIds, threshold: asInt(o.threshold, at(path, 'threshold'), 1) };
 }

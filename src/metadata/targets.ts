@@ -66,10 +66,11 @@ export class Targets {
     const delegationRoles = asArray(d.roles, at(dPath, 'roles')).map((rv, i) =>
       readDelegatedRole(rv, at(at(dPath, 'roles'), i), role, delegationKeys),
     );
+    const seen = new Set<string>();
     delegationRoles.forEach((r, i) => {
-      if (delegationRoles.findIndex((x) => x.name === r.name) !== i) {
+      if (seen.has(r.name))
         fieldValue(at(at(dPath, 'roles'), i), `role ${r.name} is delegated twice`);
-      }
+      seen.add(r.name);
     });
     return new Targets({ ...common, targets, delegationKeys, delegationRoles });
   }

@@ -27,7 +27,7 @@ import type { Pkcs11Signer } from '../pkcs11/pkcs11-signer';
 import type { TokenRegistry } from '../pkcs11/registry';
 import { authorize, checkSignRequest, isAdmin } from '../policy';
 import type { ClientRegistry } from '../policy/clients';
-import { anyGunMatches, matchingTargetPattern, roleAllowed } from '../policy/patterns';
+import { anyGunMatches, matchingTargetPattern, quote, roleAllowed } from '../policy/patterns';
 import type { Store } from '../store';
 import type {
   AuditInput,
@@ -161,7 +161,7 @@ export class SigningService implements DaemonServices {
             if (!matchingTargetPattern(k.delegation?.paths ?? [], name)) {
               throw new NotaryHsmError(
                 'TARGET_OUTSIDE_PATHS',
-                `key ${k.name} may not sign target ${JSON.stringify(name)}`,
+                `key ${k.name} may not sign target ${quote(name)}`,
                 {
                   details: { key: k.name },
                 },
@@ -246,7 +246,13 @@ export class SigningService implements DaemonServices {
       if (isNotaryHsmError(err, 'AUDIT_UNAVAILABLE')) throw err;
       return this.refuse(base, err);
     }
-    const cert = await createRootCertificate({ gun: req.gun, signer });
+    let cert: TufKey;
+    try {
+      cert = await createRootCertificate({ gun: req.gun, signer });
+    } catch (err) {
+      await this.failed(base, err);
+      throw err;
+    }
     return {
       gun: req.gun,
       key: req.key,
@@ -312,21 +318,42 @@ export class SigningService implements DaemonServices {
         new NotaryHsmError('FORBIDDEN', `client ${client.name} may not generate keys`),
       );
     }
+    if (!this.registry.tokenNames.includes(req.token)) {
+      return this.refuse(
+        base,
+        new NotaryHsmError('TOKEN_NOT_FOUND', `no token named ${quote(req.token)} is configured`),
+      );
+    }
     const id = req.id ?? createHash('sha256').update(req.label).digest('hex').slice(0, 8);
-    await this.store.audit.append({
-      ...base,
-      outcome: 'signed',
-      reason: `generate ${req.label} (${id}) on ${req.token}`,
-    });
-    const report = await this.registry.generateKey(req.token, req.label, id);
-    const tuf = TufKey.ecdsa(report.spki);
-    return {
-      name: req.label,
-      role: req.role,
-      token: req.token,
-      keyId: tuf.id,
-      publicKey: tuf.toJson() as JsonValue,
-    };
+    const what = `generate ${quote(req.label)} (${id}) on ${req.token}`;
+    await this.store.audit.append({ ...base, outcome: 'signed', reason: what });
+    try {
+      const report = await this.registry.generateKey(req.token, req.label, id);
+      const tuf = TufKey.ecdsa(report.spki);
+      return {
+        name: req.label,
+        role: req.role,
+        token: req.token,
+        keyId: tuf.id,
+        publicKey: tuf.toJson() as JsonValue,
+      };
+    } catch (err) {
+      await this.failed(base, err, what);
+      throw err;
+    }
+  }
+
+  /** Audits an operation that was allowed but failed on the token (best effort: the answer is the failure). */
+  private async failed(base: AuditInput, err: unknown, what?: string): Promise<void> {
+    const e = isNotaryHsmError(err) ? err : new NotaryHsmError('PKCS11_ERROR', 'operation failed');
+    await this.store.audit
+      .append({
+        ...base,
+        outcome: 'failed',
+        code: e.code,
+        reason: what ? `${what}: ${e.message}` : e.message,
+      })
+      .catch(() => undefined);
   }
 
   tokens(_client: Client): Promise<TokenStatusView[]> {

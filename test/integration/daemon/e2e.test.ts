@@ -160,7 +160,9 @@ describe('notary-hsmd end to end', () => {
   it('/metrics shows requests by route and code, token operation latency and queue depth', async () => {
     const text = await (await fetch(`${daemon.url}/metrics`)).text();
     expect(text).toMatch(/route="\/v1\/sign\/delegation"/);
-    expect(text).toMatch(/token_operation_duration_seconds_count\{[^}]*token="soft"[^}]*operation="sign"[^}]*\} [1-9]/);
+    expect(text).toMatch(
+      /token_operation_duration_seconds_count\{[^}]*token="soft"[^}]*operation="sign"[^}]*\} [1-9]/,
+    );
     expect(text).toMatch(/queue_depth\{[^}]*token="soft"/);
   });
 
