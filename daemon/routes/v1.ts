@@ -41,6 +41,24 @@ export function registerV1Routes(router: Router<DaemonState>, deps: V1Deps): voi
   };
   const body = (ctx: DaemonContext) => readJsonBody(ctx, deps.bodyBytes);
 
+  /**
+   * Reads and checks a POST body; a request refused here, after authentication, is audited
+   * like every refusal the services make (the audit answer wins if it cannot be written).
+   */
+  const checked = async <T>(
+    ctx: DaemonContext,
+    client: Client,
+    endpoint: string,
+    read: () => Promise<T>,
+  ): Promise<T> => {
+    try {
+      return await read();
+    } catch (err) {
+      await services.auditRefusal(client, { endpoint, requestId: ctx.state.requestId, error: err });
+      throw err;
+    }
+  };
+
   router.get('/v1/tokens', async (ctx) => {
     const client = authenticate(ctx);
     validate(emptyQuery, ctx.query, 'query');
@@ -55,7 +73,9 @@ export function registerV1Routes(router: Router<DaemonState>, deps: V1Deps): voi
 
   router.post('/v1/keys', async (ctx) => {
     const client = authenticate(ctx);
-    const b = validate(generateKeyBody, await body(ctx));
+    const b = await checked(ctx, client, 'keys/generate', async () =>
+      validate(generateKeyBody, await body(ctx)),
+    );
     const key = await services.generateKey(
       client,
       present({ ...b, requestId: ctx.state.requestId }),
@@ -66,7 +86,9 @@ export function registerV1Routes(router: Router<DaemonState>, deps: V1Deps): voi
 
   router.post('/v1/certificates/root', async (ctx) => {
     const client = authenticate(ctx);
-    const b = validate(rootCertificateBody, await body(ctx));
+    const b = await checked(ctx, client, 'certificates/root', async () =>
+      validate(rootCertificateBody, await body(ctx)),
+    );
     ctx.body = await services.rootCertificate(
       client,
       present({ ...b, requestId: ctx.state.requestId }),
@@ -80,7 +102,9 @@ export function registerV1Routes(router: Router<DaemonState>, deps: V1Deps): voi
 
   router.post('/v1/sign/root', async (ctx) => {
     const client = authenticate(ctx);
-    const b = validate(signRootBody, await body(ctx));
+    const b = await checked(ctx, client, 'sign/root', async () =>
+      validate(signRootBody, await body(ctx)),
+    );
     await sign(ctx, client, {
       endpoint: 'sign/root',
       role: 'root',
@@ -91,7 +115,9 @@ export function registerV1Routes(router: Router<DaemonState>, deps: V1Deps): voi
 
   router.post('/v1/sign/targets', async (ctx) => {
     const client = authenticate(ctx);
-    const b = validate(signTargetsBody, await body(ctx));
+    const b = await checked(ctx, client, 'sign/targets', async () =>
+      validate(signTargetsBody, await body(ctx)),
+    );
     await sign(ctx, client, {
       endpoint: 'sign/targets',
       role: 'targets',
@@ -102,7 +128,9 @@ export function registerV1Routes(router: Router<DaemonState>, deps: V1Deps): voi
 
   router.post('/v1/sign/delegation', async (ctx) => {
     const client = authenticate(ctx);
-    const b = validate(signDelegationBody, await body(ctx));
+    const b = await checked(ctx, client, 'sign/delegation', async () =>
+      validate(signDelegationBody, await body(ctx)),
+    );
     await sign(ctx, client, { endpoint: 'sign/delegation', ...b, requestId: ctx.state.requestId });
   });
 }

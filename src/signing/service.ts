@@ -356,6 +356,22 @@ export class SigningService implements DaemonServices {
       .catch(() => undefined);
   }
 
+  async auditRefusal(
+    client: Client,
+    req: { endpoint: string; requestId: string; error: unknown },
+  ): Promise<void> {
+    const e = isNotaryHsmError(req.error) ? req.error : undefined;
+    const code = e?.code ?? (req.error as { code?: unknown } | undefined)?.code;
+    await this.store.audit.append({
+      client: client.name,
+      endpoint: req.endpoint,
+      requestId: req.requestId,
+      outcome: 'refused',
+      code: typeof code === 'string' ? code : 'BAD_REQUEST',
+      reason: req.error instanceof Error ? quote(req.error.message, 200) : 'refused',
+    });
+  }
+
   tokens(_client: Client): Promise<TokenStatusView[]> {
     return this.registry.tokens();
   }

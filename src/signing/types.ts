@@ -136,6 +136,11 @@ export interface DaemonServices {
     req: { gun: string; key: string; pin?: string; requestId: string },
   ): Promise<RootCertificateResult>;
   sign(client: Client, req: SignRequest): Promise<SignResult>;
+  /** Audits a request refused before it reached the pipeline (bad body, too large…). throws: AUDIT_UNAVAILABLE */
+  auditRefusal(
+    client: Client,
+    req: { endpoint: string; requestId: string; error: unknown },
+  ): Promise<void>;
   /** Queue depth and PIN state per token, for /metrics. */
   tokenGauges(): readonly {
     token: string;

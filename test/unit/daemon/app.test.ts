@@ -83,6 +83,7 @@ function fakeServices() {
         Promise.resolve(CERT),
     ),
     sign: jest.fn((_c: Client, _r: SignRequest) => Promise.resolve(SIGS)),
+    auditRefusal: jest.fn(() => Promise.resolve()),
     tokenGauges: jest.fn(() => [
       { token: 'softhsm', queueDepth: 2, pinState: 'ok', present: true },
       { token: 'yubikey', queueDepth: 0, pinState: 'final_try', present: false },
