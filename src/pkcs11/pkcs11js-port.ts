@@ -163,6 +163,10 @@ export class Pkcs11jsPort implements Pkcs11Port {
     }
   }
 
+  signSync(session: Handle, digest: Buffer, maxLength: number): Buffer {
+    return this.call('C_Sign', () => this.lib.C_Sign(session, digest, Buffer.alloc(maxLength)));
+  }
+
   mechanisms(slot: Handle): number[] {
     return this.call('C_GetMechanismList', () => this.lib.C_GetMechanismList(slot));
   }

@@ -45,5 +45,7 @@ export interface Pkcs11Port {
   /** C_SignInit(CKM_ECDSA) then C_Sign off the calling thread; returns raw r‖s. */
   signInit(session: Handle, key: Handle): void;
   sign(session: Handle, digest: Buffer, maxLength: number): Promise<Buffer>;
+  /** The same, synchronously (no thread-pool hop), for tokens that never wait for a touch. */
+  signSync(session: Handle, digest: Buffer, maxLength: number): Buffer;
   mechanisms(slot: Handle): number[];
 }

@@ -75,6 +75,7 @@ export class TokenRegistry {
         sessions: token.config.sessions ?? token.profile.sessions,
         queueLimit: token.config.queue_limit ?? token.profile.queue.limit,
         timeoutMs: token.config.timeout_ms ?? token.profile.timeouts.operationMs,
+        syncSign: !token.profile.touch.possible,
         ...(opts.observe ? { observe: opts.observe } : {}),
       });
       this.owners.set(token.config.name, {

@@ -19,7 +19,12 @@ export interface ModuleHostOptions {
   module: string;
   /** Child process (default) or worker thread. */
   kind?: HostKind;
-  /** Environment of the host (e.g. SOFTHSM2_CONF); defaults to this process's. */
+  /**
+   * Environment of the host (e.g. SOFTHSM2_CONF); defaults to this process's. A worker
+   * thread shares the process's C environment, so a module loaded there reads this
+   * process's variables (getenv), not these: use the process host when tokens need
+   * different environments.
+   */
   env?: NodeJS.ProcessEnv;
 }
 
@@ -157,10 +162,12 @@ export class ModuleHost {
   }
 
   /**
-   * Sends one request; resolves with the host's answer.
+   * Sends one request; resolves with the host's answer. `deadline` (monotonicMs()) is when
+   * the caller stops waiting: a session request still queued in the host by then never
+   * reaches the module (it is answered TOKEN_TIMEOUT).
    * throws: whatever code the host reports; MODULE_ERROR if the host dies; TOKEN_SHUTDOWN after close()
    */
-  request<T>(req: HostRequest): Promise<T> {
+  request<T>(req: HostRequest, deadline?: number): Promise<T> {
     if (this.closed) {
       return Promise.reject(
         new NotaryHsmError('TOKEN_SHUTDOWN', `the host of ${this.module} is shut down`),
@@ -175,7 +182,7 @@ export class ModuleHost {
     return new Promise<T>((resolvePromise, reject) => {
       const id = this.nextId++;
       this.pending.set(id, { resolve: resolvePromise as (v: unknown) => void, reject });
-      this.outbox.push({ id, req });
+      this.outbox.push(deadline === undefined ? { id, req } : { id, req, deadline });
       if (!this.flushScheduled) {
         this.flushScheduled = true;
         queueMicrotask(() => this.flush());

@@ -4,6 +4,7 @@
  * worker thread for comparison). Requests and replies travel in batches: one message
  * carries every request queued in the same turn of the event loop.
  */
+import { performance } from 'node:perf_hooks';
 
 /** How a token is found: by label or serial (never by slot number: slots renumber). */
 export interface TokenSelector {
@@ -52,7 +53,7 @@ export interface KeyReport {
 export type HostRequest =
   | { op: 'init'; module: string }
   | { op: 'slots' }
-  | { op: 'attach'; token: string; selector: TokenSelector; sessions: number }
+  | { op: 'attach'; token: string; selector: TokenSelector; sessions: number; syncSign?: boolean }
   | { op: 'status'; token: string }
   | { op: 'login'; token: string; pin: string }
   | { op: 'findKey'; token: string; key: KeyRef }
@@ -64,6 +65,27 @@ export type HostRequest =
 export interface HostMessage {
   readonly id: number;
   readonly req: HostRequest;
+  /**
+   * When the caller stops waiting, in monotonicMs(). A request that needs one of the
+   * token's sessions and is still queued in the host at its deadline is answered
+   * TOKEN_TIMEOUT without reaching the module.
+   */
+  readonly deadline?: number;
+}
+
+/** monotonicMs() − performance.now(), fixed for the life of this process or thread. */
+const MONOTONIC_OFFSET = ((): number => {
+  const [s, ns] = process.hrtime();
+  return s * 1000 + ns / 1e6 - performance.now();
+})();
+
+/**
+ * Milliseconds on the system's monotonic clock (CLOCK_MONOTONIC on Linux, as libuv reads
+ * it): the same clock in every process and thread of the machine, so a deadline keeps its
+ * meaning on the other side of the IPC channel; it never steps with the wall clock.
+ */
+export function monotonicMs(): number {
+  return MONOTONIC_OFFSET + performance.now();
 }
 
 export interface WireError {

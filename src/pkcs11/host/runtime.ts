@@ -70,7 +70,7 @@ export class ModuleRuntime {
         if (!this.tokens.has(req.token)) {
           this.tokens.set(
             req.token,
-            new TokenRuntime(this.p, req.token, req.selector, req.sessions),
+            new TokenRuntime(this.p, req.token, req.selector, req.sessions, req.syncSign === true),
           );
         }
         return this.token(req.token).status();

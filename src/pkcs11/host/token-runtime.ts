@@ -57,6 +57,8 @@ export class TokenRuntime {
     readonly name: string,
     private readonly selector: TokenSelector,
     private readonly sessions: number,
+    /** Sign with the synchronous C_Sign (tokens that never wait for a touch). */
+    private readonly syncSign = false,
   ) {}
 
   /** Finds the token's slot and opens its sessions, if not done since the last removal. */
@@ -412,52 +414,87 @@ export class TokenRuntime {
   sign(ref: KeyRef, digest: Buffer, pin?: string): Promise<Buffer> {
     return this.guarded(() => {
       this.requireLogin();
-      return this.signWithSession(ref, digest, pin);
+      return this.syncSign && this.free.length > 0
+        ? this.signNow(ref, digest, pin)
+        : this.signWithSession(ref, digest, pin);
     });
+  }
+
+  /** The private key handle for `ref` (cached until removal or KEY_NOT_FOUND). */
+  private keyFor(s: Handle, ref: KeyRef): { handle: Handle; alwaysAuthenticate: boolean } {
+    const cacheKey = `${ref.label ?? ''}\u0000${ref.id ?? ''}`;
+    let key = this.keyCache.get(cacheKey);
+    if (key) return key;
+    const found = this.port.findObjects(s, keyTemplate(pkcs11.CKO_PRIVATE_KEY, ref), 2);
+    if (found.length !== 1) {
+      throw new NotaryHsmError(
+        'KEY_NOT_FOUND',
+        `token ${this.name}: ${found.length} EC private keys with ${describe(ref)}`,
+        { details: { token: this.name, ...ref } },
+      );
+    }
+    const handle = found[0] as Handle;
+    const aa = this.port
+      .getAttributes(s, handle, [pkcs11.CKA_ALWAYS_AUTHENTICATE])
+      .get(pkcs11.CKA_ALWAYS_AUTHENTICATE);
+    key = { handle, alwaysAuthenticate: (aa?.[0] ?? 0) !== 0 };
+    this.keyCache.set(cacheKey, key);
+    return key;
+  }
+
+  /** C_SignInit (+ the context login a key may need) on `s`. */
+  private initSign(s: Handle, ref: KeyRef, pin: string | undefined): void {
+    const key = this.keyFor(s, ref);
+    if (key.alwaysAuthenticate && pin === undefined) {
+      throw new NotaryHsmError(
+        'PIN_REQUIRED',
+        `key ${describe(ref)} on ${this.name} needs the PIN for every signature`,
+      );
+    }
+    this.port.signInit(s, key.handle);
+    try {
+      if (key.alwaysAuthenticate) this.port.login(s, pin as string, true);
+    } catch (err) {
+      // A failed context login leaves the operation active: the session is replaced
+      // (release() of the old handle is then a no-op).
+      this.renew(s);
+      throw err;
+    }
+  }
+
+  private forget(err: unknown, ref: KeyRef): void {
+    if (isNotaryHsmError(err, 'KEY_NOT_FOUND'))
+      this.keyCache.delete(`${ref.label ?? ''}\u0000${ref.id ?? ''}`);
+  }
+
+  /**
+   * Synchronous signing for tokens that never wait for a touch: no thread-pool hop, one
+   * session, nothing else can run in between on this host's event loop.
+   */
+  private signNow(ref: KeyRef, digest: Buffer, pin?: string): Buffer {
+    const s = this.free.pop();
+    if (!s) throw new NotaryHsmError('TOKEN_BUSY', `token ${this.name} has no free session`);
+    try {
+      this.initSign(s, ref, pin);
+      return this.port.signSync(s, digest, 132);
+    } catch (err) {
+      this.forget(err, ref);
+      throw err;
+    } finally {
+      this.release(s);
+    }
   }
 
   private async signWithSession(ref: KeyRef, digest: Buffer, pin?: string): Promise<Buffer> {
     const s = await this.acquire();
-    const cacheKey = `${ref.label ?? ''}\u0000${ref.id ?? ''}`;
-    let key = this.keyCache.get(cacheKey);
-    let initialised = false;
     try {
-      if (!key) {
-        const found = this.port.findObjects(s, keyTemplate(pkcs11.CKO_PRIVATE_KEY, ref), 2);
-        if (found.length !== 1) {
-          throw new NotaryHsmError(
-            'KEY_NOT_FOUND',
-            `token ${this.name}: ${found.length} EC private keys with ${describe(ref)}`,
-            {
-              details: { token: this.name, ...ref },
-            },
-          );
-        }
-        const handle = found[0] as Handle;
-        const aa = this.port
-          .getAttributes(s, handle, [pkcs11.CKA_ALWAYS_AUTHENTICATE])
-          .get(pkcs11.CKA_ALWAYS_AUTHENTICATE);
-        key = { handle, alwaysAuthenticate: (aa?.[0] ?? 0) !== 0 };
-        this.keyCache.set(cacheKey, key);
-      }
-      if (key.alwaysAuthenticate && pin === undefined) {
-        throw new NotaryHsmError(
-          'PIN_REQUIRED',
-          `key ${describe(ref)} on ${this.name} needs the PIN for every signature`,
-        );
-      }
-      this.port.signInit(s, key.handle);
-      initialised = true;
-      if (key.alwaysAuthenticate) this.port.login(s, pin as string, true);
-      const sig = await this.port.sign(s, digest, 132);
-      this.release(s);
-      return sig;
+      this.initSign(s, ref, pin);
+      return await this.port.sign(s, digest, 132);
     } catch (err) {
-      if (isNotaryHsmError(err, 'KEY_NOT_FOUND')) this.keyCache.delete(cacheKey);
-      // C_Sign ends the operation, but a failed context login leaves it active: renew.
-      if (initialised) this.renew(s);
-      else this.release(s);
+      this.forget(err, ref);
       throw err;
+    } finally {
+      this.release(s);
     }
   }
 
