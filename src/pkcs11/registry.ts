@@ -75,7 +75,10 @@ export class TokenRegistry {
         sessions: token.config.sessions ?? token.profile.sessions,
         queueLimit: token.config.queue_limit ?? token.profile.queue.limit,
         timeoutMs: token.config.timeout_ms ?? token.profile.timeouts.operationMs,
+        // Tokens that never wait for a touch sign synchronously in their host, with many
+        // requests in flight so the host never idles between them (bench/README.md).
         syncSign: !token.profile.touch.possible,
+        ...(token.profile.touch.possible ? {} : { pipeline: 32 }),
         ...(opts.observe ? { observe: opts.observe } : {}),
       });
       this.owners.set(token.config.name, {
