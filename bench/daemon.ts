@@ -820,7 +820,7 @@ function report(
       }),
     );
   }
-  return stuck !== undefined;
+  return stuck !== undefined && met.errors;
 }
 
 async function main(): Promise<number> {
@@ -836,7 +836,8 @@ async function main(): Promise<number> {
     );
     stuck = { error: err instanceof Error ? err.message : String(err) };
   }
-  // a figure missing its target is a result, not a failure; a phase that did not run is
+  // a figure missing its target is a result, not a failure; a failed signature or a phase
+  // that did not run is
   return report(o, load, stuck, date) ? 0 : 1;
 }
 
