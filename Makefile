@@ -52,6 +52,7 @@ BENCH_ARGS ?=
 bench: build
 	npx tsc -p tsconfig.bench.json
 	node dist/bench/bench/pkcs11.js $(BENCH_ARGS)
+	node dist/bench/bench/daemon.js $(BENCH_DAEMON_ARGS)
 
 clean:
 	rm -rf dist coverage
