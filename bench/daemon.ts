@@ -609,6 +609,7 @@ function cpuPerRequest(
   return out;
 }
 
+/** Prints the table (and the JSON line); true when every phase ran and no signing failed. */
 function report(
   o: Options,
   L: LoadFigures,
