@@ -10,7 +10,7 @@ import { performance } from 'node:perf_hooks';
 const TICK_MS = 10;
 
 /** utime + stime of a /proc stat file, in ms; undefined when it cannot be read. */
-function statMs(path: string): { ms: number; ppid: number } | undefined {
+export function statMs(path: string): { ms: number; ppid: number } | undefined {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -27,7 +27,7 @@ function statMs(path: string): { ms: number; ppid: number } | undefined {
 }
 
 /** Busy time of the whole machine (all CPUs), in ms, from the first line of /proc/stat. */
-function machineBusyMs(): number | undefined {
+export function machineBusyMs(): number | undefined {
   let text: string;
   try {
     text = readFileSync('/proc/stat', 'utf8');

@@ -6,35 +6,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-
-/** USER_HZ: /proc counts CPU time in ticks of 10 ms. */
-const TICK_MS = 10;
-
-function stat(path: string): { ms: number; ppid: number } | undefined {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch {
-    return undefined;
-  }
-  // after "(comm)": state(3) ppid(4) … utime(14) stime(15), fields numbered from pid = 1
-  const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  const ppid = Number(rest[1]);
-  const ms = (Number(rest[11]) + Number(rest[12])) * TICK_MS;
-  return Number.isFinite(ms) ? { ms, ppid } : undefined;
-}
-
-function machineBusyMs(): number | undefined {
-  try {
-    const first = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
-    const f = first.trim().split(/\s+/).slice(1).map(Number);
-    // user nice system idle iowait irq softirq steal
-    const busy = [0, 1, 2, 5, 6, 7].reduce((n, i) => n + (f[i] ?? 0), 0);
-    return Number.isFinite(busy) ? busy * TICK_MS : undefined;
-  } catch {
-    return undefined;
-  }
-}
+import { machineBusyMs, statMs as stat } from './cpu';
 
 /** Every live pid with its parent. */
 function processTable(): Map<number, number> {
