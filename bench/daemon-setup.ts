@@ -11,10 +11,10 @@
  * token only ever travels as its SHA-256 (config) and over IPC to the load process.
  * None of them is printed, put on a command line or in an environment variable.
  */
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile } from 'node:fs/promises';
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -22,26 +22,13 @@ import { stringify } from 'yaml';
 import { loadConfig } from '../src/config/load';
 import { TokenRegistry } from '../src/pkcs11/registry';
 import { hashToken, newClientToken } from '../src/policy/clients';
+import { initSoftHsmToken, softHsmModule } from '../src/pkcs11/softhsm';
 
 /** The project root (this file runs from dist/bench/bench/). */
 export const ROOT = resolve(__dirname, '..', '..', '..');
 const BIN = join(ROOT, 'bin', 'notary-hsmd');
 
-const DEFAULT_SOFTHSM = '/usr/lib/softhsm/libsofthsm2.so';
-
-/** The SoftHSM2 module (Debian package softhsm2). */
-export function softHsmModule(): string {
-  if (existsSync(DEFAULT_SOFTHSM)) return DEFAULT_SOFTHSM;
-  try {
-    const files = execFileSync('dpkg', ['-L', 'softhsm2'], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'ignore'],
-    });
-    return files.split('\n').find((f) => f.endsWith('/libsofthsm2.so')) ?? DEFAULT_SOFTHSM;
-  } catch {
-    return DEFAULT_SOFTHSM;
-  }
-}
+export { softHsmModule };
 
 // ---------------------------------------------------------------------------------------
 // Cleanup registry
@@ -93,34 +80,9 @@ export interface BenchToken {
 
 /** Initialises SoftHSM2 token `label` in its own directory under `dir`. */
 export async function createSoftHsmToken(dir: string, label: string): Promise<BenchToken> {
-  const tokenDir = join(dir, 'tokens');
-  await mkdir(tokenDir, { recursive: true, mode: 0o700 });
-  const conf = join(dir, 'softhsm2.conf');
-  writeFileSync(
-    conf,
-    [
-      `directories.tokendir = ${tokenDir}`,
-      'objectstore.backend = file',
-      'log.level = ERROR',
-      'slots.removable = false',
-      'slots.mechanisms = ALL',
-      'library.reset_on_fork = false',
-      '',
-    ].join('\n'),
-    { mode: 0o600 },
-  );
   const pin = throwawayPin();
   const soPin = throwawayPin();
-  const args = ['--init-token', '--free', '--label', label, '--so-pin', soPin, '--pin', pin];
-  try {
-    await promisify(execFile)('softhsm2-util', args, {
-      env: { ...process.env, SOFTHSM2_CONF: conf },
-    });
-  } catch (err) {
-    // softhsm2-util's own words and the label; never the arguments (they hold the PINs)
-    const stderr = (err as { stderr?: string }).stderr ?? '';
-    throw new Error(`softhsm2-util --init-token failed for ${label} in ${dir}: ${stderr.trim()}`);
-  }
+  const conf = await initSoftHsmToken({ dir, label, pin, soPin });
   const pinFile = join(dir, 'token.pin');
   writeFileSync(pinFile, `${pin}\n`, { mode: 0o600 });
   return { label, conf, dir, pin, pinFile };

@@ -10,15 +10,13 @@
  * beside it protects nothing that the token file does not. Production configurations put
  * keys on hardware and PINs in systemd credentials.
  */
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { stringify } from 'yaml';
-import { NotaryHsmError } from '../errors';
 import { TokenRegistry } from '../pkcs11/registry';
+import { initSoftHsmToken } from '../pkcs11/softhsm';
 import { hashToken, newClientToken } from '../policy/clients';
 import { loadConfig, type Config } from './load';
 
@@ -43,30 +41,13 @@ export async function embeddedDefault(
   const file = join(dir, 'daemon.yaml');
   if (existsSync(file)) return { config: loadConfig(file), file };
 
-  await mkdir(join(dir, 'softhsm', 'tokens'), { recursive: true, mode: 0o700 });
   await mkdir(join(dir, 'secrets'), { recursive: true, mode: 0o700 });
   await chmod(dir, 0o700);
-  const conf = join(dir, 'softhsm', 'softhsm2.conf');
-  await writeFile(
-    conf,
-    `directories.tokendir = ${join(dir, 'softhsm', 'tokens')}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n`,
-  );
   const pin = digits(8);
   const soPin = digits(12);
   await writeFile(join(dir, 'secrets', 'token.pin'), `${pin}\n`, { mode: 0o600 });
   await writeFile(join(dir, 'secrets', 'so.pin'), `${soPin}\n`, { mode: 0o600 });
-  try {
-    await promisify(execFile)(
-      'softhsm2-util',
-      ['--init-token', '--free', '--label', DEFAULT_LABEL, '--so-pin', soPin, '--pin', pin],
-      { env: { ...process.env, SOFTHSM2_CONF: conf } },
-    );
-  } catch {
-    throw new NotaryHsmError(
-      'MODULE_ERROR',
-      'softhsm2-util could not create the default token (is softhsm2 installed? make deps)',
-    );
-  }
+  await initSoftHsmToken({ dir: join(dir, 'softhsm'), label: DEFAULT_LABEL, pin, soPin });
 
   const adminToken = newClientToken();
   const all = ['*'];

@@ -4,11 +4,7 @@
  * token with `token.env` (SOFTHSM2_CONF); never let two processes share one token
  * directory — SoftHSM2's file store is not meant for concurrent writers.
  */
-import { execFile, execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
+import { initSoftHsmToken, softHsmConf, softHsmModule } from '../../src/pkcs11/softhsm';
 import { makeTempDir } from './tmp';
 import { recordTestPins } from './pin-registry';
 
@@ -24,36 +20,10 @@ export interface SoftHsmToken {
   readonly env: NodeJS.ProcessEnv;
 }
 
-const DEFAULT_MODULE = '/usr/lib/softhsm/libsofthsm2.so';
-
-function findModule(): string {
-  if (existsSync(DEFAULT_MODULE)) return DEFAULT_MODULE;
-  try {
-    const files = execFileSync('dpkg', ['-L', 'softhsm2'], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'ignore'],
-    });
-    return files.split('\n').find((f) => f.endsWith('/libsofthsm2.so')) ?? DEFAULT_MODULE;
-  } catch {
-    return DEFAULT_MODULE;
-  }
-}
-
 /** The SoftHSM2 PKCS#11 module (Debian package softhsm2). */
-export const SOFTHSM_MODULE: string = findModule();
+export const SOFTHSM_MODULE: string = softHsmModule();
 
-/** softhsm2.conf for a private token directory. */
-export function softHsmConf(tokenDir: string): string {
-  return [
-    `directories.tokendir = ${tokenDir}`,
-    'objectstore.backend = file',
-    'log.level = ERROR',
-    'slots.removable = false',
-    'slots.mechanisms = ALL',
-    'library.reset_on_fork = false',
-    '',
-  ].join('\n');
-}
+export { softHsmConf };
 
 /** Creates a private SoftHSM2 config and initializes token `label` in the first free slot. */
 export async function createSoftHsmToken(opts: {
@@ -64,29 +34,12 @@ export async function createSoftHsmToken(opts: {
 }): Promise<SoftHsmToken> {
   recordTestPins(opts.pin, opts.soPin);
   const dir = opts.dir ?? (await makeTempDir('softhsm-'));
-  const tokenDir = join(dir, 'tokens');
-  await mkdir(tokenDir, { recursive: true, mode: 0o700 });
-  const conf = join(dir, 'softhsm2.conf');
-  await writeFile(conf, softHsmConf(tokenDir), { mode: 0o600 });
-  const env = { ...process.env, SOFTHSM2_CONF: conf };
-  const args = [
-    '--init-token',
-    '--free',
-    '--label',
-    opts.label,
-    '--so-pin',
-    opts.soPin,
-    '--pin',
-    opts.pin,
-  ];
-  try {
-    await promisify(execFile)('softhsm2-util', args, { env });
-  } catch (err) {
-    const stderr = (err as { stderr?: string }).stderr ?? '';
-    // the message names the label and softhsm2-util's own words, never the PINs
-    throw new Error(
-      `softhsm2-util --init-token failed for label ${opts.label} in ${dir}: ${stderr.trim()}`,
-    );
-  }
-  return { label: opts.label, conf, dir, module: SOFTHSM_MODULE, env };
+  const conf = await initSoftHsmToken({ dir, label: opts.label, pin: opts.pin, soPin: opts.soPin });
+  return {
+    label: opts.label,
+    conf,
+    dir,
+    module: SOFTHSM_MODULE,
+    env: { ...process.env, SOFTHSM2_CONF: conf },
+  };
 }
