@@ -62,6 +62,7 @@ typedef struct {
   enum pin_state pin_state;
   int device_error;
   int empty_slots;
+  int corrupt_signature;   /* 1: flip a bit of every signature returned */
 } control_t;
 
 static void control_defaults(control_t *c) {
@@ -117,6 +118,8 @@ static void control_line(control_t *c, char *line) {
     if (parse_long(val, &n)) c->device_error = n != 0;
   } else if (strcmp(key, "empty_slots") == 0) {
     if (parse_long(val, &n)) c->empty_slots = n != 0;
+  } else if (strcmp(key, "corrupt_signature") == 0) {
+    if (parse_long(val, &n)) c->corrupt_signature = n != 0;
   }
   /* unknown keys and malformed values are ignored: the key keeps its default */
 }
@@ -822,7 +825,11 @@ static CK_RV sign_common(int final, CK_SESSION_HANDLE hSession, CK_BYTE_PTR pDat
   if (rv == CKR_OK) {
     rv = final ? g_real->C_SignFinal(real, pSignature, pulSignatureLen)
                : g_real->C_Sign(real, pData, ulDataLen, pSignature, pulSignatureLen);
-    if (rv == CKR_OK && pSignature != NULL) sign_succeeded();
+    if (rv == CKR_OK && pSignature != NULL) {
+      /* a token that answers with a wrong signature (a fault, a bug in its firmware) */
+      if (c.corrupt_signature && *pulSignatureLen > 0) pSignature[*pulSignatureLen - 1] ^= 0x01;
+      sign_succeeded();
+    }
   }
   session_exit(hSession);
   stats_flush();

@@ -7,6 +7,7 @@
  * and its own module host (the shim's simulated state lives in that process).
  */
 import { performance } from 'node:perf_hooks';
+import { Pkcs11Signer } from '../../../src/pkcs11';
 import {
   KEY,
   PIN,
@@ -115,6 +116,30 @@ describe('token removed in the middle of a burst', () => {
     await expect(owner.status()).resolves.toMatchObject({ present: true, loggedIn: true });
     expect(control.stats()).toMatchObject({ login_calls: 2, removals: 1 });
     expect(host.generation).toBe(generation); // the same host process throughout
+  });
+});
+
+describe('a token that answers with a wrong signature', () => {
+  it('Pkcs11Signer refuses it with SIGNER_INVALID_SIGNATURE, and signs again once the token is right', async () => {
+    const { host, control } = await start('liar');
+    const owner = ownerOf(host, 'liar');
+    const signer = await Pkcs11Signer.open(owner, KEY);
+    const good = await signer.sign(message('before').data);
+    expect(verifies(signer.publicKeySpki, message('before').data, good)).toBe(true);
+
+    control.set({ corrupt_signature: 1 });
+    // The bridge passes the token's answer through as it is: only the signer checks it.
+    const raw = await owner.sign(KEY, message('raw').digest);
+    expect(raw).toHaveLength(64);
+    expect(verifies(signer.publicKeySpki, message('raw').data, raw)).toBe(false);
+    await expect(signer.sign(message('during').data)).rejects.toThrowWithCode(
+      'SIGNER_INVALID_SIGNATURE',
+    );
+    expect(control.stats()).toMatchObject({ sign_ok: 3 });
+
+    control.set({ corrupt_signature: 0 });
+    const after = await signer.sign(message('after').data);
+    expect(verifies(signer.publicKeySpki, message('after').data, after)).toBe(true);
   });
 });
 
