@@ -17,6 +17,8 @@
  *   --sign LIST       how the host signs: async (C_SignAsync on libuv's pool, the default
  *                     for tokens that may wait for a touch), sync (C_Sign, TokenOwner
  *                     `syncSign`) [async,sync]
+ *   --hosts LIST      module host processes signing for the token at once (TokenOwner
+ *                     `signHosts`; process hosts with sync signing only) [1,2]
  *   --rounds R        run everything R times (interleaved) and report medians [1]
  *   --no-signer       skip the Pkcs11Signer row (SHA-256 and verification included)
  *   --json            print one JSON line with every figure after the table
@@ -52,6 +54,7 @@ interface Options {
   sessions: number[];
   pipelines: number[];
   signModes: SignMode[];
+  hosts: number[];
   rounds: number;
   signer: boolean;
   json: boolean;
@@ -59,7 +62,8 @@ interface Options {
 
 const USAGE =
   'usage: pkcs11 [--seconds N] [--warmup N] [--concurrency C] [--kinds process,worker] ' +
-  '[--sessions 1,2] [--pipeline 1,32] [--sign async,sync] [--rounds R] [--no-signer] [--json]';
+  '[--sessions 1,2] [--pipeline 1,32] [--sign async,sync] [--hosts 1,2] [--rounds R] ' +
+  '[--no-signer] [--json]';
 
 function parseArgs(argv: readonly string[]): Options {
   const o: Options = {
@@ -70,6 +74,7 @@ function parseArgs(argv: readonly string[]): Options {
     sessions: [1, 2],
     pipelines: [1, 32],
     signModes: ['async', 'sync'],
+    hosts: [1, 2],
     rounds: 1,
     signer: true,
     json: false,
@@ -121,6 +126,10 @@ function parseArgs(argv: readonly string[]): Options {
         });
         i++;
         break;
+      case '--hosts':
+        o.hosts = (v ?? '').split(',').map((x) => Math.floor(num(x, 1)));
+        i++;
+        break;
       case '--no-signer':
         o.signer = false;
         break;
@@ -150,6 +159,8 @@ interface Config {
   readonly sessions: number;
   readonly pipeline: number;
   readonly sign: SignMode;
+  /** Module host processes signing at once (1 + TokenOwner `signHosts`). */
+  readonly hosts: number;
 }
 
 interface BridgeFigure extends Config {
@@ -184,10 +195,11 @@ interface Bench {
   readonly pin: string;
 }
 
-function ownerOn(b: Bench, host: ModuleHost, c?: Config): TokenOwner {
+function ownerOn(b: Bench, host: ModuleHost, c?: Config, signHosts?: ModuleHost[]): TokenOwner {
   return new TokenOwner({
     name: 'bench',
     host,
+    ...(signHosts ? { signHosts } : {}),
     selector: { label: TOKEN_LABEL },
     pin: pinSource('env:BENCH_PIN', { BENCH_PIN: b.pin }),
     sessions: c?.sessions ?? 1,
@@ -198,7 +210,8 @@ function ownerOn(b: Bench, host: ModuleHost, c?: Config): TokenOwner {
 }
 
 const nameOf = (c: Config, path: Path): string =>
-  `${c.kind} host, sessions=${c.sessions}, pipeline=${c.pipeline}, ${c.sign}` +
+  `${c.kind} host${c.hosts > 1 ? ` ×${c.hosts}` : ''}, sessions=${c.sessions}, ` +
+  `pipeline=${c.pipeline}, ${c.sign}` +
   (path === 'owner.sign' ? '' : ', Pkcs11Signer');
 
 function runRaw(b: Bench): Promise<RawResult> {
@@ -298,8 +311,12 @@ async function runBridge(
   spki: Uint8Array,
 ): Promise<BridgeFigure> {
   const host = new ModuleHost({ module: b.token.module, kind: c.kind, env: b.token.env });
+  const signHosts = Array.from(
+    { length: c.hosts - 1 },
+    () => new ModuleHost({ module: b.token.module, kind: c.kind, env: b.token.env }),
+  );
   try {
-    const owner = ownerOn(b, host, c);
+    const owner = ownerOn(b, host, c, signHosts);
     let op: () => Promise<unknown>;
     if (path === 'owner.sign') {
       // CKM_ECDSA over sha256(MESSAGE) verifies as ECDSA-SHA256 over MESSAGE
@@ -340,7 +357,7 @@ async function runBridge(
       },
     };
   } finally {
-    await host.close();
+    await Promise.all([host, ...signHosts].map((h) => h.close()));
   }
 }
 
@@ -367,7 +384,8 @@ function configs(o: Options): Config[] {
     for (const sign of o.signModes)
       for (const sessions of o.sessions)
         for (const pipeline of new Set(o.pipelines.map((p) => Math.max(p, sessions))))
-          out.push({ kind, sessions, pipeline, sign });
+          for (const hosts of kind === 'process' && sign === 'sync' ? new Set(o.hosts) : [1])
+            out.push({ kind, sessions, pipeline, sign, hosts });
   return out;
 }
 
@@ -386,11 +404,14 @@ async function runRound(b: Bench, spki: Uint8Array, n: number): Promise<Round> {
   // host, 1 session, pipeline 32, sync C_Sign).
   const o = b.opts;
   const sessions = o.sessions[0] ?? 1;
+  const kind = o.kinds[0] ?? 'process';
+  const sign = o.signModes[o.signModes.length - 1] ?? 'async';
   const c: Config = {
-    kind: o.kinds[0] ?? 'process',
+    kind,
     sessions,
     pipeline: Math.max(sessions, ...o.pipelines),
-    sign: o.signModes[o.signModes.length - 1] ?? 'async',
+    sign,
+    hosts: kind === 'process' && sign === 'sync' ? Math.max(...o.hosts) : 1,
   };
   log(`bridge: ${nameOf(c, 'Pkcs11Signer.sign')}`);
   const signer = await runBridge(b, c, 'Pkcs11Signer.sign', reference, spki);

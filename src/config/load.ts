@@ -125,6 +125,14 @@ export function resolveConfig(data: unknown, file: string, profileDir?: string):
     } catch (err) {
       problems.push(`${where}.pin: ${isNotaryHsmError(err) ? err.message : String(err)}`);
     }
+    if (profile && (t.sign_hosts ?? 1) > 1) {
+      if (profile.touch.possible)
+        problems.push(
+          `${where}.sign_hosts: profile ${profile.name} may wait for a touch; such a token signs through one host`,
+        );
+      if (t.pin === 'request')
+        problems.push(`${where}.sign_hosts: a token whose PIN comes with each request signs through one host`);
+    }
     const environment: Record<string, string> = {};
     for (const [k, v] of Object.entries(t.environment ?? {}))
       environment[k] = /(_CONF|_PATH|_DIR)$/.test(k) ? rel(v) : v;

@@ -23,6 +23,8 @@ export const tokenConfigSchema = z.strictObject({
   /** Environment of the token's module host (e.g. SOFTHSM2_CONF); *_CONF/*_PATH values resolve relative to the file. */
   environment: z.record(z.string().regex(/^[A-Z_][A-Z0-9_]*$/), z.string()).optional(),
   sessions: z.int().min(1).max(16).optional(),
+  /** Module hosts (processes) that sign for this token at once; the profile's signHosts by default. */
+  sign_hosts: z.int().min(1).max(8).optional(),
   queue_limit: z.int().min(1).max(100_000).optional(),
   timeout_ms: z.int().min(100).max(600_000).optional(),
 });

@@ -27,6 +27,13 @@ export const profileSchema = z.strictObject({
   }),
   /** Sessions per token: operations in flight at once. */
   sessions: z.int().min(1).max(16),
+  /**
+   * Module hosts (processes) that sign for one token at once (default 1). More than one
+   * only for modules that let several processes use a token together and tokens that
+   * never wait for a touch: each host signs synchronously, so this is what spreads a
+   * fast software token over the machine's cores.
+   */
+  signHosts: z.int().min(1).max(8).optional(),
   signing: z.strictObject({
     /** CKM_ECDSA over a SHA-256 digest computed in software (works everywhere, SoftHSM2 lacks CKM_ECDSA_SHA256). */
     mechanism: z.literal('ecdsa'),

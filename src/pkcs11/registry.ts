@@ -33,6 +33,8 @@ const HINTS: Partial<Record<ErrorCode, 'deviceError' | 'noReader' | 'notPresent'
 
 export class TokenRegistry {
   private readonly hosts = new Map<string, ModuleHost>();
+  /** Hosts that only sign for one token (its `signHosts` beyond the shared one). */
+  private readonly signHosts: ModuleHost[] = [];
   private readonly signers = new Map<string, Promise<Pkcs11Signer>>();
   private readonly owners = new Map<
     string,
@@ -67,9 +69,22 @@ export class TokenRegistry {
         });
         this.hosts.set(hostKey, host);
       }
+      // Tokens that never wait for a touch may sign through more processes (profile
+      // signHosts, token sign_hosts) — process hosts only: worker threads of one process
+      // would share one module instance and its login.
+      const extra =
+        opts.kind === 'worker' || token.profile.touch.possible || token.config.pin === 'request'
+          ? 0
+          : (token.config.sign_hosts ?? token.profile.signHosts ?? 1) - 1;
+      const signHosts = Array.from(
+        { length: Math.max(0, extra) },
+        () => new ModuleHost({ module: module ?? '/nonexistent', env }),
+      );
+      this.signHosts.push(...signHosts);
       const owner = new TokenOwner({
         name: token.config.name,
         host,
+        ...(signHosts.length > 0 ? { signHosts } : {}),
         selector: token.selector,
         pin: pinSource(token.config.pin, env),
         sessions: token.config.sessions ?? token.profile.sessions,
@@ -212,6 +227,6 @@ export class TokenRegistry {
   /** Drains every owner (queued work finishes), then logs out, closes sessions and finalises every module. */
   async close(drainMs = 10_000): Promise<void> {
     await Promise.all([...this.owners.values()].map(({ owner }) => owner.drain(drainMs)));
-    await Promise.all([...this.hosts.values()].map((h) => h.close()));
+    await Promise.all([...this.hosts.values(), ...this.signHosts].map((h) => h.close()));
   }
 }

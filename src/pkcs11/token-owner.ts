@@ -8,6 +8,11 @@
  * operation and everything queued behind it fail with TOKEN_NOT_PRESENT at once; the
  * next operation finds the token again and logs in again, so signing resumes without a
  * restart. After a refused PIN, the owner never logs in by itself again.
+ *
+ * A token that never waits for a touch may also sign through more module hosts
+ * (`signHosts`, each a process with its own sessions and its own login): signatures go to
+ * whichever host has the fewest in flight, everything else to the first host. Logins are
+ * made one at a time, the first host's first, so a wrong PIN still reaches the token once.
  */
 import { performance } from 'node:perf_hooks';
 import { NotaryHsmError, isNotaryHsmError } from '../errors';
@@ -44,13 +49,21 @@ export interface TokenOwnerOptions {
   timeoutMs?: number;
   /** Sign with the synchronous C_Sign in the host (tokens that never wait for a touch). */
   syncSign?: boolean;
+  /**
+   * More module hosts (processes) for the same module and token that sign in parallel with
+   * `host` — only for tokens that never wait for a touch, whose module lets several
+   * processes use a token at once (SoftHSM2). Ignored when the PIN comes with each request.
+   */
+  signHosts?: readonly ModuleHost[];
   /** Told of every operation's outcome and duration (queueing included), e.g. for metrics. */
   observe?: (o: { token: string; operation: string; outcome: string; seconds: number }) => void;
 }
 
 interface Job {
-  run: (deadline: number) => Promise<unknown>;
+  run: (deadline: number, lane: Lane) => Promise<unknown>;
   operation: string;
+  /** A signature that any host may make (else: the first host). */
+  anyLane: boolean;
   start: number;
   /** monotonicMs() at which the job times out (sent to the host with its request). */
   deadline: number;
@@ -60,9 +73,25 @@ interface Job {
   settled: boolean;
 }
 
+/** One module host of the owner, and what the owner knows of the token there. */
+class Lane {
+  attachedGeneration = -1;
+  loggedInGeneration = -1;
+  attachInFlight?: Promise<TokenReport>;
+  loginInFlight?: Promise<void>;
+  inFlight = 0;
+
+  constructor(readonly host: ModuleHost) {}
+
+  /** The current host knows the token and it is logged in there. */
+  get ready(): boolean {
+    const g = this.host.generation;
+    return g > 0 && this.attachedGeneration === g && this.loggedInGeneration === g;
+  }
+}
+
 export class TokenOwner {
   readonly name: string;
-  private readonly host: ModuleHost;
   private readonly selector: TokenSelector;
   private readonly pin: PinSource;
   readonly sessions: number;
@@ -71,11 +100,11 @@ export class TokenOwner {
   readonly timeoutMs: number;
   private queue: Job[] = [];
   private inFlight = 0;
-  private loggedInGeneration = -1;
-  private attachedGeneration = -1;
+  /** lanes[0] does everything; the others only sign. */
+  private readonly lanes: Lane[];
   private pinRefused?: NotaryHsmError;
-  private loginInFlight?: Promise<void>;
-  private attachInFlight?: Promise<TokenReport>;
+  /** Logins, one at a time over all lanes. */
+  private loginChain: Promise<unknown> = Promise.resolve();
   private closing = false;
   private readonly syncSign: boolean;
   /** The last status read (for gauges; never triggers token work). */
@@ -84,7 +113,6 @@ export class TokenOwner {
 
   constructor(opts: TokenOwnerOptions) {
     this.name = opts.name;
-    this.host = opts.host;
     this.selector = opts.selector;
     this.pin = opts.pin;
     this.sessions = opts.sessions ?? 1;
@@ -93,6 +121,17 @@ export class TokenOwner {
     this.timeoutMs = opts.timeoutMs ?? 30_000;
     this.observe = opts.observe;
     this.syncSign = opts.syncSign ?? false;
+    const extra = this.syncSign && !this.pin.perRequest ? (opts.signHosts ?? []) : [];
+    this.lanes = [opts.host, ...extra].map((h) => new Lane(h));
+  }
+
+  /** The module hosts this owner uses (the first for everything, the others for signatures). */
+  get hosts(): ModuleHost[] {
+    return this.lanes.map((l) => l.host);
+  }
+
+  private get primary(): Lane {
+    return this.lanes[0] as Lane;
   }
 
   /** Operations waiting or in flight (for metrics). */
@@ -100,13 +139,18 @@ export class TokenOwner {
     return this.queue.length + this.inFlight;
   }
 
-  private enqueue<T>(run: (deadline: number) => Promise<T>, operation = 'operation'): Promise<T> {
+  private enqueue<T>(
+    run: (deadline: number, lane: Lane) => Promise<T>,
+    operation = 'operation',
+    anyLane = false,
+  ): Promise<T> {
     if (this.closing)
       return Promise.reject(
         new NotaryHsmError('TOKEN_SHUTDOWN', `token ${this.name} is shutting down`),
       );
     // Waiting: here, and in the host beyond the sessions (see `pipeline`).
-    const waiting = this.queue.length + Math.max(0, this.inFlight - this.sessions);
+    const waiting =
+      this.queue.length + Math.max(0, this.inFlight - this.sessions * this.lanes.length);
     if (waiting >= this.queueLimit) {
       return Promise.reject(
         new NotaryHsmError(
@@ -120,8 +164,9 @@ export class TokenOwner {
     }
     return new Promise<T>((resolve, reject) => {
       const job: Job = {
-        run,
+        run: run,
         operation,
+        anyLane,
         start: performance.now(),
         deadline: monotonicMs() + this.timeoutMs,
         resolve: resolve as (v: unknown) => void,
@@ -161,30 +206,50 @@ export class TokenOwner {
     else job.reject(error);
   }
 
+  /** The lane for `job`: the first, or for a signature the one with the fewest in flight. */
+  private laneFor(job: Job): Lane | undefined {
+    if (!job.anyLane || this.lanes.length === 1) {
+      return this.primary.inFlight < this.pipeline ? this.primary : undefined;
+    }
+    let best: Lane | undefined;
+    for (const lane of this.lanes) {
+      if (lane.inFlight < this.pipeline && (!best || lane.inFlight < best.inFlight)) best = lane;
+    }
+    return best;
+  }
+
   private pump(): void {
-    while (this.inFlight < this.pipeline && this.queue.length > 0) {
-      const job = this.queue.shift() as Job;
-      if (job.settled) continue;
+    while (this.queue.length > 0) {
+      const job = this.queue[0] as Job;
+      if (job.settled) {
+        this.queue.shift();
+        continue;
+      }
+      const lane = this.laneFor(job);
+      if (!lane) return;
+      this.queue.shift();
       this.inFlight++;
-      job.run(job.deadline).then(
-        (v) => this.finish(job, v),
-        (e: unknown) => this.finish(job, undefined, e),
+      lane.inFlight++;
+      job.run(job.deadline, lane).then(
+        (v) => this.finish(job, lane, v),
+        (e: unknown) => this.finish(job, lane, undefined, e),
       );
     }
   }
 
-  private finish(job: Job, value: unknown, error?: unknown): void {
+  private finish(job: Job, lane: Lane, value: unknown, error?: unknown): void {
     this.inFlight--;
+    lane.inFlight--;
     this.settle(job, value, error);
     if (isNotaryHsmError(error, 'TOKEN_NOT_PRESENT', 'NO_READER')) {
-      if (this.loggedInGeneration !== -1 || this.queue.length > 0) {
+      if (this.lanes.some((l) => l.loggedInGeneration !== -1) || this.queue.length > 0) {
         log().warn('token not present', {
           token: this.name,
           code: error.code,
           failedQueued: this.queue.length,
         });
       }
-      this.loggedInGeneration = -1;
+      for (const l of this.lanes) l.loggedInGeneration = -1;
       const waiting = this.queue;
       this.queue = [];
       for (const j of waiting) this.settle(j, undefined, error);
@@ -192,9 +257,10 @@ export class TokenOwner {
     this.pump();
   }
 
-  private async attach(): Promise<void> {
-    if (this.attachedGeneration === this.host.generation && this.host.generation > 0) return;
-    this.attachInFlight ??= this.host
+  private async attach(lane: Lane): Promise<void> {
+    const host = lane.host;
+    if (lane.attachedGeneration === host.generation && host.generation > 0) return;
+    lane.attachInFlight ??= host
       .request<TokenReport>({
         op: 'attach',
         token: this.name,
@@ -203,27 +269,35 @@ export class TokenOwner {
         ...(this.syncSign ? { syncSign: true } : {}),
       })
       .finally(() => {
-        this.attachInFlight = undefined;
+        lane.attachInFlight = undefined;
       });
-    await this.attachInFlight;
-    this.attachedGeneration = this.host.generation;
+    await lane.attachInFlight;
+    lane.attachedGeneration = host.generation;
   }
 
   /**
-   * Logs in once per host generation. Concurrent operations share one login attempt, so
-   * a wrong PIN reaches the token exactly once however many requests arrive together.
+   * Logs in once per host generation. Concurrent operations share one login attempt, and
+   * the logins of all lanes run one after the other (a second lane only once the first is
+   * logged in), so a wrong PIN reaches the token exactly once however many requests arrive
+   * together.
    */
-  private ensureLogin(requestPin?: string): Promise<void> {
-    if (this.pin.perRequest) return this.login(requestPin);
-    this.loginInFlight ??= this.login(requestPin).finally(() => {
-      this.loginInFlight = undefined;
+  private ensureLogin(lane: Lane, requestPin?: string): Promise<void> {
+    if (this.pin.perRequest) return this.login(lane, requestPin);
+    lane.loginInFlight ??= (async (): Promise<void> => {
+      if (lane !== this.primary) await this.ensureLogin(this.primary);
+      const turn = this.loginChain.then(() => this.login(lane));
+      this.loginChain = turn.catch(() => undefined);
+      await turn;
+    })().finally(() => {
+      lane.loginInFlight = undefined;
     });
-    return this.loginInFlight;
+    return lane.loginInFlight;
   }
 
-  private async login(requestPin?: string): Promise<void> {
-    await this.attach();
-    if (this.loggedInGeneration === this.host.generation) return;
+  private async login(lane: Lane, requestPin?: string): Promise<void> {
+    await this.attach(lane);
+    const host = lane.host;
+    if (lane.loggedInGeneration === host.generation) return;
     if (this.pinRefused) throw this.pinRefused;
     const pin = this.pin.perRequest ? requestPin : await this.pin.read();
     if (pin === undefined) {
@@ -235,8 +309,11 @@ export class TokenOwner {
     }
     log().debug('token login', { token: this.name, pinSource: this.pin.description });
     try {
-      await this.host.request<TokenReport>({ op: 'login', token: this.name, pin });
-      log().info('token logged in', { token: this.name });
+      await host.request<TokenReport>({ op: 'login', token: this.name, pin });
+      log().info('token logged in', {
+        token: this.name,
+        ...(this.lanes.length > 1 ? { host: this.lanes.indexOf(lane) } : {}),
+      });
     } catch (err) {
       log().warn('token login refused', {
         token: this.name,
@@ -253,38 +330,34 @@ export class TokenOwner {
       }
       throw err;
     }
-    this.loggedInGeneration = this.host.generation;
-  }
-
-  /** True when the current host knows the token and it is logged in there. */
-  private get ready(): boolean {
-    const g = this.host.generation;
-    return g > 0 && this.attachedGeneration === g && this.loggedInGeneration === g;
+    lane.loggedInGeneration = host.generation;
   }
 
   /** Runs a host request that needs a logged-in token; a lost login is restored once. */
-  private withLogin<T>(req: HostRequest, requestPin?: string): Promise<T> {
+  private withLogin<T>(req: HostRequest, requestPin?: string, anyLane = false): Promise<T> {
     return this.enqueue(
-      (deadline) =>
-        this.ready
-          ? this.requestLoggedIn<T>(req, requestPin, deadline)
-          : this.ensureLogin(requestPin).then(() =>
-              this.requestLoggedIn<T>(req, requestPin, deadline),
+      (deadline, lane) =>
+        lane.ready
+          ? this.requestLoggedIn<T>(lane, req, requestPin, deadline)
+          : this.ensureLogin(lane, requestPin).then(() =>
+              this.requestLoggedIn<T>(lane, req, requestPin, deadline),
             ),
       req.op,
+      anyLane,
     );
   }
 
   private requestLoggedIn<T>(
+    lane: Lane,
     req: HostRequest,
     requestPin: string | undefined,
     deadline: number,
   ): Promise<T> {
-    return this.host.request<T>(req, deadline).catch(async (err: unknown) => {
+    return lane.host.request<T>(req, deadline).catch(async (err: unknown) => {
       if (!isNotaryHsmError(err, 'NOT_LOGGED_IN')) throw err;
-      this.loggedInGeneration = -1;
-      await this.ensureLogin(requestPin);
-      return this.host.request<T>(req, deadline);
+      lane.loggedInGeneration = -1;
+      await this.ensureLogin(lane, requestPin);
+      return lane.host.request<T>(req, deadline);
     });
   }
 
@@ -298,6 +371,7 @@ export class TokenOwner {
     return this.withLogin<Uint8Array>(
       opts.contextPin ? { ...req, pin: opts.pin ?? '' } : req,
       opts.pin,
+      !opts.contextPin,
     ).then((s) => (Buffer.isBuffer(s) ? s : Buffer.from(s.buffer, s.byteOffset, s.byteLength)));
   }
 
@@ -315,10 +389,10 @@ export class TokenOwner {
 
   /** Presence, identity and PIN state; never logs in. */
   status(): Promise<TokenReport> {
-    return this.enqueue(async () => {
-      await this.attach();
-      const report = await this.host.request<TokenReport>({ op: 'status', token: this.name });
-      if (!report.present) this.loggedInGeneration = -1;
+    return this.enqueue(async (_deadline, lane) => {
+      await this.attach(lane);
+      const report = await lane.host.request<TokenReport>({ op: 'status', token: this.name });
+      if (!report.present) for (const l of this.lanes) l.loggedInGeneration = -1;
       this.lastStatus = report;
       return report;
     }, 'status');
@@ -326,7 +400,7 @@ export class TokenOwner {
 
   /** Every token the module sees (for `tokens` and diagnostics). */
   slots(): Promise<SlotReport[]> {
-    return this.host.request<SlotReport[]>({ op: 'slots' });
+    return this.primary.host.request<SlotReport[]>({ op: 'slots' });
   }
 
   /** Stops accepting work and fails what is queued. */

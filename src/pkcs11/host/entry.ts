@@ -44,6 +44,9 @@ interface Gate {
   exclusive: boolean;
   queue: HostMessage[];
   head: number;
+  /** pump() is running for this gate; `again`: a request completed meanwhile, look again. */
+  pumping: boolean;
+  again: boolean;
 }
 
 /** The token whose gate a request goes through, if it does. */
@@ -99,24 +102,59 @@ function serve(
     }
   };
 
-  /** Runs a request; `done` (for gated ones) learns how it ended. */
+  /**
+   * Runs a request; `done` (for gated ones) learns how it ended — in the same call when the
+   * runtime answers synchronously (a signature on a token that signs synchronously).
+   */
   const run = (m: HostMessage, done?: (error?: WireError) => void): void => {
     const { id, req } = m;
-    runtime.handle(req).then(
-      (value) => {
-        reply({ id, ok: true, value });
-        done?.();
-        if (req.op === 'shutdown') setImmediate(exit);
-      },
-      (err: unknown) => {
-        const error = wireError(err);
-        reply({ id, ok: false, error });
-        done?.(error);
-      },
-    );
+    const succeed = (value: unknown): void => {
+      reply({ id, ok: true, value });
+      done?.();
+      if (req.op === 'shutdown') setImmediate(exit);
+    };
+    const fail = (err: unknown): void => {
+      const error = wireError(err);
+      reply({ id, ok: false, error });
+      done?.(error);
+    };
+    let result: unknown;
+    try {
+      result = runtime.handle(req);
+    } catch (err) {
+      fail(err);
+      return;
+    }
+    if (result instanceof Promise) result.then(succeed, fail);
+    else succeed(result);
   };
 
+  /**
+   * Starts what the gate allows. Re-entrant calls (a request that completed synchronously
+   * inside the loop) only ask the running loop to look again, so a batch of synchronous
+   * signatures runs in one loop instead of one nested call per request.
+   */
   const pump = (g: Gate): void => {
+    if (g.pumping) {
+      g.again = true;
+      return;
+    }
+    g.pumping = true;
+    do {
+      g.again = false;
+      startWaiting(g);
+    } while (g.again);
+    g.pumping = false;
+    if (g.head === g.queue.length) {
+      g.queue = [];
+      g.head = 0;
+    } else if (g.head >= 1024) {
+      g.queue = g.queue.slice(g.head);
+      g.head = 0;
+    }
+  };
+
+  const startWaiting = (g: Gate): void => {
     while (g.head < g.queue.length && !g.exclusive) {
       const m = g.queue[g.head] as HostMessage;
       const login = m.req.op === 'login';
@@ -147,19 +185,21 @@ function serve(
         pump(g);
       });
     }
-    if (g.head === g.queue.length) {
-      g.queue = [];
-      g.head = 0;
-    } else if (g.head >= 1024) {
-      g.queue = g.queue.slice(g.head);
-      g.head = 0;
-    }
   };
 
   const gateOf = (token: string): Gate => {
     let g = gates.get(token);
     if (!g) {
-      g = { token, limit: 1, running: 0, exclusive: false, queue: [], head: 0 };
+      g = {
+        token,
+        limit: 1,
+        running: 0,
+        exclusive: false,
+        queue: [],
+        head: 0,
+        pumping: false,
+        again: false,
+      };
       gates.set(token, g);
     }
     return g;

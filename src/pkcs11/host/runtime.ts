@@ -10,6 +10,13 @@ import type { Pkcs11Port } from '../port';
 import type { HostRequest, SlotReport } from './protocol';
 import { pinStateOf, TokenRuntime } from './token-runtime';
 
+/** A view of `bytes` as a Buffer (no copy). */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes)
+    ? bytes
+    : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
 export class ModuleRuntime {
   private port?: Pkcs11Port;
   private readonly tokens = new Map<string, TokenRuntime>();
@@ -57,7 +64,11 @@ export class ModuleRuntime {
       });
   }
 
-  async handle(req: HostRequest): Promise<unknown> {
+  /**
+   * Answers one request: a value at once for what completes synchronously (a signature on a
+   * token that signs synchronously), else a promise. Throws (or rejects) with its error.
+   */
+  handle(req: HostRequest): unknown {
     switch (req.op) {
       case 'init': {
         this.module = req.module;
@@ -85,9 +96,9 @@ export class ModuleRuntime {
       case 'generateKey':
         return this.token(req.token).generateKey(req.label, req.id);
       case 'sign':
-        return this.token(req.token).sign(req.key, Buffer.from(req.digest), req.pin);
+        return this.token(req.token).sign(req.key, asBuffer(req.digest), req.pin);
       case 'shutdown':
-        return Promise.resolve(this.shutdown());
+        return this.shutdown();
     }
   }
 

@@ -133,12 +133,27 @@ export class TokenRuntime {
       this.attach();
       return await fn();
     } catch (err) {
-      if (!isNotaryHsmError(err, 'TOKEN_NOT_PRESENT')) throw err;
-      const attached = this.slot !== undefined;
-      this.detach();
-      if (!attached) throw err; // attach() itself said so, with the token's name
-      throw this.removal(err);
+      throw this.failure(err);
     }
+  }
+
+  /** guarded() for a synchronous `fn`: the answer in the same turn, no promise. */
+  private guardedNow<T>(fn: () => T): T {
+    try {
+      this.attach();
+      return fn();
+    } catch (err) {
+      throw this.failure(err);
+    }
+  }
+
+  /** What to report for `err`: a removal detaches the token and says so. */
+  private failure(err: unknown): unknown {
+    if (!isNotaryHsmError(err, 'TOKEN_NOT_PRESENT')) return err;
+    const attached = this.slot !== undefined;
+    this.detach();
+    if (!attached) return err; // attach() itself said so, with the token's name
+    return this.removal(err);
   }
 
   /** What a session call failing with TOKEN_NOT_PRESENT means: the token or the reader is gone. */
@@ -408,10 +423,18 @@ export class TokenRuntime {
   }
 
   /**
-   * Signs a SHA-256 digest with CKM_ECDSA; returns raw r‖s.
+   * Signs a SHA-256 digest with CKM_ECDSA; returns raw r‖s — at once (no promise) when the
+   * token signs synchronously and a session is free, so a host answers a whole batch of
+   * signatures in one turn of its event loop.
    * throws: KEY_NOT_FOUND, NOT_LOGGED_IN, PIN_REQUIRED, TOKEN_NOT_PRESENT, PKCS#11 codes
    */
-  sign(ref: KeyRef, digest: Buffer, pin?: string): Promise<Buffer> {
+  sign(ref: KeyRef, digest: Buffer, pin?: string): Buffer | Promise<Buffer> {
+    if (this.syncSign && this.free.length > 0) {
+      return this.guardedNow(() => {
+        this.requireLogin();
+        return this.signNow(ref, digest, pin);
+      });
+    }
     return this.guarded(() => {
       this.requireLogin();
       return this.syncSign && this.free.length > 0

@@ -117,6 +117,31 @@ describe('configuration', () => {
     expect(found.length).toBeGreaterThanOrEqual(8);
   });
 
+  it('allows several sign hosts only for tokens that never wait for a touch and hold their PIN', () => {
+    const found = problems({
+      tokens: [
+        { name: 'touch', profile: 'yubikey-piv', serial: '1', pin: 'env:A', sign_hosts: 2 },
+        { name: 'asked', profile: 'softhsm2', label: 'a', pin: 'request', sign_hosts: 2 },
+      ],
+    });
+    expect(found).toHaveLength(2);
+    expect(found[0]).toMatch(
+      /tokens\.0 \(touch\)\.sign_hosts: profile yubikey-piv may wait for a touch/,
+    );
+    expect(found[1]).toMatch(/tokens\.1 \(asked\)\.sign_hosts: .*PIN comes with each request/);
+    expect(
+      problems({
+        tokens: [{ name: 'many', profile: 'softhsm2', label: 'm', pin: 'env:M', sign_hosts: 9 }],
+      }),
+    ).toEqual([expect.stringMatching(/tokens\.0\.sign_hosts: Too big/)]);
+    const ok = resolveConfig(
+      { tokens: [{ name: 'ci', profile: 'softhsm2', label: 'ci', pin: 'env:C', sign_hosts: 4 }] },
+      FILE,
+    );
+    expect(ok.tokens[0]!.config.sign_hosts).toBe(4);
+    expect(ok.tokens[0]!.profile.signHosts).toBe(2);
+  });
+
   it('refuses unknown keys at every level', () => {
     expect(problems({ tokens: [], colour: 'blue' }).join('\n')).toMatch(/colour/);
     expect(
