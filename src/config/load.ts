@@ -131,7 +131,9 @@ export function resolveConfig(data: unknown, file: string, profileDir?: string):
           `${where}.sign_hosts: profile ${profile.name} may wait for a touch; such a token signs through one host`,
         );
       if (t.pin === 'request')
-        problems.push(`${where}.sign_hosts: a token whose PIN comes with each request signs through one host`);
+        problems.push(
+          `${where}.sign_hosts: a token whose PIN comes with each request signs through one host`,
+        );
     }
     const environment: Record<string, string> = {};
     for (const [k, v] of Object.entries(t.environment ?? {}))
