@@ -6,7 +6,13 @@
  * whole run. Callers log events with fields, never secrets: no PIN, no bearer token, no
  * key material is ever passed to it. As a last line of defence, any field whose name says
  * it holds a secret is replaced before it is written.
+ *
+ * Lines for stderr are written once per event-loop turn: everything logged during one
+ * turn (a daemon under load answers many requests per turn) leaves in one write, in
+ * order, instead of one write — one system call and one wake-up of whoever reads the
+ * pipe — per line. What is still pending when the process exits is written then.
  */
+import { Writable } from 'node:stream';
 import winston from 'winston';
 
 const SECRET_FIELD = /^(pin|pins|password|passphrase|secret|authorization|bearer|token_value)$/i;
@@ -24,6 +30,45 @@ function lowest(a: string, b: string): string {
   return rank(a) >= rank(b) ? a : b;
 }
 
+/**
+ * A Writable over `target` that joins what is written during one event-loop turn and
+ * passes it on in one write at the end of the turn (setImmediate), or at process exit.
+ */
+export class TurnBatchedStream extends Writable {
+  private pending: string[] = [];
+  private scheduled = false;
+  private readonly flushNow = (): void => {
+    this.scheduled = false;
+    if (this.pending.length === 0) return;
+    const text = this.pending.length === 1 ? (this.pending[0] as string) : this.pending.join('');
+    this.pending = [];
+    this.target.write(text);
+  };
+
+  constructor(private readonly target: NodeJS.WritableStream) {
+    super({ decodeStrings: false });
+    process.once('exit', this.flushNow);
+  }
+
+  override _write(
+    chunk: string | Buffer,
+    _encoding: BufferEncoding,
+    done: (err?: Error | null) => void,
+  ): void {
+    this.pending.push(typeof chunk === 'string' ? chunk : chunk.toString('utf8'));
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.flushNow);
+    }
+    done();
+  }
+
+  /** Writes what is pending now (tests; the process does it at exit by itself). */
+  flush(): void {
+    this.flushNow();
+  }
+}
+
 let logger: winston.Logger | undefined;
 let consoleTransport: winston.transport | undefined;
 let fileLevel: string | undefined;
@@ -32,7 +77,7 @@ function create(): winston.Logger {
   const level = process.env.NOTARY_HSM_LOG_LEVEL ?? 'warn';
   const json = winston.format.combine(redact(), winston.format.timestamp(), winston.format.json());
   consoleTransport = new winston.transports.Stream({
-    stream: process.stderr,
+    stream: new TurnBatchedStream(process.stderr),
     level,
     format:
       process.env.NOTARY_HSM_LOG_FORMAT === 'text'
@@ -49,6 +94,9 @@ function create(): winston.Logger {
   }
   return winston.createLogger({
     level: fileLevel ? lowest(level, fileLevel) : level,
+    // Each transport formats its own copy of a record; the logger's default format (JSON)
+    // would only serialise every record once more, for nothing.
+    format: winston.format((info) => info)(),
     transports,
     defaultMeta: { pid: process.pid },
   });

@@ -30,7 +30,9 @@ export function accessLog(deps: {
       try {
         const route = routeLabel(ctx);
         deps.metrics.observeRequest(ctx.method, route, ctx.status, seconds);
-        deps.logger.info('request', {
+        // One object: winston's single-argument path, the same line as info('request', {…}).
+        deps.logger.info({
+          message: 'request',
           event: 'http_request',
           method: ctx.method,
           path: ctx.path.length > MAX_PATH ? `${ctx.path.slice(0, MAX_PATH)}…` : ctx.path,

@@ -116,8 +116,11 @@ function check(req: SignRequest, ctx: GuardContext): CheckedRequest {
     }
   }
   const model = kind === 'root' ? Root.fromJson(signed) : Targets.fromJson(signed, req.role);
-  const canonical = canonicalBytes(model.toJson());
-  if (!canonical.equals(canonicalBytes(signed))) {
+  const json = model.toJson();
+  const canonical = canonicalBytes(json);
+  // The same JSON value has the same canonical bytes, so the caller's document is only
+  // canonicalised (to compare bytes, and to throw what that throws) when it differs.
+  if (!sameJson(json, signed) && !canonical.equals(canonicalBytes(signed))) {
     throw new NotaryHsmError(
       'FIELD_VALUE',
       '/signed: does not re-serialise to the same canonical bytes',
@@ -134,6 +137,34 @@ function check(req: SignRequest, ctx: GuardContext): CheckedRequest {
     canonical,
     payloadDigest: createHash('sha256').update(canonical).digest('hex'),
   };
+}
+
+/**
+ * True when `a` and `b` are the same JSON value: equal scalars (numbers by ===), arrays
+ * with the same elements in order, objects with the same own members whatever their
+ * order. Canonical JSON is a function of exactly that (members sorted, strings through
+ * one escaping rule), so two such values have the same canonical bytes — or both cannot
+ * be canonicalised, alike. `false` decides nothing; the caller compares bytes then.
+ * Recursion is bounded by the depth of `a`, the model's own output.
+ */
+function sameJson(a: JsonValue, b: JsonValue): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) {
+      if (!sameJson(a[i] as JsonValue, b[i] as JsonValue)) return false;
+    }
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  const keys = Object.keys(a);
+  if (keys.length !== Object.keys(b).length) return false;
+  for (const k of keys) {
+    if (!Object.prototype.hasOwnProperty.call(b, k)) return false;
+    if (!sameJson(a[k] as JsonValue, b[k] as JsonValue)) return false;
+  }
+  return true;
 }
 
 function checkRole(endpoint: SignRequest['endpoint'], kind: RoleKind, role: string): void {
@@ -205,24 +236,27 @@ function checkExpiry(expires: GoTime, kind: RoleKind, ctx: GuardContext): void {
   }
   const notBefore = now - skewMs;
   const notAfter = now + days * 86_400_000 + skewMs;
-  const details = {
+  // The details (three formatted times) are built only for a refusal.
+  const details = () => ({
     path: '/signed/expires',
     expires: expires.toString(),
     notBefore: new Date(notBefore).toISOString(),
     notAfter: new Date(notAfter).toISOString(),
-  };
+  });
   if (compareToMillis(expires, notBefore) <= 0) {
+    const d = details();
     throw new NotaryHsmError(
       'EXPIRY_OUT_OF_POLICY',
-      `/signed/expires: ${details.expires} is not in the future (allowed clock skew ${ctx.policy.clockSkewSeconds}s)`,
-      { details },
+      `/signed/expires: ${d.expires} is not in the future (allowed clock skew ${ctx.policy.clockSkewSeconds}s)`,
+      { details: d },
     );
   }
   if (compareToMillis(expires, notAfter) > 0) {
+    const d = details();
     throw new NotaryHsmError(
       'EXPIRY_OUT_OF_POLICY',
-      `/signed/expires: ${details.expires} is more than ${days} days ahead, the policy's limit for ${kind} metadata`,
-      { details },
+      `/signed/expires: ${d.expires} is more than ${days} days ahead, the policy's limit for ${kind} metadata`,
+      { details: d },
     );
   }
 }

@@ -61,6 +61,8 @@ export class SigningService implements DaemonServices {
   private readonly store: Store;
   private readonly now: () => Date;
   private readonly publicKeys = new Map<string, Buffer>();
+  /** Bare (`ecdsa`) key ID per signer: a hash of canonical JSON, the same for every request. */
+  private readonly bareKeyIds = new WeakMap<Pkcs11Signer, string>();
 
   constructor(deps: SigningServiceDeps) {
     this.config = deps.config;
@@ -83,7 +85,9 @@ export class SigningService implements DaemonServices {
   /** Audits a refusal; if even that cannot be written, the answer is AUDIT_UNAVAILABLE. */
   private async refuse(base: AuditInput, err: unknown): Promise<never> {
     const e = isNotaryHsmError(err) ? err : new NotaryHsmError('PKCS11_ERROR', 'internal failure');
-    await this.store.audit.append({ ...base, outcome: 'refused', code: e.code, reason: e.message });
+    await this.store.audit.append(
+      Object.assign({}, base, { outcome: 'refused' as const, code: e.code, reason: e.message }),
+    );
     throw err;
   }
 
@@ -110,8 +114,8 @@ export class SigningService implements DaemonServices {
 
   /** The key ID a signature by `signer` carries: for root, the certificate in the submitted root. */
   private keyIdFor(model: Root | Targets, signer: Pkcs11Signer): string {
+    if (!(model instanceof Root)) return this.bareKeyId(signer);
     const bare = TufKey.ecdsa(signer.publicKeySpki);
-    if (!(model instanceof Root)) return bare.id;
     const spki = Buffer.from(signer.publicKeySpki);
     for (const [id, key] of model.keys) {
       if (!key.isX509) continue;
@@ -125,6 +129,15 @@ export class SigningService implements DaemonServices {
       'KEY_NOT_FOUND',
       `the root metadata lists no certificate for root key ${bare.id}`,
     );
+  }
+
+  private bareKeyId(signer: Pkcs11Signer): string {
+    let id = this.bareKeyIds.get(signer);
+    if (id === undefined) {
+      id = TufKey.ecdsa(signer.publicKeySpki).id;
+      this.bareKeyIds.set(signer, id);
+    }
+    return id;
   }
 
   async sign(client: Client, req: SignRequest): Promise<SignResult> {
@@ -174,15 +187,17 @@ export class SigningService implements DaemonServices {
         keys.map((k) => this.registry.signerFor(k.token, k.ref, req.pin)),
       );
       keyIds = signers.map((s) => this.keyIdFor(plan.model, s));
-      await this.store.state.reserve({
-        ...base,
-        gun: req.gun,
-        role: req.role,
-        version: plan.version,
-        payloadDigest: plan.payloadDigest,
-        keyIds,
-        outcome: 'signed',
-      });
+      // Object.assign rather than a spread followed by members (a slow path in V8).
+      await this.store.state.reserve(
+        Object.assign({}, base, {
+          gun: req.gun,
+          role: req.role,
+          version: plan.version,
+          payloadDigest: plan.payloadDigest,
+          keyIds,
+          outcome: 'signed' as const,
+        }),
+      );
     } catch (err) {
       if (isNotaryHsmError(err, 'AUDIT_UNAVAILABLE')) throw err;
       return this.refuse(base, err);

@@ -96,6 +96,19 @@ describe('checkSignRequest accepts', () => {
     expect(out.canonical.equals(canonicalBytes(signed))).toBe(true);
   });
 
+  it('members in any order at every level: the bytes signed are the canonical bytes sent', () => {
+    const signed = delegationSigned(['v1', 'v2']);
+    const reorder = (v: JsonValue): JsonValue => {
+      if (Array.isArray(v)) return v.map(reorder);
+      if (v === null || typeof v !== 'object') return v;
+      const out: JsonObject = {};
+      for (const k of Object.keys(v).reverse()) out[k] = reorder(v[k] as JsonValue);
+      return out;
+    };
+    const out = check(request('sign/delegation', reorder(signed)));
+    expect(out.canonical.equals(canonicalBytes(signed))).toBe(true);
+  });
+
   it('nested delegation roles at their own endpoint', () => {
     const out = check(request('sign/delegation', delegationSigned(), { role: 'targets/a/b' }));
     expect(out.version).toBe(12);
@@ -144,6 +157,12 @@ describe('checkSignRequest accepts', () => {
         'EXPIRY_OUT_OF_POLICY',
       );
       expect(() => check(withExpiry('sign/targets', '2026-06-01T15:00:00+02:00'))).not.toThrow();
+    });
+    it('refuses an expires the model would write differently (not the bytes sent)', () => {
+      const expires = at(NOW.getTime() + DAY, '500000000');
+      const err = failure(() => check(withExpiry('sign/targets', expires)));
+      expect(err.code).toBe('FIELD_VALUE');
+      expect(err.message).toContain('does not re-serialise to the same canonical bytes');
     });
     it('refuses a policy it cannot apply', () => {
       const bad = { ...context(), policy: { ...POLICY, clockSkewSeconds: Number.NaN } };
