@@ -8,6 +8,7 @@ import type Router from '@koa/router';
 import type { Client, DaemonServices, SignRequest } from '../../src/signing/types';
 import { readJsonBody } from '../http/body';
 import type { DaemonContext, DaemonState } from '../http/context';
+import { TurnQueue } from '../http/turns';
 import {
   emptyQuery,
   generateKeyBody,
@@ -22,6 +23,8 @@ import {
 export interface V1Deps {
   services: DaemonServices;
   bodyBytes: number;
+  /** Shared by the signing routes (one per daemon); a fresh one by default. */
+  turns?: TurnQueue;
 }
 
 /** Optional members only when present, so services can tell "absent" from "undefined". */
@@ -95,13 +98,20 @@ export function registerV1Routes(router: Router<DaemonState>, deps: V1Deps): voi
     );
   });
 
+  /**
+   * A signing request takes a turn of its own for its checks and signing, and another for
+   * its answer (daemon/http/turns.ts), so health checks get in between.
+   */
+  const turns = deps.turns ?? new TurnQueue();
   const sign = async (ctx: DaemonContext, client: Client, req: SignRequest): Promise<void> => {
     const result = await services.sign(client, present({ ...req }));
+    await turns.next();
     ctx.body = { signatures: result.signatures };
   };
 
   router.post('/v1/sign/root', async (ctx) => {
     const client = authenticate(ctx);
+    await turns.next();
     const b = await checked(ctx, client, 'sign/root', async () =>
       validate(signRootBody, await body(ctx)),
     );
@@ -115,6 +125,7 @@ export function registerV1Routes(router: Router<DaemonState>, deps: V1Deps): voi
 
   router.post('/v1/sign/targets', async (ctx) => {
     const client = authenticate(ctx);
+    await turns.next();
     const b = await checked(ctx, client, 'sign/targets', async () =>
       validate(signTargetsBody, await body(ctx)),
     );
@@ -128,6 +139,7 @@ export function registerV1Routes(router: Router<DaemonState>, deps: V1Deps): voi
 
   router.post('/v1/sign/delegation', async (ctx) => {
     const client = authenticate(ctx);
+    await turns.next();
     const b = await checked(ctx, client, 'sign/delegation', async () =>
       validate(signDelegationBody, await body(ctx)),
     );
