@@ -206,19 +206,30 @@ function serve(
   };
 
   onBatch((batch) => {
+    // The whole batch is queued before the gates start it, so `waiting` counts what is
+    // behind a request and replies leave in chunks while the host works through the rest
+    // (a synchronous signature completes inside pump()). A request outside the gates
+    // starts the gates queued so far first, to keep the batch's order.
+    const touched = new Set<Gate>();
+    const start = (): void => {
+      for (const g of touched) pump(g);
+      touched.clear();
+    };
     for (const m of batch) {
       const req = m.req;
       if (req.op === 'attach') gateOf(req.token).limit = Math.max(1, req.sessions);
       const token = gatedToken(req);
       if (token === undefined) {
+        start();
         run(m);
         continue;
       }
       const g = gateOf(token);
       g.queue.push(m);
       waiting++;
-      pump(g);
+      touched.add(g);
     }
+    start();
   });
 }
 
