@@ -1,7 +1,8 @@
 /**
  * Liveness and readiness. `/healthz` answers from the process alone — it never calls a
  * service, so it answers while a token waits for a touch. `/readyz` asks the services
- * whether every configured token is present and usable (they never log in for it).
+ * whether every configured token is present and usable (they never log in for it; a token
+ * busy with an operation, such as a signature waiting for a touch, counts as present).
  */
 import type Router from '@koa/router';
 import type winston from 'winston';

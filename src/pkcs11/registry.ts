@@ -154,7 +154,20 @@ export class TokenRegistry {
   }
 
   /** Presence, identity and PIN state of every configured token (never logs in). */
-  async tokens(): Promise<TokenView[]> {
+  tokens(): Promise<TokenView[]> {
+    return this.views(false);
+  }
+
+  /**
+   * tokens() for readiness checks: a token with operations running (a signature waiting
+   * for a touch, say) is in use, so present, and is not asked — its status would queue
+   * behind them, and a readiness probe would fail for as long as a touch takes.
+   */
+  readiness(): Promise<TokenView[]> {
+    return this.views(true);
+  }
+
+  private async views(busyIsPresent: boolean): Promise<TokenView[]> {
     return Promise.all(
       [...this.owners.entries()].map(async ([name, e]): Promise<TokenView> => {
         const base = {
@@ -162,6 +175,15 @@ export class TokenRegistry {
           profile: e.token.profile.name,
           ...(e.module ? { module: e.module } : {}),
         };
+        if (busyIsPresent && !e.moduleError && e.owner.running > 0) {
+          const last = e.owner.lastStatus;
+          return {
+            ...base,
+            present: true,
+            ...(last?.label !== undefined ? { label: last.label } : {}),
+            ...(last?.serial !== undefined ? { serial: last.serial } : {}),
+          };
+        }
         try {
           const s = await this.run(name, (o) => o.status());
           return {

@@ -134,6 +134,11 @@ export class TokenOwner {
     return this.lanes[0] as Lane;
   }
 
+  /** Operations sent to the module hosts and not answered yet. */
+  get running(): number {
+    return this.inFlight;
+  }
+
   /** Operations waiting or in flight (for metrics). */
   get depth(): number {
     return this.queue.length + this.inFlight;

@@ -392,7 +392,7 @@ export class SigningService implements DaemonServices {
   }
 
   async readiness(): Promise<{ ready: boolean; problems: readonly string[] }> {
-    const views = await this.registry.tokens();
+    const views = await this.registry.readiness();
     const problems = views
       .filter((v) => !v.present || v.error)
       .map((v) => `${v.name}: ${v.error?.message ?? 'not present'}`);
