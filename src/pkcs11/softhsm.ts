@@ -1,7 +1,8 @@
 /**
  * SoftHSM2 tokens in private directories — for the embedded default, tests and benches
- * alike: a softhsm2.conf of their own (one token directory per process: SoftHSM2's file
- * store is not meant for concurrent writers) and `softhsm2-util --init-token`. Errors name
+ * alike: a softhsm2.conf of their own (one token directory per user of it: SoftHSM2's file
+ * store is not meant for concurrent writers; the sign hosts of one token only read it)
+ * and `softhsm2-util --init-token`. Errors name
  * the label and softhsm2-util's own words, never its arguments (they hold the PINs).
  */
 import { execFile, execFileSync } from 'node:child_process';

@@ -1,8 +1,9 @@
 /**
  * SoftHSM2 tokens for tests, each in its own private directory (a softhsm2.conf plus a
  * token directory, as scripts softhsm/init-token.sh writes them). Point a process at a
- * token with `token.env` (SOFTHSM2_CONF); never let two processes share one token
- * directory — SoftHSM2's file store is not meant for concurrent writers.
+ * token with `token.env` (SOFTHSM2_CONF); never let two processes write to one token
+ * directory at once — SoftHSM2's file store is not meant for concurrent writers. Several
+ * may sign from it (a TokenOwner's `signHosts`): its store re-reads its files on access.
  */
 import { initSoftHsmToken, softHsmConf, softHsmModule } from '../../src/pkcs11/softhsm';
 import { makeTempDir } from './tmp';
