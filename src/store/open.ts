@@ -44,11 +44,15 @@ export interface Store {
 export interface StoreOptions {
   /** The clock for record times (tests). */
   now?: () => Date;
-  /** Replaces the writer's file operations (tests: count them, make them fail). */
+  /**
+   * Replaces the writer's file operations (tests: count them, make them fail). Unless it
+   * says `durableWrites: true`, the file is opened without O_DSYNC and every batch gets
+   * its own datasync call.
+   */
   io?: Partial<AuditFileIo>;
 }
 
-const { O_WRONLY, O_RDONLY, O_APPEND, O_CREAT, O_EXCL, O_NOFOLLOW } = constants;
+const { O_WRONLY, O_RDONLY, O_APPEND, O_CREAT, O_EXCL, O_NOFOLLOW, O_DSYNC } = constants;
 
 function unavailable(message: string, cause: unknown): NotaryHsmError {
   return new NotaryHsmError('AUDIT_UNAVAILABLE', `${message}: ${(cause as Error).message}`, {
@@ -65,11 +69,19 @@ async function syncDir(dir: string): Promise<void> {
   }
 }
 
-/** Opens the log for appending, creating it (0600, and durable in its directory) if needed. */
-async function openForAppend(path: string, dirCreated: boolean): Promise<FileHandle> {
+/**
+ * Opens the log for appending, creating it (0600, and durable in its directory) if needed;
+ * `durable`: with O_DSYNC (every write returns once its bytes are durable).
+ */
+async function openForAppend(
+  path: string,
+  dirCreated: boolean,
+  durable: boolean,
+): Promise<FileHandle> {
+  const sync = durable ? O_DSYNC : 0;
   let file: FileHandle;
   try {
-    file = await open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
+    file = await open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW | sync, 0o600);
     await syncDir(dirname(path));
     if (dirCreated) await syncDir(dirname(dirname(path)));
   } catch (err) {
@@ -77,7 +89,7 @@ async function openForAppend(path: string, dirCreated: boolean): Promise<FileHan
       throw unavailable(`cannot create the audit log ${path}`, err);
     }
     try {
-      file = await open(path, O_WRONLY | O_APPEND | O_NOFOLLOW);
+      file = await open(path, O_WRONLY | O_APPEND | O_NOFOLLOW | sync);
     } catch (cause) {
       throw unavailable(`cannot open the audit log ${path}`, cause);
     }
@@ -177,7 +189,10 @@ export async function openStore(stateDir: string, options: StoreOptions = {}): P
   let file: FileHandle | undefined;
   try {
     const path = join(stateDir, AUDIT_LOG_FILE);
-    file = await openForAppend(path, dirCreated);
+    const io: AuditFileIo = options.io
+      ? { ...nodeFileIo, durableWrites: false, ...options.io }
+      : nodeFileIo;
+    file = await openForAppend(path, dirCreated, io.durableWrites === true);
     const found = await scan(path);
     if (found.tornBytes > 0) {
       try {
@@ -187,7 +202,6 @@ export async function openStore(stateDir: string, options: StoreOptions = {}): P
         throw unavailable(`cannot cut the incomplete record off the audit log ${path}`, cause);
       }
     }
-    const io = { ...nodeFileIo, ...options.io };
     const writer = new AuditWriter(path, file, found.head, io, options.now ?? (() => new Date()));
     file = undefined; // the writer owns it now
     const store = new OpenStore(writer, found.versions, lock);
