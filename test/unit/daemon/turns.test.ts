@@ -13,6 +13,24 @@ function busy(ms: number): void {
   }
 }
 
+/**
+ * Three requests a, b, c, each one stretch of `ms` after its turn; a's stretch sets a
+ * timer that is due at once. Resolves with the order in which the stretches and the
+ * timer ran.
+ */
+async function threeStretches(turns: TurnQueue, ms: number): Promise<string[]> {
+  const events: string[] = [];
+  const stretch = async (name: string): Promise<void> => {
+    await turns.next();
+    events.push(name);
+    if (name === 'a') setTimeout(() => events.push('timer'), 0);
+    busy(ms);
+  };
+  await Promise.all(['a', 'b', 'c'].map(stretch));
+  await new Promise((r) => setTimeout(r, 5));
+  return events;
+}
+
 describe('TurnQueue', () => {
   it('releases waiters in arrival order', async () => {
     const turns = new TurnQueue();
@@ -25,30 +43,11 @@ describe('TurnQueue', () => {
   });
 
   it('ends a slice once it has run for sliceMs: a timer due meanwhile runs before the next waiter', async () => {
-    const turns = new TurnQueue(1);
-    const events: string[] = [];
-    const stretch = (name: string) => async (): Promise<void> => {
-      await turns.next();
-      events.push(name);
-      if (name === 'a') setTimeout(() => events.push('timer'), 0);
-      busy(3);
-    };
-    await Promise.all(['a', 'b', 'c'].map((n) => stretch(n)()));
-    expect(events).toEqual(['a', 'timer', 'b', 'c']);
+    expect(await threeStretches(new TurnQueue(1), 3)).toEqual(['a', 'timer', 'b', 'c']);
   });
 
   it('lets waiters share a turn while the slice lasts: the timer waits for all of them', async () => {
-    const turns = new TurnQueue(10_000);
-    const events: string[] = [];
-    const stretch = (name: string) => async (): Promise<void> => {
-      await turns.next();
-      events.push(name);
-      if (name === 'a') setTimeout(() => events.push('timer'), 0);
-      busy(2);
-    };
-    await Promise.all(['a', 'b', 'c'].map((n) => stretch(n)()));
-    await new Promise((r) => setTimeout(r, 5));
-    expect(events).toEqual(['a', 'b', 'c', 'timer']);
+    expect(await threeStretches(new TurnQueue(10_000), 2)).toEqual(['a', 'b', 'c', 'timer']);
   });
 
   it('starts afresh after it ran dry', async () => {
