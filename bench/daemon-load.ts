@@ -174,13 +174,15 @@ function signBody(gun: string, role: string): Buffer {
   return Buffer.from(JSON.stringify({ gun, role, signed }));
 }
 
-function signHeaders(url: URL, token: string, body: Buffer): Record<string, string | number> {
-  return {
+/** POSTs a sign/delegation `body` (signBody) on `agent`. */
+function postSign(agent: Agent, url: URL, token: string, body: Buffer): Promise<Answer> {
+  const headers = {
     Host: url.host,
     Authorization: `Bearer ${token}`,
     'Content-Type': 'application/json',
     'Content-Length': body.length,
   };
+  return send(agent, url, 'POST', '/v1/sign/delegation', headers, body);
 }
 
 function count(outcomes: Record<string, number>, outcome: string): void {
@@ -212,14 +214,7 @@ async function runSign(task: SignTask): Promise<SignResult> {
     while (performance.now() < until) {
       const body = signBody(gun, task.role);
       const t0 = performance.now();
-      const a = await send(
-        agent,
-        url,
-        'POST',
-        '/v1/sign/delegation',
-        signHeaders(url, task.token, body),
-        body,
-      );
+      const a = await postSign(agent, url, task.token, body);
       const t1 = performance.now();
       count(outcomes, a.outcome);
       if (a.ok && t1 >= from && t1 <= until) {
@@ -259,14 +254,7 @@ async function runFire(task: FireTask): Promise<FireResult> {
     Array.from({ length: task.count }, async (_, i) => {
       const body = signBody(`${task.gunPrefix}${i}`, task.role);
       const t0 = performance.now();
-      const a = await send(
-        agent,
-        url,
-        'POST',
-        '/v1/sign/delegation',
-        signHeaders(url, task.token, body),
-        body,
-      );
+      const a = await postSign(agent, url, task.token, body);
       latencies.push(performance.now() - t0);
       count(outcomes, a.outcome);
     }),

@@ -13,8 +13,8 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { renameSync, rmSync, writeFileSync } from 'node:fs';
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { rmSync, writeFileSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -28,7 +28,6 @@ import { initSoftHsmToken, softHsmModule } from '../src/pkcs11/softhsm';
 export const ROOT = resolve(__dirname, '..', '..', '..');
 const BIN = join(ROOT, 'bin', 'notary-hsmd');
 
-export { softHsmModule };
 
 // ---------------------------------------------------------------------------------------
 // Cleanup registry
@@ -101,57 +100,6 @@ export async function buildFaultShim(dir: string): Promise<string> {
     throw new Error(`building the fault shim failed: ${stderr.trim() || String(err)}`);
   }
   return out;
-}
-
-/** The shim's control file (test/fault-shim/README.md), replaced atomically on each set. */
-export class ShimControl {
-  readonly controlFile: string;
-  readonly statsFile: string;
-  private readonly values = new Map<string, string>();
-  private writes = 0;
-
-  constructor(dir: string) {
-    this.controlFile = join(dir, 'fault-control');
-    this.statsFile = join(dir, 'fault-stats');
-    this.write();
-  }
-
-  /** FAULT_PKCS11_* for the module host's environment. */
-  env(realModule: string): Record<string, string> {
-    return {
-      FAULT_PKCS11_CONTROL: this.controlFile,
-      FAULT_PKCS11_STATS: this.statsFile,
-      FAULT_PKCS11_MODULE: realModule,
-    };
-  }
-
-  set(values: Record<string, number>): void {
-    for (const [k, v] of Object.entries(values)) this.values.set(k, String(v));
-    this.write();
-  }
-
-  /** The shim's counters (sign_waiting, sign_ok, …), {} before it wrote any. */
-  async stats(): Promise<Record<string, number>> {
-    let text: string;
-    try {
-      text = await readFile(this.statsFile, 'utf8');
-    } catch {
-      return {};
-    }
-    const out: Record<string, number> = {};
-    for (const line of text.split('\n')) {
-      const m = /^(\w+)=(-?\d+)$/.exec(line.trim());
-      if (m?.[1] !== undefined && m[2] !== undefined) out[m[1]] = Number(m[2]);
-    }
-    return out;
-  }
-
-  private write(): void {
-    const body = [...this.values].map(([k, v]) => `${k}=${v}\n`).join('');
-    const tmp = `${this.controlFile}.${process.pid}.${this.writes++}.tmp`;
-    writeFileSync(tmp, body, { mode: 0o600 });
-    renameSync(tmp, this.controlFile);
-  }
 }
 
 // ---------------------------------------------------------------------------------------

@@ -51,12 +51,11 @@ import {
   killAllNow,
   makeDaemonSetup,
   makeTempDir,
-  ShimControl,
-  softHsmModule,
   startDaemonProcess,
   type DaemonProcess,
 } from './daemon-setup';
 import type { RawResult, RawTask } from './pkcs11-raw';
+import { FaultControl } from '../test/helpers/fault-shim';
 
 const TARGET_RATIO = 0.5;
 const TARGET_OVERHEAD_MS = 0.5;
@@ -476,7 +475,7 @@ async function stuckPhase(o: Options): Promise<StuckFigures> {
   progress('building the fault shim (test/fault-shim/build.sh)');
   const dir = await makeTempDir('stuck-');
   const shim = await buildFaultShim(dir);
-  const control = new ShimControl(dir);
+  const control = new FaultControl(dir);
   const setup = await makeDaemonSetup({
     prefix: 'stuck-',
     dir,
@@ -484,7 +483,7 @@ async function stuckPhase(o: Options): Promise<StuckFigures> {
     profile: 'generic',
     sessions: 2,
     module: shim,
-    moduleEnv: control.env(softHsmModule()),
+    moduleEnv: control.env,
     // longer than the window, so that the held requests are still waiting when it closes
     timeoutMs: 30_000,
   });
@@ -517,7 +516,7 @@ async function stuckPhase(o: Options): Promise<StuckFigures> {
     let waitingAtStart = 0;
     for (let i = 0; i < 250 && waitingAtStart < Math.min(2, o.stuckRequests); i++) {
       await sleep(20);
-      waitingAtStart = (await control.stats()).sign_waiting ?? 0;
+      waitingAtStart = control.stats().sign_waiting ?? 0;
     }
     const windowStart = performance.now();
     const polling = poll.run({
@@ -532,7 +531,7 @@ async function stuckPhase(o: Options): Promise<StuckFigures> {
     if (left > 0) await sleep(left);
     poll.stopPolling();
     const healthz = await polling;
-    const waitingAtEnd = (await control.stats()).sign_waiting ?? 0;
+    const waitingAtEnd = control.stats().sign_waiting ?? 0;
     control.set({ sign_delay_ms: 0 });
     released = true;
     progress('touch released');

@@ -17,6 +17,7 @@
  * refused (FIELD_UNKNOWN). Version rollback is checked later, by the state store.
  */
 import { createHash } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
 import { isNotaryHsmError, NotaryHsmError } from '../errors';
 import { canonicalBytes } from '../metadata/canonical';
 import { isJsonObject, MAX_JSON_DEPTH, type JsonValue } from '../metadata/json';
@@ -118,9 +119,10 @@ function check(req: SignRequest, ctx: GuardContext): CheckedRequest {
   const model = kind === 'root' ? Root.fromJson(signed) : Targets.fromJson(signed, req.role);
   const json = model.toJson();
   const canonical = canonicalBytes(json);
-  // The same JSON value has the same canonical bytes, so the caller's document is only
-  // canonicalised (to compare bytes, and to throw what that throws) when it differs.
-  if (!sameJson(json, signed) && !canonical.equals(canonicalBytes(signed))) {
+  // The same JSON value (members in any order) has the same canonical bytes, so the
+  // caller's document is only canonicalised (to compare bytes, and to throw what that
+  // throws) when it differs from the model's.
+  if (!isDeepStrictEqual(json, signed) && !canonical.equals(canonicalBytes(signed))) {
     throw new NotaryHsmError(
       'FIELD_VALUE',
       '/signed: does not re-serialise to the same canonical bytes',
@@ -137,34 +139,6 @@ function check(req: SignRequest, ctx: GuardContext): CheckedRequest {
     canonical,
     payloadDigest: createHash('sha256').update(canonical).digest('hex'),
   };
-}
-
-/**
- * True when `a` and `b` are the same JSON value: equal scalars (numbers by ===), arrays
- * with the same elements in order, objects with the same own members whatever their
- * order. Canonical JSON is a function of exactly that (members sorted, strings through
- * one escaping rule), so two such values have the same canonical bytes — or both cannot
- * be canonicalised, alike. `false` decides nothing; the caller compares bytes then.
- * Recursion is bounded by the depth of `a`, the model's own output.
- */
-function sameJson(a: JsonValue, b: JsonValue): boolean {
-  if (a === b) return true;
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  if (Array.isArray(a)) {
-    if (!Array.isArray(b) || a.length !== b.length) return false;
-    for (let i = 0; i < a.length; i++) {
-      if (!sameJson(a[i] as JsonValue, b[i] as JsonValue)) return false;
-    }
-    return true;
-  }
-  if (Array.isArray(b)) return false;
-  const keys = Object.keys(a);
-  if (keys.length !== Object.keys(b).length) return false;
-  for (const k of keys) {
-    if (!Object.prototype.hasOwnProperty.call(b, k)) return false;
-    if (!sameJson(a[k] as JsonValue, b[k] as JsonValue)) return false;
-  }
-  return true;
 }
 
 function checkRole(endpoint: SignRequest['endpoint'], kind: RoleKind, role: string): void {
