@@ -28,7 +28,6 @@ import { initSoftHsmToken, softHsmModule } from '../src/pkcs11/softhsm';
 export const ROOT = resolve(__dirname, '..', '..', '..');
 const BIN = join(ROOT, 'bin', 'notary-hsmd');
 
-
 // ---------------------------------------------------------------------------------------
 // Cleanup registry
 
