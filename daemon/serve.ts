@@ -44,12 +44,16 @@ export async function startDaemon(opts: ServeOptions = {}): Promise<Daemon> {
 
   const logger = log();
   setConsoleLevel(config.log.level);
+  // Clients before anything is opened: a scope narrower than its keys' reach is refused.
+  const clients = new ClientRegistry({
+    clients: config.clients.map(clientEntryFromConfig),
+    keys: config.keys,
+  });
   const store = await openStore(config.stateDir);
   const metrics = new Registry();
   const registry = new TokenRegistry(config, { observe: tokenOperationObserver(metrics) });
   let handle: ServerHandle | undefined;
   try {
-    const clients = new ClientRegistry({ clients: config.clients.map(clientEntryFromConfig) });
     const services = new SigningService({ config, registry, clients, store });
     const address = opts.listen ?? config.listen;
     const app = createApp({

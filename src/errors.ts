@@ -92,7 +92,8 @@ export type InputErrorCode =
   | 'TARGET_NOT_FOUND'
   | 'REPOSITORY_EXISTS'
   | 'DAEMON_UNREACHABLE' // the signing daemon did not answer
-  | 'DAEMON_BAD_RESPONSE'; // the daemon answered something its API does not promise
+  | 'DAEMON_BAD_RESPONSE' // the daemon answered something its API does not promise
+  | 'KEY_NOT_HELD'; // the repository's role is signed by keys the daemon does not hold for us
 
 /** Codes for the daemon's authentication and signing policy. */
 export type PolicyErrorCode =
@@ -104,6 +105,7 @@ export type PolicyErrorCode =
   | 'EXPIRY_OUT_OF_POLICY' // `expires` in the past or beyond the role's maximum lifetime
   | 'TARGET_OUTSIDE_PATHS' // a delegation target the client may not sign
   | 'VERSION_ROLLBACK' // not above the last version signed for the GUN and role
+  | 'VERSION_JUMP' // further above the last version signed than the policy allows
   | 'REQUEST_TOO_LARGE'; // a request body beyond the configured limit
 
 export type ErrorCode =
@@ -229,6 +231,7 @@ const HTTP_STATUS: { readonly [C in ErrorCode]: HttpErrorStatus } = {
   REPOSITORY_EXISTS: 409,
   DAEMON_UNREACHABLE: 503,
   DAEMON_BAD_RESPONSE: 500,
+  KEY_NOT_HELD: 403,
   // Policy.
   UNAUTHENTICATED: 401,
   FORBIDDEN: 403,
@@ -238,6 +241,7 @@ const HTTP_STATUS: { readonly [C in ErrorCode]: HttpErrorStatus } = {
   EXPIRY_OUT_OF_POLICY: 400,
   TARGET_OUTSIDE_PATHS: 403,
   VERSION_ROLLBACK: 409,
+  VERSION_JUMP: 409,
   REQUEST_TOO_LARGE: 413,
 };
 

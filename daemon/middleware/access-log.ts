@@ -40,6 +40,7 @@ export function accessLog(deps: {
           status: ctx.status,
           ms: Math.round(seconds * 1e6) / 1e3,
           requestId: ctx.state.requestId,
+          clientRequestId: ctx.state.clientRequestId,
           client: ctx.state.client?.name,
         });
       } catch {

@@ -57,7 +57,12 @@ export function registerV1Routes(router: Router<DaemonState>, deps: V1Deps): voi
     try {
       return await read();
     } catch (err) {
-      await services.auditRefusal(client, { endpoint, requestId: ctx.state.requestId, error: err });
+      await services.auditRefusal(client, {
+        endpoint,
+        requestId: ctx.state.requestId,
+        clientRequestId: ctx.state.clientRequestId,
+        error: err,
+      });
       throw err;
     }
   };
@@ -81,7 +86,7 @@ export function registerV1Routes(router: Router<DaemonState>, deps: V1Deps): voi
     );
     const key = await services.generateKey(
       client,
-      present({ ...b, requestId: ctx.state.requestId }),
+      present({ ...b, requestId: ctx.state.requestId, clientRequestId: ctx.state.clientRequestId }),
     );
     ctx.status = 201;
     ctx.body = { key };
@@ -94,7 +99,7 @@ export function registerV1Routes(router: Router<DaemonState>, deps: V1Deps): voi
     );
     ctx.body = await services.rootCertificate(
       client,
-      present({ ...b, requestId: ctx.state.requestId }),
+      present({ ...b, requestId: ctx.state.requestId, clientRequestId: ctx.state.clientRequestId }),
     );
   });
 
@@ -120,6 +125,7 @@ export function registerV1Routes(router: Router<DaemonState>, deps: V1Deps): voi
       role: 'root',
       ...b,
       requestId: ctx.state.requestId,
+      clientRequestId: ctx.state.clientRequestId,
     });
   });
 
@@ -134,6 +140,7 @@ export function registerV1Routes(router: Router<DaemonState>, deps: V1Deps): voi
       role: 'targets',
       ...b,
       requestId: ctx.state.requestId,
+      clientRequestId: ctx.state.clientRequestId,
     });
   });
 
@@ -143,6 +150,11 @@ export function registerV1Routes(router: Router<DaemonState>, deps: V1Deps): voi
     const b = await checked(ctx, client, 'sign/delegation', async () =>
       validate(signDelegationBody, await body(ctx)),
     );
-    await sign(ctx, client, { endpoint: 'sign/delegation', ...b, requestId: ctx.state.requestId });
+    await sign(ctx, client, {
+      endpoint: 'sign/delegation',
+      ...b,
+      requestId: ctx.state.requestId,
+      clientRequestId: ctx.state.clientRequestId,
+    });
   });
 }

@@ -19,6 +19,7 @@ import {
 } from '../metadata/signed';
 import { verifyThreshold, type Requirement } from '../metadata/verify';
 import type { Signer } from '../signer/signer';
+import type { KeyView } from '../signing/types';
 import type { DaemonClient } from './daemon-client';
 
 /** What publishing needs from whoever holds the keys. */
@@ -94,11 +95,71 @@ export interface DaemonSigningOptions {
   pin?: string;
 }
 
+/** A key's bare ID: for a certificate, the ID of the key it carries. */
+function bareId(key: TufKey): string {
+  try {
+    return key.canonicalId;
+  } catch {
+    return key.id; // a key we cannot read is matched by its own ID (and matches nothing)
+  }
+}
+
+/**
+ * The daemon keys (by name) that can meet `requirements`: those whose key the roles list.
+ * Asking the daemon for a signature no requirement can use would only burn a version and
+ * leave a misleading record, so too few of them is refused here, before anything is sent.
+ * throws: KEY_NOT_HELD
+ */
+export function daemonKeysFor(
+  gun: string,
+  role: string,
+  offered: readonly KeyView[],
+  requirements: readonly Requirement[],
+): string[] {
+  const names = new Set<string>();
+  for (const req of requirements) {
+    const wanted = new Set(req.keys.map(bareId));
+    const held = offered.filter((k) => wanted.has(k.keyId));
+    if (held.length < req.threshold) {
+      const listed = req.keys.map((k) => k.id.slice(0, 12)).join(', ') || 'no key';
+      const mine = offered.map((k) => `${k.name} (${k.keyId.slice(0, 12)})`).join(', ') || 'none';
+      throw new NotaryHsmError(
+        'KEY_NOT_HELD',
+        `${gun}: ${req.role} must be signed by ${req.threshold} of ${listed}, and notary-hsmd ` +
+          `holds ${held.length} of them for this client (its keys for ${gun}: ${mine}); ` +
+          `sign ${role} with the key the repository lists, or rotate the role to a daemon key`,
+        { details: { gun, role: req.role, threshold: req.threshold, held: held.length } },
+      );
+    }
+    for (const k of held) names.add(k.name);
+  }
+  return [...names];
+}
+
 /** Signing by notary-hsmd over its REST API. */
 export function daemonSigning(opts: DaemonSigningOptions): MetadataSigning {
   const { client } = opts;
   const pin = opts.pin === undefined ? {} : { pin: opts.pin };
-  const keys = opts.keys ? { keys: opts.keys } : {};
+  /**
+   * The keys a request names: the caller's choice, else the daemon keys the requirements
+   * list. A root key whose PIN comes with each request is listed by the daemon only once
+   * it has been used, so for root with a PIN the daemon picks the keys itself (it signs
+   * only with keys whose certificates the root lists).
+   */
+  const keysToAsk = async (
+    gun: string,
+    role: string,
+    requirements: readonly Requirement[],
+  ): Promise<{ keys?: string[] }> => {
+    if (opts.keys) return { keys: opts.keys };
+    const offered = (await client.keys(gun)).keys;
+    try {
+      return { keys: daemonKeysFor(gun, role, offered, requirements) };
+    } catch (err) {
+      if (role === 'root' && opts.pin !== undefined) return {};
+      throw err;
+    }
+  };
   return {
     async rootKey(gun) {
       if (!opts.rootKey) throw new NotaryHsmError('USAGE', 'name the root key (--root-key)');
@@ -118,7 +179,11 @@ export function daemonSigning(opts: DaemonSigningOptions): MetadataSigning {
       return TufKey.fromJson(k.publicKey, '/publicKey');
     },
     async sign(gun, role, signed, requirements) {
-      const body = { gun, signed: parseJson(JSON.stringify(signed.toJson())), ...keys };
+      const body = {
+        gun,
+        signed: parseJson(JSON.stringify(signed.toJson())),
+        ...(await keysToAsk(gun, role, requirements)),
+      };
       const res =
         role === 'root'
           ? await client.signRoot({ ...body, ...pin })

@@ -91,6 +91,10 @@ export const policyConfigSchema = z.strictObject({
     })
     .default({ root: 3650, targets: 1095, delegation: 1095 }),
   clock_skew_seconds: z.int().min(0).max(3600).default(300),
+  /** The largest step of a role's version above the last one the daemon signed. */
+  max_version_step: z.int().min(1).max(1_000_000_000).default(1000),
+  /** The highest version the daemon signs for a role it has never signed (a migrated repository). */
+  max_first_version: z.int().min(1).max(1_000_000_000_000).default(1_000_000),
   request_bytes: z
     .int()
     .min(1024)
@@ -113,6 +117,8 @@ export const fileConfigSchema = z.strictObject({
   policy: policyConfigSchema.default({
     max_expiry_days: { root: 3650, targets: 1095, delegation: 1095 },
     clock_skew_seconds: 300,
+    max_version_step: 1000,
+    max_first_version: 1_000_000,
     request_bytes: 1 << 20,
   }),
   tokens: z.array(tokenConfigSchema).default([]),

@@ -127,7 +127,8 @@ class Parser {
     NUMBER.lastIndex = this.pos;
     const m = NUMBER.exec(this.text);
     if (!m) this.fail('expected a value');
-    if (this.integersOnly && /[.eE]/.test(m[0])) this.fail(`number ${m[0]} is not an integer`);
+    // The number itself is not quoted: it may be a secret sent with the wrong type (a PIN).
+    if (this.integersOnly && /[.eE]/.test(m[0])) this.fail('a number that is not an integer');
     this.pos += m[0].length;
     return Number(m[0]);
   }

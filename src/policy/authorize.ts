@@ -13,7 +13,8 @@
  * clients (or this one, elsewhere) may do.
  */
 import { NotaryHsmError } from '../errors';
-import type { Client, Scope, SignEndpoint } from '../signing/types';
+import type { SignEndpoint } from '../signing/types';
+import type { Client, Scope } from './scope';
 import { anyGunMatches, checkGun, quote, roleAllowed } from './patterns';
 
 /** What a client asks to do. */

@@ -12,8 +12,9 @@ import { keyConfigSchema, type ClientConfig } from '../config/schema';
 import { NotaryHsmError } from '../errors';
 import { isDelegationRole } from '../metadata/roles';
 import { zodProblems } from '../pkcs11/profile';
-import type { Client, Scope } from '../signing/types';
+import type { Client, Scope } from './scope';
 import { gunPatternProblem, targetPatternProblem } from './patterns';
+import { keyReachProblems, type KeyReach } from './reach';
 
 /** What tokens made by newClientToken start with (so that leaked ones are recognisable). */
 export const CLIENT_TOKEN_PREFIX = 'nhsm_';
@@ -47,7 +48,7 @@ function refined(
 const name = keyConfigSchema.shape.name;
 const guns = z.array(refined('GUN pattern', gunPatternProblem));
 
-/** One scope as configured (see Scope in signing/types.ts for what each kind allows). */
+/** One scope as configured (see Scope in policy/scope.ts for what each kind allows). */
 export const scopeSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('admin') }),
   z.strictObject({ kind: z.literal('root'), keys: z.array(name), guns }),
@@ -114,7 +115,14 @@ function frozenScope(s: Scope): Scope {
 export class ClientRegistry {
   private readonly entries: readonly Entry[];
 
-  constructor(options: { readonly clients: readonly unknown[] }) {
+  /**
+   * `keys`: the configured keys; with them, a scope listing a key that reaches beyond it
+   * is refused (see reach.ts).
+   */
+  constructor(options: {
+    readonly clients: readonly unknown[];
+    readonly keys?: readonly KeyReach[];
+  }) {
     const parsed = z.array(clientEntrySchema).safeParse(options.clients);
     const problems = parsed.success ? [] : zodProblems(parsed.error).map((p) => `clients.${p}`);
     const configs = parsed.success ? parsed.data : [];
@@ -124,6 +132,7 @@ export class ClientRegistry {
       const names = configs.filter((c) => c.token_sha256 === d).map((c) => c.name);
       problems.push(`clients: ${names.join(', ')} share one token`);
     }
+    if (options.keys) problems.push(...keyReachProblems(configs, options.keys));
     if (problems.length > 0) {
       throw new NotaryHsmError(
         'CONFIG_INVALID',

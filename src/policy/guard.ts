@@ -236,6 +236,16 @@ function checkExpiry(expires: GoTime, kind: RoleKind, ctx: GuardContext): void {
 }
 
 function checkDelegation(model: Targets, role: string, allowedPaths: readonly string[]): void {
+  // Delegations are changed by whoever signs the parent (targets or an admin), never through
+  // a delegation signer: keys alone are refused too, as they could back a later role entry.
+  const key = model.delegationKeys.keys().next();
+  if (!key.done) {
+    throw new NotaryHsmError(
+      'FORBIDDEN',
+      `/signed/delegations/keys: ${role} may not list delegation keys (it names ${key.value}) through this endpoint`,
+      { details: { path: '/signed/delegations/keys', role } },
+    );
+  }
   const child = model.delegationRoles[0];
   if (child !== undefined) {
     throw new NotaryHsmError(

@@ -91,6 +91,19 @@ export function gunMatches(pattern: string, gun: string): boolean {
   return gun === pattern;
 }
 
+/**
+ * Whether every GUN `inner` matches is also matched by `outer` (both valid GUN patterns):
+ * `*` covers everything; `a/*` covers `a/x`, `a/x/*` and `a/x/y`; an exact GUN covers
+ * only itself.
+ */
+export function gunPatternCovers(outer: string, inner: string): boolean {
+  if (outer === '*' || outer === inner) return true;
+  if (inner === '*' || !outer.endsWith('/*')) return false;
+  const prefix = outer.slice(0, -1); // keeps the '/'
+  const innerBase = inner.endsWith('/*') ? inner.slice(0, -1) : inner;
+  return innerBase.length > prefix.length && innerBase.startsWith(prefix);
+}
+
 /** Whether any of `patterns` matches `gun`. */
 export function anyGunMatches(patterns: readonly string[], gun: string): boolean {
   return patterns.some((p) => gunMatches(p, gun));

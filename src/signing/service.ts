@@ -18,17 +18,19 @@
 import { createHash } from 'node:crypto';
 import { NotaryHsmError, isNotaryHsmError } from '../errors';
 import type { Config, ResolvedKey } from '../config/load';
-import { createRootCertificate } from '../metadata/certificate';
+import { createRootCertificate, ROOT_CERT_DAYS } from '../metadata/certificate';
 import type { JsonValue } from '../metadata/json';
 import { TufKey } from '../metadata/keys';
 import { Root } from '../metadata/root';
 import { Targets } from '../metadata/targets';
-import type { Pkcs11Signer } from '../pkcs11/pkcs11-signer';
 import type { TokenRegistry } from '../pkcs11/registry';
 import { authorize, checkSignRequest, isAdmin } from '../policy';
 import type { ClientRegistry } from '../policy/clients';
+import { rootSignatureKeyIds } from '../policy/root-certificates';
 import { anyGunMatches, matchingTargetPattern, quote, roleAllowed } from '../policy/patterns';
+import type { Signer } from '../signer/signer';
 import type { Store } from '../store';
+import type { VersionBounds } from '../store/signing-state';
 import type {
   AuditInput,
   Client,
@@ -54,6 +56,21 @@ const KIND = {
   'sign/delegation': 'delegation',
 } as const;
 
+/** Each delegation key's own target patterns must allow every target. throws: TARGET_OUTSIDE_PATHS */
+function checkKeyPaths(keys: readonly ResolvedKey[], model: Targets): void {
+  for (const k of keys) {
+    for (const name of model.targets.keys()) {
+      if (!matchingTargetPattern(k.delegation?.paths ?? [], name)) {
+        throw new NotaryHsmError(
+          'TARGET_OUTSIDE_PATHS',
+          `key ${k.name} may not sign target ${quote(name)}`,
+          { details: { key: k.name } },
+        );
+      }
+    }
+  }
+}
+
 export class SigningService implements DaemonServices {
   private readonly config: Config;
   private readonly registry: TokenRegistry;
@@ -62,7 +79,8 @@ export class SigningService implements DaemonServices {
   private readonly now: () => Date;
   private readonly publicKeys = new Map<string, Buffer>();
   /** Bare (`ecdsa`) key ID per signer: a hash of canonical JSON, the same for every request. */
-  private readonly bareKeyIds = new WeakMap<Pkcs11Signer, string>();
+  private readonly bareKeyIds = new WeakMap<Signer, string>();
+  private readonly versionBounds: VersionBounds;
 
   constructor(deps: SigningServiceDeps) {
     this.config = deps.config;
@@ -70,6 +88,10 @@ export class SigningService implements DaemonServices {
     this.clients = deps.clients;
     this.store = deps.store;
     this.now = deps.now ?? (() => new Date());
+    this.versionBounds = {
+      maxStep: this.config.policy.max_version_step,
+      firstMax: this.config.policy.max_first_version,
+    };
   }
 
   authenticate(authorization: string | undefined): Client {
@@ -112,32 +134,62 @@ export class SigningService implements DaemonServices {
     return keys;
   }
 
-  /** The key ID a signature by `signer` carries: for root, the certificate in the submitted root. */
-  private keyIdFor(model: Root | Targets, signer: Pkcs11Signer): string {
-    if (!(model instanceof Root)) return this.bareKeyId(signer);
-    const bare = TufKey.ecdsa(signer.publicKeySpki);
-    const spki = Buffer.from(signer.publicKeySpki);
-    for (const [id, key] of model.keys) {
-      if (!key.isX509) continue;
-      try {
-        if (key.publicKey().export({ format: 'der', type: 'spki' }).equals(spki)) return id;
-      } catch {
-        // a certificate we cannot read is not this key's
-      }
-    }
-    throw new NotaryHsmError(
-      'KEY_NOT_FOUND',
-      `the root metadata lists no certificate for root key ${bare.id}`,
-    );
+  /**
+   * The key IDs a signature by `signer` is given under: the bare key's for targets and
+   * delegations; for root, each certificate of that key in the submitted root, which must
+   * be one the daemon issued for exactly this GUN (policy/root-certificates.ts).
+   */
+  private keyIdsFor(model: Root | Targets, signer: Signer, gun: string, now: Date): string[] {
+    if (!(model instanceof Root)) return [this.bareKeyId(signer)];
+    return rootSignatureKeyIds(model, signer.publicKeySpki, {
+      gun,
+      now,
+      maxDays: this.config.policy.max_expiry_days.root,
+      clockSkewSeconds: this.config.policy.clock_skew_seconds,
+    });
   }
 
-  private bareKeyId(signer: Pkcs11Signer): string {
+  private bareKeyId(signer: Signer): string {
     let id = this.bareKeyIds.get(signer);
     if (id === undefined) {
       id = TufKey.ecdsa(signer.publicKeySpki).id;
       this.bareKeyIds.set(signer, id);
     }
     return id;
+  }
+
+  /**
+   * The signers of a request and the key IDs each signs under. For root, a key signs only
+   * under certificates the daemon issued for this GUN; keys the request did not name and
+   * the root lists no certificate of are left out (an admin may hold root keys of many
+   * repositories).
+   * throws: KEY_NOT_FOUND, CERTIFICATE_INVALID, token errors
+   */
+  private async signersFor(
+    keys: readonly ResolvedKey[],
+    req: SignRequest,
+    model: Root | Targets,
+    now: Date,
+  ): Promise<{ signer: Signer; keyIds: string[] }[]> {
+    const signers: Signer[] = await Promise.all(
+      keys.map((k) => this.registry.signerFor(k.token, k.ref, req.pin)),
+    );
+    const out: { signer: Signer; keyIds: string[] }[] = [];
+    for (const signer of signers) {
+      try {
+        out.push({ signer, keyIds: this.keyIdsFor(model, signer, req.gun, now) });
+      } catch (err) {
+        if (req.keys !== undefined || !isNotaryHsmError(err, 'KEY_NOT_FOUND')) throw err;
+      }
+    }
+    if (out.length === 0) {
+      throw new NotaryHsmError(
+        'KEY_NOT_FOUND',
+        `the root lists a certificate of none of the root keys this client may use for ${req.gun}`,
+        { details: { gun: req.gun } },
+      );
+    }
+    return out;
   }
 
   async sign(client: Client, req: SignRequest): Promise<SignResult> {
@@ -147,12 +199,14 @@ export class SigningService implements DaemonServices {
       gun: req.gun,
       role: req.role,
       requestId: req.requestId,
+      ...(req.clientRequestId !== undefined ? { clientRequestId: req.clientRequestId } : {}),
       outcome: 'refused',
     };
     let plan: { model: Root | Targets; version: number; canonical: Buffer; payloadDigest: string };
-    let signers: Pkcs11Signer[];
+    let signing: { signer: Signer; keyIds: string[] }[];
     let keyIds: string[];
     try {
+      const now = this.now();
       const auth = authorize(client, {
         endpoint: req.endpoint,
         gun: req.gun,
@@ -161,7 +215,7 @@ export class SigningService implements DaemonServices {
       });
       const keys = this.usableKeys(auth.keys, req);
       plan = checkSignRequest(req, {
-        now: this.now(),
+        now,
         policy: {
           maxExpiryDays: this.config.policy.max_expiry_days,
           clockSkewSeconds: this.config.policy.clock_skew_seconds,
@@ -169,24 +223,10 @@ export class SigningService implements DaemonServices {
         ...(auth.paths ? { allowedPaths: auth.paths } : {}),
       });
       if (plan.model instanceof Targets && KIND[req.endpoint] === 'delegation') {
-        for (const k of keys) {
-          for (const name of plan.model.targets.keys()) {
-            if (!matchingTargetPattern(k.delegation?.paths ?? [], name)) {
-              throw new NotaryHsmError(
-                'TARGET_OUTSIDE_PATHS',
-                `key ${k.name} may not sign target ${quote(name)}`,
-                {
-                  details: { key: k.name },
-                },
-              );
-            }
-          }
-        }
+        checkKeyPaths(keys, plan.model);
       }
-      signers = await Promise.all(
-        keys.map((k) => this.registry.signerFor(k.token, k.ref, req.pin)),
-      );
-      keyIds = signers.map((s) => this.keyIdFor(plan.model, s));
+      signing = await this.signersFor(keys, req, plan.model, now);
+      keyIds = signing.flatMap((s) => s.keyIds);
       // Object.assign rather than a spread followed by members (a slow path in V8).
       await this.store.state.reserve(
         Object.assign({}, base, {
@@ -197,19 +237,22 @@ export class SigningService implements DaemonServices {
           keyIds,
           outcome: 'signed' as const,
         }),
+        this.versionBounds,
       );
     } catch (err) {
       if (isNotaryHsmError(err, 'AUDIT_UNAVAILABLE')) throw err;
       return this.refuse(base, err);
     }
     try {
-      const sigs = await Promise.all(signers.map((s) => s.sign(plan.canonical)));
+      const sigs = await Promise.all(signing.map((s) => s.signer.sign(plan.canonical)));
       return {
-        signatures: sigs.map((sig, i) => ({
-          keyid: keyIds[i] as string,
-          method: 'ecdsa',
-          sig: Buffer.from(sig).toString('base64'),
-        })),
+        signatures: signing.flatMap((s, i) =>
+          s.keyIds.map((keyid) => ({
+            keyid,
+            method: 'ecdsa',
+            sig: Buffer.from(sigs[i] as Uint8Array).toString('base64'),
+          })),
+        ),
       };
     } catch (err) {
       const e = isNotaryHsmError(err) ? err : new NotaryHsmError('PKCS11_ERROR', 'signing failed');
@@ -229,7 +272,7 @@ export class SigningService implements DaemonServices {
 
   async rootCertificate(
     client: Client,
-    req: { gun: string; key: string; pin?: string; requestId: string },
+    req: { gun: string; key: string; pin?: string; requestId: string; clientRequestId?: string },
   ): Promise<RootCertificateResult> {
     const base: AuditInput = {
       client: client.name,
@@ -237,9 +280,10 @@ export class SigningService implements DaemonServices {
       gun: req.gun,
       role: 'root',
       requestId: req.requestId,
+      ...(req.clientRequestId !== undefined ? { clientRequestId: req.clientRequestId } : {}),
       outcome: 'refused',
     };
-    let signer: Pkcs11Signer;
+    let signer: Signer;
     try {
       authorize(client, {
         endpoint: 'certificates/root',
@@ -263,7 +307,10 @@ export class SigningService implements DaemonServices {
     }
     let cert: TufKey;
     try {
-      cert = await createRootCertificate({ gun: req.gun, signer });
+      // Never valid for longer than the policy lets root metadata live: the certificate
+      // must pass the same check when a root listing it is signed.
+      const days = Math.min(ROOT_CERT_DAYS, this.config.policy.max_expiry_days.root);
+      cert = await createRootCertificate({ gun: req.gun, signer, days });
     } catch (err) {
       await this.failed(base, err);
       throw err;
@@ -319,12 +366,20 @@ export class SigningService implements DaemonServices {
 
   async generateKey(
     client: Client,
-    req: { token: string; label: string; id?: string; role: KeyView['role']; requestId: string },
+    req: {
+      token: string;
+      label: string;
+      id?: string;
+      role: KeyView['role'];
+      requestId: string;
+      clientRequestId?: string;
+    },
   ): Promise<KeyView> {
     const base: AuditInput = {
       client: client.name,
       endpoint: 'keys/generate',
       requestId: req.requestId,
+      ...(req.clientRequestId !== undefined ? { clientRequestId: req.clientRequestId } : {}),
       outcome: 'refused',
     };
     if (!isAdmin(client)) {
@@ -373,7 +428,7 @@ export class SigningService implements DaemonServices {
 
   async auditRefusal(
     client: Client,
-    req: { endpoint: string; requestId: string; error: unknown },
+    req: { endpoint: string; requestId: string; clientRequestId?: string; error: unknown },
   ): Promise<void> {
     const e = isNotaryHsmError(req.error) ? req.error : undefined;
     const code = e?.code ?? (req.error as { code?: unknown } | undefined)?.code;
@@ -381,6 +436,7 @@ export class SigningService implements DaemonServices {
       client: client.name,
       endpoint: req.endpoint,
       requestId: req.requestId,
+      ...(req.clientRequestId !== undefined ? { clientRequestId: req.clientRequestId } : {}),
       outcome: 'refused',
       code: typeof code === 'string' ? code : 'BAD_REQUEST',
       reason: req.error instanceof Error ? quote(req.error.message, 200) : 'refused',

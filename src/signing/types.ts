@@ -5,30 +5,12 @@
  * layer in daemon/ only translates requests to these calls and results back.
  */
 import type { JsonValue } from '../metadata/json';
+import type { Client, Scope } from '../policy/scope';
+
+export type { Client, Scope };
 
 /** The endpoints that sign, as named in audit records and scopes. */
 export type SignEndpoint = 'sign/root' | 'sign/targets' | 'sign/delegation' | 'certificates/root';
-
-/** What a client may do. Deny by default: an empty list allows nothing. */
-export type Scope =
-  | { readonly kind: 'admin' }
-  | { readonly kind: 'root'; readonly keys: readonly string[]; readonly guns: readonly string[] }
-  | { readonly kind: 'targets'; readonly keys: readonly string[]; readonly guns: readonly string[] }
-  | {
-      readonly kind: 'delegation';
-      readonly keys: readonly string[];
-      readonly guns: readonly string[];
-      /** Delegation role names, exactly (`targets/ci-build`). */
-      readonly roles: readonly string[];
-      /** Target name patterns the client may sign (`*` within a path segment, `**` across). */
-      readonly paths: readonly string[];
-    };
-
-/** An authenticated caller. */
-export interface Client {
-  readonly name: string;
-  readonly scopes: readonly Scope[];
-}
 
 /** A request to sign metadata (the daemon computes the bytes itself). */
 export interface SignRequest {
@@ -42,7 +24,9 @@ export interface SignRequest {
   readonly keys?: readonly string[];
   /** For tokens whose PIN comes with the request; used once, never stored or logged. */
   readonly pin?: string;
+  /** The daemon's ID of the request, and the caller's own when it sent one. */
   readonly requestId: string;
+  readonly clientRequestId?: string;
 }
 
 export interface SignatureOut {
@@ -73,7 +57,10 @@ export interface AuditEntry {
   /** Stable error code for refusals and failures. */
   readonly code?: string;
   readonly reason?: string;
+  /** The daemon's own ID of the request. */
   readonly requestId?: string;
+  /** The caller's X-Request-Id, kept for correlation (never an identifier of the record). */
+  readonly clientRequestId?: string;
   /** Hash of the previous record (64 zeros for the first). */
   readonly prev: string;
   /** SHA-256 over prev and this record's canonical JSON without `hash`. */
@@ -129,17 +116,24 @@ export interface DaemonServices {
   /** Admin only: generate a key on a token. */
   generateKey(
     client: Client,
-    req: { token: string; label: string; id?: string; role: KeyView['role']; requestId: string },
+    req: {
+      token: string;
+      label: string;
+      id?: string;
+      role: KeyView['role'];
+      requestId: string;
+      clientRequestId?: string;
+    },
   ): Promise<KeyView>;
   rootCertificate(
     client: Client,
-    req: { gun: string; key: string; pin?: string; requestId: string },
+    req: { gun: string; key: string; pin?: string; requestId: string; clientRequestId?: string },
   ): Promise<RootCertificateResult>;
   sign(client: Client, req: SignRequest): Promise<SignResult>;
   /** Audits a request refused before it reached the pipeline (bad body, too large…). throws: AUDIT_UNAVAILABLE */
   auditRefusal(
     client: Client,
-    req: { endpoint: string; requestId: string; error: unknown },
+    req: { endpoint: string; requestId: string; clientRequestId?: string; error: unknown },
   ): Promise<void>;
   /** Queue depth and PIN state per token, for /metrics. */
   tokenGauges(): readonly {

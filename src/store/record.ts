@@ -30,9 +30,18 @@ const TEXT_FIELDS = [
   'code',
   'reason',
   'requestId',
+  'clientRequestId',
 ];
 const REQUIRED_TEXT: ReadonlySet<string> = new Set(['client', 'endpoint']);
-const OPTIONAL_TEXT = ['gun', 'role', 'payloadDigest', 'code', 'reason', 'requestId'] as const;
+const OPTIONAL_TEXT = [
+  'gun',
+  'role',
+  'payloadDigest',
+  'code',
+  'reason',
+  'requestId',
+  'clientRequestId',
+] as const;
 const ALL_FIELDS: ReadonlySet<string> = new Set([
   'seq',
   'time',
@@ -47,6 +56,7 @@ const ALL_FIELDS: ReadonlySet<string> = new Set([
   'code',
   'reason',
   'requestId',
+  'clientRequestId',
   'prev',
   'hash',
 ]);
@@ -141,6 +151,7 @@ export interface SealedRecord {
 function members(r: AuditEntry): { before: string; after: string } {
   const q = JSON.stringify;
   let before = `"client":${q(r.client)}`;
+  if (r.clientRequestId !== undefined) before += `,"clientRequestId":${q(r.clientRequestId)}`;
   if (r.code !== undefined) before += `,"code":${q(r.code)}`;
   before += `,"endpoint":${q(r.endpoint)}`;
   if (r.gun !== undefined) before += `,"gun":${q(r.gun)}`;

@@ -49,6 +49,17 @@ function reservation(input: ReserveInput): AuditInput {
   return record;
 }
 
+/**
+ * How far above the last version a reservation may jump. Without a bound, one request for
+ * version 2^53−1 would block its role forever (no higher safe integer is left).
+ */
+export interface VersionBounds {
+  /** The largest step above the last version claimed for the GUN and role. */
+  readonly maxStep: number;
+  /** The highest version of a role this store has never seen. */
+  readonly firstMax: number;
+}
+
 /** Highest signed version per GUN and role, and the gate every versioned signature passes. */
 export class SigningState {
   /** Versions whose `signed` record is durable. */
@@ -73,11 +84,13 @@ export class SigningState {
    * Claims `input.version` for its GUN and role and records the signature-to-be; resolves
    * with the durable record, after which (and only after which) the caller may sign. The
    * check and the claim happen before reserve returns; failures arrive as rejections.
+   * With `bounds`, the version may also be at most `maxStep` above the last one (or
+   * `firstMax` for a role never signed).
    * rejects: VERSION_ROLLBACK (not above the last version signed or being signed; details
-   * name it), AUDIT_UNAVAILABLE (the record may not be durable: do not sign; the version
+   * name it), VERSION_JUMP (beyond `bounds`; details name the highest allowed), AUDIT_UNAVAILABLE (the record may not be durable: do not sign; the version
    * stays claimed), AUDIT_RECORD_INVALID
    */
-  reserve(input: ReserveInput): Promise<AuditEntry> {
+  reserve(input: ReserveInput, bounds?: VersionBounds): Promise<AuditEntry> {
     const refused = this.writer.unavailable();
     if (refused) return Promise.reject(refused);
     let record: AuditInput;
@@ -99,6 +112,22 @@ export class SigningState {
           { details: { gun, role, version, lastVersion: last } },
         ),
       );
+    }
+    if (bounds !== undefined) {
+      const highest = last === undefined ? bounds.firstMax : last + bounds.maxStep;
+      if (version > highest) {
+        const since =
+          last === undefined
+            ? `the highest first version the policy allows`
+            : `${bounds.maxStep} above version ${last}, the last one signed`;
+        return Promise.reject(
+          new NotaryHsmError(
+            'VERSION_JUMP',
+            `version ${version} of ${role} for ${gun} is beyond version ${highest}, ${since}`,
+            { details: { gun, role, version, lastVersion: last ?? null, maxVersion: highest } },
+          ),
+        );
+      }
     }
     this.claimed.set(key, version);
     return this.writer.commit(record).then((entry) => {

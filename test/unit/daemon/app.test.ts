@@ -53,6 +53,10 @@ const CERT: RootCertificateResult = {
   keyId: 'b'.repeat(64),
   certificatePem: '-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n',
 };
+/** The daemon's own request ID: a fresh UUID, whatever the caller sent. */
+const DAEMON_ID: unknown = expect.stringMatching(
+  /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/,
+);
 const SIGS: SignResult = { signatures: [{ keyid: 'c'.repeat(64), method: 'ecdsa', sig: 'c2ln' }] };
 const SIGNED = {
   _type: 'Targets',
@@ -231,7 +235,8 @@ describe('routes: happy paths', () => {
       label: 'ci',
       id: '0a1b',
       role: 'delegation',
-      requestId: 'gen-1',
+      requestId: DAEMON_ID,
+      clientRequestId: 'gen-1',
     });
   });
 
@@ -246,7 +251,13 @@ describe('routes: happy paths', () => {
     expect(res.body).toEqual(CERT);
     expect(services.rootCertificate).toHaveBeenCalledTimes(1);
     const req = services.rootCertificate.mock.calls[0]?.[1];
-    expect(req).toEqual({ gun: CERT.gun, key: 'root1', pin: PIN, requestId: 'cert-1' });
+    expect(req).toEqual({
+      gun: CERT.gun,
+      key: 'root1',
+      pin: PIN,
+      requestId: DAEMON_ID,
+      clientRequestId: 'cert-1',
+    });
   });
 
   test.each([
@@ -275,20 +286,25 @@ describe('routes: happy paths', () => {
     expect(services.sign.mock.calls[0]?.[1]).toEqual({
       gun: 'registry.example.com/acme/api',
       signed: SIGNED,
-      requestId: 'sign-42',
+      requestId: DAEMON_ID,
+      clientRequestId: 'sign-42',
       ...expected,
     });
   });
 });
 
 describe('request IDs', () => {
-  test('a sane incoming X-Request-Id is kept, anything else replaced', async () => {
+  test("every request gets the daemon's own ID; a sane incoming X-Request-Id is kept beside it", async () => {
     const { agent } = setup();
     const kept = await agent.get('/healthz').set('X-Request-Id', 'ci-job_17.run-3');
-    expect(kept.headers['x-request-id']).toBe('ci-job_17.run-3');
+    expect(kept.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    expect(kept.headers['x-client-request-id']).toBe('ci-job_17.run-3');
+    const again = await agent.get('/healthz').set('X-Request-Id', 'ci-job_17.run-3');
+    expect(again.headers['x-request-id']).not.toBe(kept.headers['x-request-id']);
     for (const bad of ['a'.repeat(65), 'has space', 'semi;colon', '<script>']) {
       const res = await agent.get('/healthz').set('X-Request-Id', bad);
       expect(res.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+      expect(res.headers['x-client-request-id']).toBeUndefined();
     }
     const none = await agent.get('/healthz');
     expect(none.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
@@ -470,6 +486,24 @@ describe('request bodies', () => {
     const { agent, services } = setup();
     const res = await post(agent).send(raw);
     expectError(res, 400, 'BAD_JSON');
+    expect(services.sign).not.toHaveBeenCalled();
+  });
+
+  test.each([
+    ['a fraction', '918273.5'],
+    ['an exponent', '9182e73'],
+    ['a huge integer', '918273918273918273918273'],
+    ['a negative number', '-918273'],
+  ])('a PIN sent as %s is refused without repeating it', async (_what, pin) => {
+    const { agent, services } = setup();
+    const res = await agent
+      .post('/v1/sign/root')
+      .set('Authorization', AUTH)
+      .set('Content-Type', 'application/json')
+      .send(`{"gun":"g","signed":{},"pin":${pin}}`);
+    expect(res.status).toBe(400);
+    expect(res.text).not.toContain('918273');
+    expect(res.text).not.toContain('9182e73');
     expect(services.sign).not.toHaveBeenCalled();
   });
 
@@ -733,7 +767,8 @@ describe('access log', () => {
       method: 'POST',
       path: '/v1/sign/root',
       status: 200,
-      requestId: 'log-1',
+      requestId: DAEMON_ID,
+      clientRequestId: 'log-1',
       client: 'ci-build',
     });
     expect(typeof first.ms).toBe('number');

@@ -824,6 +824,12 @@ function badRequests(): Bad[] {
     s.targets = {};
     return s;
   });
+  add('delegation keys without a role (a change to delegations)', 'FORBIDDEN', d, () => {
+    const s = delegationSigned(['v1.4']);
+    const keys = obj(targetsSigned(true).delegations).keys;
+    s.delegations = { keys, roles: [] };
+    return s;
+  });
   add('a sub-delegation named for another parent', 'ROLE_NAME_INVALID', d, () =>
     targetsSigned(true),
   );

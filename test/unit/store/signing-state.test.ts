@@ -50,6 +50,31 @@ describe('SigningState', () => {
     ]);
   });
 
+  it('refuses a version further above the last one than the bounds allow, and a first version beyond firstMax', async () => {
+    const dir = await stateDir('state-');
+    const store = await openStore(dir);
+    const bounds = { maxStep: 10, firstMax: 100 };
+    const first = await store.state.reserve(signing(101), bounds).catch((e: unknown) => e);
+    expect(first).toThrowWithCode('VERSION_JUMP');
+    expect((first as { details: unknown }).details).toMatchObject({ maxVersion: 100 });
+    await expect(store.state.reserve(signing(100), bounds)).resolves.toMatchObject({
+      version: 100,
+    });
+    const far = await store.state.reserve(signing(111), bounds).catch((e: unknown) => e);
+    expect(far).toThrowWithCode('VERSION_JUMP');
+    expect((far as Error).message).toContain('beyond version 110');
+    // 2^53 − 1 would block the role forever: refused, and the role still moves on by steps
+    const max = await store.state
+      .reserve(signing(Number.MAX_SAFE_INTEGER), bounds)
+      .catch((e: unknown) => e);
+    expect(max).toThrowWithCode('VERSION_JUMP');
+    await expect(store.state.reserve(signing(110), bounds)).resolves.toMatchObject({
+      version: 110,
+    });
+    await store.close();
+    expect((await signedRecords(dir)).map((e) => e.version)).toEqual([100, 110]);
+  });
+
   it('lets exactly one of ten concurrent requests for one version win', async () => {
     const dir = await stateDir('state-');
     const store = await openStore(dir);
