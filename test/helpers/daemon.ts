@@ -24,9 +24,18 @@ export interface DaemonSetup {
   readonly stateDir: string;
 }
 
+/** A key beyond root, targets and ci, generated on the same token (its CKA_ID must be new). */
+export interface ExtraKey {
+  readonly name: string;
+  readonly id: string;
+  readonly role: 'root' | 'targets' | 'delegation';
+  readonly guns: string[];
+  readonly delegation?: { roles: string[]; paths: string[] };
+}
+
 /** Writes a configuration and generates its keys on a fresh SoftHSM2 token. */
 export async function makeDaemonSetup(
-  opts: { guns?: string[]; ciPaths?: string[] } = {},
+  opts: { guns?: string[]; ciPaths?: string[]; extraKeys?: readonly ExtraKey[] } = {},
 ): Promise<DaemonSetup> {
   const dir = await makeTempDir('daemon-');
   const pin = '192837';
@@ -60,6 +69,7 @@ export async function makeDaemonSetup(
         guns,
         delegation: { roles: ['targets/ci'], paths: ['**'] },
       },
+      ...(opts.extraKeys ?? []).map((k) => ({ ...k, token: 'soft', label: k.name })),
     ],
     clients: [
       {
@@ -94,7 +104,8 @@ export async function makeDaemonSetup(
       ['root', '01'],
       ['targets', '02'],
       ['ci', '03'],
-    ] as const) {
+      ...(opts.extraKeys ?? []).map((k) => [k.name, k.id] as const),
+    ]) {
       await registry.generateKey('soft', label, id);
     }
   } finally {

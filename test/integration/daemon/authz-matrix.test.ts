@@ -119,35 +119,51 @@ describe('notary-hsmd authorisation matrix', () => {
   const RUN = Date.now().toString(36);
 
   beforeAll(async () => {
-    setup = await makeDaemonSetup();
+    // Every client has keys of its own: a key's reach (the GUNs and roles it may sign for)
+    // must lie inside the scope of each client that uses it, or the daemon does not start.
+    setup = await makeDaemonSetup({
+      extraKeys: [
+        { name: 'targets-app', id: '04', role: 'targets', guns: [APP] },
+        {
+          name: 'ci2',
+          id: '05',
+          role: 'delegation',
+          guns: [APP],
+          // The key may sign only v* and release-*: the client's x-* is refused by the key.
+          delegation: { roles: ['targets/ci2'], paths: ['v*', 'release-*'] },
+        },
+        { name: 'targets-other', id: '06', role: 'targets', guns: ['localhost:5000/other/*'] },
+        {
+          name: 'ci-other',
+          id: '07',
+          role: 'delegation',
+          guns: ['localhost:5000/other/*'],
+          delegation: { roles: ['targets/ci'], paths: ['**'] },
+        },
+      ],
+    });
     const release = newClient('release', [
       {
         kind: 'delegation',
-        keys: ['ci'],
+        keys: ['ci2'],
         guns: [APP],
         roles: ['targets/ci2'],
         paths: ['release-*', 'x-*'],
       },
-      { kind: 'targets', keys: ['targets'], guns: [APP] },
+      { kind: 'targets', keys: ['targets-app'], guns: [APP] },
     ]);
     // Allowed the same kinds of signature, but only under another prefix.
     const other = newClient('other', [
-      { kind: 'targets', keys: ['targets'], guns: ['localhost:5000/other/*'] },
+      { kind: 'targets', keys: ['targets-other'], guns: ['localhost:5000/other/*'] },
       {
         kind: 'delegation',
-        keys: ['ci'],
+        keys: ['ci-other'],
         guns: ['localhost:5000/other/*'],
         roles: ['targets/ci'],
         paths: ['**'],
       },
     ]);
     const config = writeConfigVariant(setup, 'matrix.yaml', (doc) => {
-      for (const k of doc.keys) {
-        // The delegation key may sign both roles, but only targets named v* or release-*:
-        // the clients' scopes decide who signs which.
-        if (k.name === 'ci')
-          k.delegation = { roles: ['targets/ci', 'targets/ci2'], paths: ['v*', 'release-*'] };
-      }
       doc.clients.push(release.entry, other.entry);
     });
     tokens.set('admin', setup.adminToken);
@@ -278,10 +294,16 @@ describe('notary-hsmd authorisation matrix', () => {
         continue;
       }
       const sigs = signaturesOf(r.res);
+      const own: Record<string, string> = {
+        'admin targets': 'targets',
+        'release targets': 'targets-app',
+        'ci delegation': 'ci',
+        'release delegation': 'ci2',
+      };
       const key =
         r.endpoint === 'root'
           ? (certs.get(r.gun) as TufKey)
-          : (keys.get(r.endpoint === 'targets' ? 'targets' : 'ci') as TufKey);
+          : (keys.get(own[`${r.client} ${r.endpoint}`] ?? '') as TufKey);
       const good =
         sigs.length === 1 &&
         sigs[0] !== undefined &&
@@ -326,7 +348,8 @@ describe('notary-hsmd authorisation matrix', () => {
     expect(await daemon.stop()).toBe(0);
     const byId = new Map<string, AuditEntry[]>();
     for (const r of await auditRecords(setup.stateDir)) {
-      if (r.requestId !== undefined) byId.set(r.requestId, [...(byId.get(r.requestId) ?? []), r]);
+      const id = r.clientRequestId;
+      if (id !== undefined) byId.set(id, [...(byId.get(id) ?? []), r]);
     }
     const problems: string[] = [];
     for (const r of results) {

@@ -53,6 +53,7 @@ const GUN = 'localhost:5000/e2e/app';
 const LIMIT = 1024 * 1024;
 const HUGE = 500 * 1024;
 const RUN = randomBytes(4).toString('hex');
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 type Who = 'admin' | 'ci';
 type Endpoint = 'root' | 'targets' | 'delegation' | 'certificates' | 'keys';
@@ -1246,7 +1247,12 @@ describe('notary-hsmd refuses bad input', () => {
         if (e.message.length === 0 || e.message.length > 2048) {
           problems.push(`${c.name}: message of ${e.message.length} characters`);
         }
-        if (e.requestId !== id || res.headers['x-request-id'] !== id) {
+        // The daemon's own ID in the body and header; the caller's kept beside it.
+        if (
+          !UUID.test(e.requestId) ||
+          res.headers['x-request-id'] !== e.requestId ||
+          res.headers['x-client-request-id'] !== id
+        ) {
           problems.push(
             `${c.name}: request ID ${e.requestId} / ${String(res.headers['x-request-id'])}`,
           );
@@ -1291,19 +1297,19 @@ describe('notary-hsmd refuses bad input', () => {
     const records = await auditRecords(setup.stateDir);
     const byId = new Map<string, AuditEntry[]>();
     for (const r of records) {
-      if (r.requestId === undefined) continue;
-      byId.set(r.requestId, [...(byId.get(r.requestId) ?? []), r]);
+      if (r.clientRequestId === undefined) continue;
+      byId.set(r.clientRequestId, [...(byId.get(r.clientRequestId) ?? []), r]);
     }
     const badIds = new Set(outcomes.map((o) => o.id));
     // Nothing signed for a bad request.
-    expect(records.filter((r) => r.outcome === 'signed' && badIds.has(r.requestId ?? ''))).toEqual(
-      [],
-    );
+    expect(
+      records.filter((r) => r.outcome === 'signed' && badIds.has(r.clientRequestId ?? '')),
+    ).toEqual([]);
     // What was signed is exactly the good requests.
     expect(
       records
         .filter((r) => r.outcome === 'signed')
-        .map((r) => r.requestId)
+        .map((r) => r.clientRequestId)
         .sort(),
     ).toEqual([...goodIds].sort());
     const problems: string[] = [];
@@ -1347,8 +1353,9 @@ describe('notary-hsmd: bugs found with bad input', () => {
       requestId: id,
     });
     const e = errorOf(res);
-    expect(e.requestId).toBe(id);
-    const records = (await auditRecords(setup.stateDir)).filter((r) => r.requestId === id);
+    expect(res.headers['x-client-request-id']).toBe(id);
+    const records = (await auditRecords(setup.stateDir)).filter((r) => r.requestId === e.requestId);
+    expect(records.map((r) => r.clientRequestId)).toEqual([id]);
     // Today: 503 TOKEN_NOT_FOUND, after an audit record `signed` ("generate new-key …").
     expect({
       is4xx: res.status >= 400 && res.status < 500,
@@ -1366,7 +1373,7 @@ describe('notary-hsmd: bugs found with bad input', () => {
     });
     expect(res.status).toBe(409);
     expect(errorOf(res).code).toBe('KEY_EXISTS');
-    const records = (await auditRecords(setup.stateDir)).filter((r) => r.requestId === id);
+    const records = (await auditRecords(setup.stateDir)).filter((r) => r.clientRequestId === id);
     // The decision to generate may be recorded first (as sign does with `signed` + `failed`),
     // but the log must not end on a claim that the key was generated.
     expect(records.at(-1)).toMatchObject({ code: 'KEY_EXISTS' });

@@ -281,7 +281,7 @@ describe('notary-hsmd killed -9 mid-burst', () => {
 
     // Every signature a client got verifies and has its `signed` record.
     const byId = new Map(
-      records.filter((r) => r.requestId !== undefined).map((r) => [r.requestId, r]),
+      records.filter((r) => r.clientRequestId !== undefined).map((r) => [r.clientRequestId, r]),
     );
     const problems: string[] = [];
     for (const s of okAnswers.filter((x) => x.cycle >= 0)) {
@@ -304,7 +304,7 @@ describe('notary-hsmd killed -9 mid-burst', () => {
     // Nothing refused was signed; nothing signed that no client asked for.
     const sentById = new Map(sent.map((s) => [s.id, s]));
     for (const r of signedRecs) {
-      const s = sentById.get(r.requestId ?? '');
+      const s = sentById.get(r.clientRequestId ?? '');
       if (s === undefined)
         problems.push(`signed record for a request never sent: ${JSON.stringify(r)}`);
       else if (s.outcome !== 'ok' && s.outcome !== 'unknown') {
@@ -337,7 +337,7 @@ describe('notary-hsmd killed -9 mid-burst', () => {
     figures.refused = sent.filter((s) => s.outcome === 'refused').length;
     figures.unknown = sent.filter((s) => s.outcome === 'unknown').length;
     figures.signedUnanswered = signedRecs.filter(
-      (r) => sentById.get(r.requestId ?? '')?.outcome === 'unknown',
+      (r) => sentById.get(r.clientRequestId ?? '')?.outcome === 'unknown',
     ).length;
     figures.records = (await auditRecords(setup.stateDir)).length;
     console.log(`kill9 figures: ${JSON.stringify(figures)}`);

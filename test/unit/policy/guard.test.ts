@@ -826,7 +826,7 @@ function badRequests(): Bad[] {
   });
   add('delegation keys without a role (a change to delegations)', 'FORBIDDEN', d, () => {
     const s = delegationSigned(['v1.4']);
-    const keys = obj(targetsSigned(true).delegations).keys;
+    const keys = obj(obj(targetsSigned(true).delegations).keys);
     s.delegations = { keys, roles: [] };
     return s;
   });
