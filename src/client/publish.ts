@@ -12,9 +12,15 @@ import type { FileMeta } from '../metadata/file-meta';
 import { parseJson } from '../metadata/json';
 import { TufKey } from '../metadata/keys';
 import { Root } from '../metadata/root';
-import { BASE_ROLES, parentRole, type BaseRole } from '../metadata/roles';
+import {
+  BASE_ROLES,
+  parentRole,
+  pathAllowed,
+  restrictPaths,
+  type BaseRole,
+} from '../metadata/roles';
 import type { SignedMetadata } from '../metadata/signed';
-import { Targets, type DelegatedRole } from '../metadata/targets';
+import { Targets, checkTargetName, type DelegatedRole } from '../metadata/targets';
 import { GoTime } from '../metadata/time';
 import type { Requirement } from '../metadata/verify';
 import { baseRequirement, readRepository, type TrustedRepository } from './reader';
@@ -156,29 +162,76 @@ export interface UpdateOptions {
   now?: Date;
 }
 
-/** Who must sign `role` in `repo`: root's targets role, or the delegation entry in its parent. */
-export function targetsRequirement(repo: TrustedRepository, role: string, now: Date): Requirement {
-  if (role === 'targets') return baseRequirement(repo.root.signed, 'targets', repo.gun, now);
-  const parent = repo.targets.get(parentRole(role));
-  const entry = parent?.signed.delegationRoles.find((d) => d.name === role);
+/**
+ * The entry delegating to `role` in its parent's (verified) file, and that file.
+ * throws: ROLE_MISSING
+ */
+function delegationEntry(
+  repo: TrustedRepository,
+  role: string,
+): { parent: Targets; entry: DelegatedRole } {
+  const parent = repo.targets.get(parentRole(role))?.signed;
+  const entry = parent?.delegationRoles.find((d) => d.name === role);
   if (!parent || !entry) {
     throw new NotaryHsmError('ROLE_MISSING', `${repo.gun} has no delegation ${role}`, {
       details: { role },
     });
   }
-  return { role, keys: parent.signed.keysOf(entry), threshold: entry.threshold };
+  return { parent, entry };
+}
+
+/** Who must sign `role` in `repo`: root's targets role, or the delegation entry in its parent. */
+export function targetsRequirement(repo: TrustedRepository, role: string, now: Date): Requirement {
+  if (role === 'targets') return baseRequirement(repo.root.signed, 'targets', repo.gun, now);
+  const { parent, entry } = delegationEntry(repo, role);
+  return { role, keys: parent.keysOf(entry), threshold: entry.threshold };
 }
 
 /**
- * Adds and removes targets of one role and publishes the next version.
- * throws: TARGET_NOT_FOUND, ROLE_MISSING, SERVER_*, INSUFFICIENT_SIGNATURES, verification codes
+ * The path prefixes `role` may hold targets under, as Notary's walk computes them: the
+ * delegation entry's paths restricted by every ancestor's ('' = everything; `targets`
+ * holds everything). Readers ignore a target outside them, so none may be added.
+ * throws: ROLE_MISSING
+ */
+export function effectivePaths(repo: TrustedRepository, role: string): string[] {
+  if (role === 'targets') return [''];
+  const { entry } = delegationEntry(repo, role);
+  return restrictPaths(effectivePaths(repo, parentRole(role)), entry.paths);
+}
+
+/**
+ * Refuses, before anything is signed, a target every client would ignore.
+ * throws: TARGET_OUTSIDE_PATHS, ROLE_MISSING
+ */
+function checkInsidePaths(repo: TrustedRepository, role: string, names: Iterable<string>): void {
+  if (role === 'targets') return;
+  const paths = effectivePaths(repo, role);
+  for (const name of names) {
+    if (pathAllowed(name, paths)) continue;
+    const allowed = paths.length === 0 ? 'none' : paths.map((p) => JSON.stringify(p)).join(', ');
+    throw new NotaryHsmError(
+      'TARGET_OUTSIDE_PATHS',
+      `${JSON.stringify(name)} lies outside the paths of ${role} (${allowed})`,
+      { details: { role, target: name, paths } },
+    );
+  }
+}
+
+/**
+ * Adds and removes targets of one role and publishes the next version. Added names must
+ * be names Go can write, inside the role's paths; otherwise nothing is signed.
+ * throws: TARGET_INVALID, TARGET_OUTSIDE_PATHS, TARGET_NOT_FOUND, ROLE_MISSING, SERVER_*,
+ * INSUFFICIENT_SIGNATURES, verification codes
  */
 export async function updateTargets(opts: UpdateOptions): Promise<TrustedRepository> {
   const { server, gun } = opts;
   const role = opts.role ?? 'targets';
   const now = opts.now ?? new Date();
+  const added = [...(opts.changes.add?.keys() ?? [])];
+  for (const name of added) checkTargetName(name);
   const repo = await readRepository(server, gun, { now });
   const requirement = targetsRequirement(repo, role, now);
+  checkInsidePaths(repo, role, added);
   const current = repo.targets.get(role)?.signed;
   const next = new Map(current?.targets ?? []);
   for (const name of opts.changes.remove ?? []) {

@@ -31,6 +31,9 @@ export interface TrustedRepository {
   readonly warnings: readonly string[];
 }
 
+/** Where the files come from, as parse errors say. */
+const FROM_SERVER = 'from the server';
+
 export interface ReadOptions {
   now?: Date;
 }
@@ -102,7 +105,8 @@ async function fetchPinned(
 
 /**
  * Fetches and verifies `gun` starting from `root` (already verified by the caller), or
- * from the server's current root when none is given.
+ * from the server's current root when none is given. A file that does not parse is
+ * named in the error ("targets/ci.json (role targets/ci) from the server: /signed/…").
  * throws: SERVER_*, JSON_*, FIELD_*, CERTIFICATE_INVALID, THRESHOLD_NOT_MET,
  * METADATA_EXPIRED, HASH_MISMATCH, LENGTH_MISMATCH, ROLE_MISSING
  */
@@ -114,7 +118,11 @@ export async function readRepository(
   const now = opts.now ?? new Date();
   let root = opts.root;
   if (!root) {
-    root = parseMetadata('root', await server.getCurrent(gun, 'root', MAX_UNKNOWN_BYTES));
+    root = parseMetadata(
+      'root',
+      await server.getCurrent(gun, 'root', MAX_UNKNOWN_BYTES),
+      FROM_SERVER,
+    );
     verifyRoot(root, gun, now);
   }
   const r = root.signed;
@@ -126,12 +134,14 @@ export async function readRepository(
   const timestamp = parseMetadata(
     'timestamp',
     await server.getCurrent(gun, 'timestamp', MAX_TIMESTAMP_BYTES),
+    FROM_SERVER,
   );
   check(timestamp, 'timestamp');
 
   const snapshot = parseMetadata(
     'snapshot',
     await fetchPinned(server, gun, 'snapshot', timestamp.signed.snapshotMeta),
+    FROM_SERVER,
   );
   check(snapshot, 'snapshot');
   const pins = snapshot.signed.meta;
@@ -140,6 +150,7 @@ export async function readRepository(
   const top = parseMetadata(
     'targets',
     await fetchPinned(server, gun, 'targets', pins.get('targets')),
+    FROM_SERVER,
   );
   check(top, 'targets');
 
@@ -150,7 +161,11 @@ export async function readRepository(
   while (queue.length > 0) {
     const { d, parent } = queue.shift() as (typeof queue)[number];
     if (!pins.has(d.name)) continue; // Notary skips roles the snapshot does not list.
-    const file = parseMetadata(d.name, await fetchPinned(server, gun, d.name, pins.get(d.name)));
+    const file = parseMetadata(
+      d.name,
+      await fetchPinned(server, gun, d.name, pins.get(d.name)),
+      FROM_SERVER,
+    );
     try {
       verifyThreshold(file.message, file.signatures, {
         role: d.name,

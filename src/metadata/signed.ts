@@ -96,21 +96,50 @@ function modelFor(role: string, signed: JsonValue): RoleModel {
 }
 
 /**
- * Parses the file of `role` strictly. Nothing is trusted yet: see verify.ts.
+ * Parses the file of `role` strictly. Nothing is trusted yet: see verify.ts. A failure
+ * keeps its code and names the file: "targets.json (role targets) from the server:
+ * /signed/…: …", where `source` (e.g. "from the server") says where the bytes came from;
+ * its details gain `file` and `role`.
  * throws: JSON_*, FIELD_*, TYPE_MISMATCH, BASE64_INVALID, EXPIRES_INVALID, KEY_ID_MISMATCH,
  * ROLE_NAME_INVALID, CANONICAL_UNREPRESENTABLE
  */
-export function parseMetadata(role: 'root', bytes: Uint8Array): SignedMetadata<Root>;
-export function parseMetadata(role: 'snapshot', bytes: Uint8Array): SignedMetadata<Snapshot>;
-export function parseMetadata(role: 'timestamp', bytes: Uint8Array): SignedMetadata<Timestamp>;
-export function parseMetadata(role: string, bytes: Uint8Array): SignedMetadata<Targets>;
-export function parseMetadata(role: string, bytes: Uint8Array): SignedMetadata {
-  const { signed, signatures } = parseEnvelope(bytes);
-  return {
-    role,
-    signed: modelFor(role, signed),
-    signatures,
-    message: canonicalBytes(signed),
-    bytes: Buffer.from(bytes),
-  };
+export function parseMetadata(
+  role: 'root',
+  bytes: Uint8Array,
+  source?: string,
+): SignedMetadata<Root>;
+export function parseMetadata(
+  role: 'snapshot',
+  bytes: Uint8Array,
+  source?: string,
+): SignedMetadata<Snapshot>;
+export function parseMetadata(
+  role: 'timestamp',
+  bytes: Uint8Array,
+  source?: string,
+): SignedMetadata<Timestamp>;
+export function parseMetadata(
+  role: string,
+  bytes: Uint8Array,
+  source?: string,
+): SignedMetadata<Targets>;
+export function parseMetadata(role: string, bytes: Uint8Array, source?: string): SignedMetadata {
+  try {
+    const { signed, signatures } = parseEnvelope(bytes);
+    return {
+      role,
+      signed: modelFor(role, signed),
+      signatures,
+      message: canonicalBytes(signed),
+      bytes: Buffer.from(bytes),
+    };
+  } catch (err) {
+    if (!(err instanceof NotaryHsmError)) throw err;
+    const file = `${role}.json`;
+    throw new NotaryHsmError(
+      err.code,
+      `${file} (role ${role})${source ? ` ${source}` : ''}: ${err.message}`,
+      { cause: err, details: { ...err.details, file, role } },
+    );
+  }
 }

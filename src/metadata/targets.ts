@@ -3,8 +3,21 @@
  * `_type: "Targets"` for both): the targets a role signs, and the roles it delegates to
  * with their keys, thresholds and path prefixes. Go always writes `delegations` (empty
  * as `{"keys":{},"roles":[]}`) and omits a role's `paths` when it is empty.
+ *
+ * Go writes a nil list or map as `null`, and reading `null` gives it back nil, so a
+ * `null` survives every re-serialisation. The stock CLI leaves `"roles":null` after
+ * removing the last delegation of a role and `"keyids":null` after removing a
+ * delegation's last key; `"keys":null` is what a nil key map becomes. The model keeps
+ * these (as empty collections marked nil) so that a file read writes back the identical
+ * bytes, and changing its targets writes what Go would. `"paths":null` is refused: Go
+ * omits a nil `paths`, so such a file cannot be reproduced.
+ *
+ * Target names are any string Go can write: not empty (for what we add), no control
+ * characters U+0000–U+001F (Go's canonical JSON writes them raw and the envelope then
+ * fails), no lone surrogates (they are not UTF-8). `targetNameProblem` is the one check.
  */
 import { NotaryHsmError } from '../errors';
+import { canonicalString } from './canonical';
 import { keysJson, readCommon, readRoleKeys, roleKeysJson, type RoleKeys } from './common';
 import { asArray, asMap, asObject, asString, asStringArray, at, fieldValue } from './fields';
 import { FileMeta } from './file-meta';
@@ -18,14 +31,54 @@ import type { GoTime } from './time';
 export interface DelegatedRole extends RoleKeys {
   readonly name: string;
   readonly paths: readonly string[];
+  /** The file says `"keyids":null` (Go's nil list; no key IDs): written back as null. */
+  readonly nilKeyIds?: boolean;
 }
 
 export interface TargetsInit {
   expires: GoTime;
   version: number;
   targets: ReadonlyMap<string, FileMeta>;
-  delegationKeys?: ReadonlyMap<string, TufKey>;
-  delegationRoles?: readonly DelegatedRole[];
+  /** `null`: Go's nil map, written `"keys":null`. Default: none (`{}`). */
+  delegationKeys?: ReadonlyMap<string, TufKey> | null;
+  /** `null`: Go's nil list, written `"roles":null`. Default: none (`[]`). */
+  delegationRoles?: readonly DelegatedRole[] | null;
+}
+
+/**
+ * Why Go cannot write `name` as a target name we add, or undefined when it can: the
+ * empty name, a control character U+0000–U+001F, a lone surrogate (not UTF-8).
+ */
+export function targetNameProblem(name: string): string | undefined {
+  if (name === '') return 'a target name cannot be empty';
+  try {
+    canonicalString(name); // the rule the canonical encoder enforces on every string
+    return undefined;
+  } catch {
+    // eslint-disable-next-line no-control-regex -- the characters Go writes raw
+    const control = /[\u0000-\u001f]/.exec(name)?.[0];
+    return control === undefined
+      ? 'a target name cannot hold a lone surrogate (it is not UTF-8)'
+      : `a target name cannot hold the control character U+${control
+          .charCodeAt(0)
+          .toString(16)
+          .toUpperCase()
+          .padStart(4, '0')}`;
+  }
+}
+
+/**
+ * `name`, if Go can write it as a target name.
+ * throws: TARGET_INVALID
+ */
+export function checkTargetName(name: string): string {
+  const problem = targetNameProblem(name);
+  if (problem !== undefined) {
+    throw new NotaryHsmError('TARGET_INVALID', `${JSON.stringify(name)}: ${problem}`, {
+      details: { target: name },
+    });
+  }
+  return name;
 }
 
 export class Targets {
@@ -34,6 +87,10 @@ export class Targets {
   readonly targets: ReadonlyMap<string, FileMeta>;
   readonly delegationKeys: ReadonlyMap<string, TufKey>;
   readonly delegationRoles: readonly DelegatedRole[];
+  /** `delegations.keys` is Go's nil map (`null`); `delegationKeys` is then empty. */
+  readonly nilDelegationKeys: boolean;
+  /** `delegations.roles` is Go's nil list (`null`); `delegationRoles` is then empty. */
+  readonly nilDelegationRoles: boolean;
 
   constructor(init: TargetsInit) {
     this.expires = init.expires;
@@ -41,6 +98,8 @@ export class Targets {
     this.targets = init.targets;
     this.delegationKeys = init.delegationKeys ?? new Map();
     this.delegationRoles = init.delegationRoles ?? [];
+    this.nilDelegationKeys = init.delegationKeys === null;
+    this.nilDelegationRoles = init.delegationRoles === null;
   }
 
   /**
@@ -62,12 +121,15 @@ export class Targets {
     }
     const dPath = at(path, 'delegations');
     const d = asObject(o.delegations, dPath, ['keys', 'roles']);
-    const delegationKeys = readKeyMap(d.keys, at(dPath, 'keys'));
-    const delegationRoles = asArray(d.roles, at(dPath, 'roles')).map((rv, i) =>
-      readDelegatedRole(rv, at(at(dPath, 'roles'), i), role, delegationKeys),
-    );
+    const delegationKeys = d.keys === null ? null : readKeyMap(d.keys, at(dPath, 'keys'));
+    const delegationRoles =
+      d.roles === null
+        ? null
+        : asArray(d.roles, at(dPath, 'roles')).map((rv, i) =>
+            readDelegatedRole(rv, at(at(dPath, 'roles'), i), role, delegationKeys ?? new Map()),
+          );
     const seen = new Set<string>();
-    delegationRoles.forEach((r, i) => {
+    delegationRoles?.forEach((r, i) => {
       if (seen.has(r.name))
         fieldValue(at(at(dPath, 'roles'), i), `role ${r.name} is delegated twice`);
       seen.add(r.name);
@@ -82,13 +144,16 @@ export class Targets {
     return {
       _type: 'Targets',
       delegations: {
-        keys: keysJson(this.delegationKeys),
-        roles: this.delegationRoles.map((r) => {
-          const out = roleKeysJson(r);
-          out.name = r.name;
-          if (r.paths.length > 0) out.paths = [...r.paths];
-          return out;
-        }),
+        keys: this.nilDelegationKeys ? null : keysJson(this.delegationKeys),
+        roles: this.nilDelegationRoles
+          ? null
+          : this.delegationRoles.map((r) => {
+              const out = roleKeysJson(r);
+              if (r.nilKeyIds === true && r.keyIds.length === 0) out.keyids = null;
+              out.name = r.name;
+              if (r.paths.length > 0) out.paths = [...r.paths];
+              return out;
+            }),
       },
       expires: this.expires.toString(),
       targets,
@@ -96,14 +161,14 @@ export class Targets {
     };
   }
 
-  /** A copy with some fields replaced. */
+  /** A copy with some fields replaced (a nil `keys` or `roles` stays nil unless replaced). */
   with(changes: Partial<TargetsInit>): Targets {
     return new Targets({
       expires: this.expires,
       version: this.version,
       targets: this.targets,
-      delegationKeys: this.delegationKeys,
-      delegationRoles: this.delegationRoles,
+      delegationKeys: this.nilDelegationKeys ? null : this.delegationKeys,
+      delegationRoles: this.nilDelegationRoles ? null : this.delegationRoles,
       ...changes,
     });
   }
@@ -126,6 +191,7 @@ function readDelegatedRole(
   keys: ReadonlyMap<string, TufKey>,
 ): DelegatedRole {
   const o = asObject(v, path, ['keyids', 'name', 'threshold'], ['paths']);
+  const nilKeyIds = o.keyids === null;
   const name = asString(o.name, at(path, 'name'));
   if (!isTargetsRole(name) || name === 'targets' || parentRole(name) !== parent) {
     throw new NotaryHsmError(
@@ -138,5 +204,6 @@ function readDelegatedRole(
   if (o.paths !== undefined && paths.length === 0) {
     fieldValue(at(path, 'paths'), 'an empty list is dropped by Go; omit it');
   }
-  return { ...readRoleKeys(o, path, keys), name, paths };
+  const roleKeys = readRoleKeys(nilKeyIds ? { ...o, keyids: [] } : o, path, keys);
+  return { ...roleKeys, name, paths, ...(nilKeyIds ? { nilKeyIds } : {}) };
 }

@@ -3,6 +3,13 @@
  * [--role R]` (the CI one-shot), `add GUN TAG=sha256:HEX:SIZE…` and `remove GUN TAG…`
  * (batches, also `--from-file`). Each fetches and verifies the current trust data,
  * applies the change, has the daemon sign and publishes in one step.
+ *
+ * Tags are taken exactly as given, whitespace included: in `TAG=sha256:HEX:SIZE` the tag
+ * is everything before the last `=sha256:`; a --from-file line loses only its line break
+ * and one trailing `\r`. Blank lines and lines starting with `#` are skipped, so a tag
+ * that starts with `#` (or is only whitespace) must be passed as an argument. A tag Go
+ * cannot write (empty, a control character, not UTF-8) is a usage error naming the spec,
+ * for every command and source alike.
  */
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
@@ -11,6 +18,7 @@ import { daemonSigning } from '../../client/signing';
 import { NotaryHsmError } from '../../errors';
 import { FileMeta } from '../../metadata/file-meta';
 import { isTargetsRole } from '../../metadata/roles';
+import { targetNameProblem } from '../../metadata/targets';
 import { serverFrom, type Io, type ServerFlags } from '../context';
 import { daemonFrom, withSignerOptions, type SignerFlags } from '../signer-context';
 
@@ -28,9 +36,87 @@ function usage(message: string): NotaryHsmError {
 export function targetMeta(digest: string, size: string): FileMeta {
   const m = /^sha256:([0-9a-f]{64})$/.exec(digest);
   if (!m) throw usage(`digest ${JSON.stringify(digest)}: expected sha256:<64 lowercase hex>`);
-  if (!/^(0|[1-9][0-9]{0,15})$/.test(size))
+  if (!/^(0|[1-9][0-9]{0,15})$/.test(size) || !Number.isSafeInteger(Number(size)))
     throw usage(`size ${JSON.stringify(size)}: expected bytes`);
   return FileMeta.sha256(Buffer.from(m[1] as string, 'hex'), Number(size));
+}
+
+/** One tag spec and where it was given (`--from-file F line N`, or nothing for an argument). */
+export interface Spec {
+  readonly text: string;
+  readonly from?: string;
+}
+
+function where(spec: Spec): string {
+  return `${spec.from ? `${spec.from}: ` : ''}${JSON.stringify(spec.text)}`;
+}
+
+/**
+ * `tag` if Go can write it as a target name (the metadata model's one check).
+ * throws: USAGE naming the spec
+ */
+export function checkTag(tag: string, spec: Spec): string {
+  const problem = targetNameProblem(tag);
+  if (problem !== undefined) throw usage(`${where(spec)}: ${problem}`);
+  return tag;
+}
+
+const SPEC_MARK = '=sha256:';
+
+/**
+ * `TAG=sha256:HEX:SIZE`, the tag being everything before the last `=sha256:`.
+ * throws: USAGE
+ */
+export function parseTagSpec(spec: Spec): [string, FileMeta] {
+  const i = spec.text.lastIndexOf(SPEC_MARK);
+  const m = i < 0 ? null : /^([0-9a-f]{64}):([0-9]+)$/.exec(spec.text.slice(i + SPEC_MARK.length));
+  if (!m) throw usage(`${where(spec)}: expected TAG=sha256:HEX:SIZE`);
+  const tag = checkTag(spec.text.slice(0, i), spec);
+  return [tag, targetMeta(`sha256:${m[1] as string}`, m[2] as string)];
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+
+/**
+ * The entries of a --from-file's bytes: each line exactly as written, less the line
+ * break and one trailing `\r`; blank lines and lines starting with `#` skipped; a
+ * leading byte-order mark dropped.
+ * throws: USAGE for a line that is not UTF-8
+ */
+export function specLines(bytes: Buffer, file: string): Spec[] {
+  const specs: Spec[] = [];
+  let start = bytes.subarray(0, 3).equals(BOM) ? 3 : 0;
+  for (let n = 1; start <= bytes.length; n++) {
+    let end = bytes.indexOf(0x0a, start);
+    if (end < 0) end = bytes.length;
+    const from = `--from-file ${file} line ${n}`;
+    let text: string;
+    try {
+      text = utf8.decode(bytes.subarray(start, end));
+    } catch (cause) {
+      throw new NotaryHsmError('USAGE', `${from}: not valid UTF-8`, { cause });
+    }
+    if (text.endsWith('\r')) text = text.slice(0, -1);
+    if (text.trim() !== '' && !text.startsWith('#')) specs.push({ text, from });
+    start = end + 1;
+  }
+  return specs;
+}
+
+function readSpecs(file: string | undefined): Spec[] {
+  if (file === undefined) return [];
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(file);
+  } catch (cause) {
+    throw new NotaryHsmError('USAGE', `cannot read --from-file ${file}`, { cause });
+  }
+  return specLines(bytes, file);
+}
+
+function specsOf(args: readonly string[], file: string | undefined): Spec[] {
+  return [...args.map((text) => ({ text })), ...readSpecs(file)];
 }
 
 function checkRole(role: string | undefined): string {
@@ -78,7 +164,7 @@ export async function runSign(
   if (i <= 0 || i === ref.length - 1 || ref.slice(i + 1).includes('/'))
     throw usage(`${JSON.stringify(ref)}: expected GUN:TAG`);
   const gun = ref.slice(0, i);
-  const tag = ref.slice(i + 1);
+  const tag = checkTag(ref.slice(i + 1), { text: ref });
   await apply(
     gun,
     checkRole(flags.role),
@@ -88,31 +174,15 @@ export async function runSign(
   );
 }
 
-function readLines(file: string): string[] {
-  try {
-    return readFileSync(file, 'utf8')
-      .split('\n')
-      .map((l) => l.trim())
-      .filter((l) => l && !l.startsWith('#'));
-  } catch (cause) {
-    throw new NotaryHsmError('USAGE', `cannot read --from-file ${file}`, { cause });
-  }
-}
-
 export async function runAdd(
   gun: string,
   specs: string[],
   flags: ChangeFlags,
   io: Io,
 ): Promise<void> {
-  const all = [...specs, ...(flags.fromFile ? readLines(flags.fromFile) : [])];
+  const all = specsOf(specs, flags.fromFile);
   if (all.length === 0) throw usage('nothing to add: give TAG=sha256:HEX:SIZE or --from-file');
-  const add = new Map<string, FileMeta>();
-  for (const spec of all) {
-    const m = /^(.+)=(sha256:[0-9a-f]{64}):([0-9]+)$/.exec(spec.replace(/\s+/g, ''));
-    if (!m) throw usage(`${JSON.stringify(spec)}: expected TAG=sha256:HEX:SIZE`);
-    add.set(m[1] as string, targetMeta(m[2] as string, m[3] as string));
-  }
+  const add = new Map(all.map(parseTagSpec));
   await apply(gun, checkRole(flags.role), { add }, flags, io);
 }
 
@@ -122,7 +192,7 @@ export async function runRemove(
   flags: ChangeFlags,
   io: Io,
 ): Promise<void> {
-  const remove = [...tags, ...(flags.fromFile ? readLines(flags.fromFile) : [])];
+  const remove = specsOf(tags, flags.fromFile).map((spec) => checkTag(spec.text, spec));
   if (remove.length === 0) throw usage('nothing to remove');
   await apply(gun, checkRole(flags.role), { remove }, flags, io);
 }
@@ -152,7 +222,10 @@ export function registerTargets(program: Command, io: Io): void {
       .description('add or replace tags in one publish')
       .argument('<gun>')
       .argument('[tags...]', 'TAG=sha256:HEX:SIZE')
-      .option('--from-file <file>', 'one TAG=sha256:HEX:SIZE per line'),
+      .option(
+        '--from-file <file>',
+        'one TAG=sha256:HEX:SIZE per line, taken exactly; blank lines and lines starting with # are skipped (give such a tag as an argument)',
+      ),
   ).action((gun: string, specs: string[], flags: ChangeFlags) => runAdd(gun, specs, flags, io));
   common(
     program
@@ -160,6 +233,9 @@ export function registerTargets(program: Command, io: Io): void {
       .description('remove tags in one publish')
       .argument('<gun>')
       .argument('[tags...]')
-      .option('--from-file <file>', 'one tag per line'),
+      .option(
+        '--from-file <file>',
+        'one tag per line, taken exactly; blank lines and lines starting with # are skipped (give such a tag as an argument)',
+      ),
   ).action((gun: string, tags: string[], flags: ChangeFlags) => runRemove(gun, tags, flags, io));
 }
