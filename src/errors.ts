@@ -93,7 +93,8 @@ export type InputErrorCode =
   | 'REPOSITORY_EXISTS'
   | 'DAEMON_UNREACHABLE' // the signing daemon did not answer
   | 'DAEMON_BAD_RESPONSE' // the daemon answered something its API does not promise
-  | 'KEY_NOT_HELD'; // the repository's role is signed by keys the daemon does not hold for us
+  | 'KEY_NOT_HELD' // the repository's role is signed by keys the daemon does not hold for us
+  | 'UPDATE_GAVE_UP'; // a change could not be published within its retries and deadline
 
 /** Codes for the daemon's authentication and signing policy. */
 export type PolicyErrorCode =
@@ -232,6 +233,7 @@ const HTTP_STATUS: { readonly [C in ErrorCode]: HttpErrorStatus } = {
   DAEMON_UNREACHABLE: 503,
   DAEMON_BAD_RESPONSE: 500,
   KEY_NOT_HELD: 403,
+  UPDATE_GAVE_UP: 503,
   // Policy.
   UNAUTHENTICATED: 401,
   FORBIDDEN: 403,

@@ -15,7 +15,31 @@ import { REQUEST_ID_HEADER } from './request-id';
 
 /** The body of every error answer. */
 export interface ErrorBody {
-  error: { code: string; message: string; requestId: string };
+  error: {
+    code: string;
+    message: string;
+    requestId: string;
+    details?: Readonly<Record<string, unknown>>;
+  };
+}
+
+/**
+ * Codes whose details a client acts on, and the members it may see: a version refusal
+ * says which version was last handed out and how long ago, so the client can pick the
+ * next one (client/update-loop.ts). Every other error's details go to the log only.
+ */
+const PUBLIC_DETAILS: Readonly<Record<string, readonly string[]>> = {
+  VERSION_ROLLBACK: ['role', 'version', 'lastVersion', 'lastSignedAgeMs', 'leaseMs'],
+  VERSION_JUMP: ['role', 'version', 'lastVersion', 'maxVersion'],
+};
+
+function publicDetails(err: unknown): Record<string, unknown> | undefined {
+  if (!isNotaryHsmError(err)) return undefined;
+  const names = PUBLIC_DETAILS[err.code];
+  if (!names) return undefined;
+  const out: Record<string, unknown> = {};
+  for (const n of names) if (err.details[n] !== undefined) out[n] = err.details[n];
+  return out;
 }
 
 interface Described {
@@ -102,8 +126,14 @@ export function errorHandler(deps: { logger: winston.Logger }): DaemonMiddleware
       ctx.status = d.status;
       for (const [name, value] of Object.entries(d.headers)) ctx.set(name, value);
       ctx.set(REQUEST_ID_HEADER, ctx.state.requestId);
+      const details = publicDetails(err);
       const body: ErrorBody = {
-        error: { code: d.code, message: d.message, requestId: ctx.state.requestId },
+        error: {
+          code: d.code,
+          message: d.message,
+          requestId: ctx.state.requestId,
+          ...(details ? { details } : {}),
+        },
       };
       ctx.body = body;
     }

@@ -111,7 +111,10 @@ export function registerV1Routes(router: Router<DaemonState>, deps: V1Deps): voi
   const sign = async (ctx: DaemonContext, client: Client, req: SignRequest): Promise<void> => {
     const result = await services.sign(client, present({ ...req }));
     await turns.next();
-    ctx.body = { signatures: result.signatures };
+    ctx.body =
+      result.leaseMs === undefined
+        ? { signatures: result.signatures }
+        : { signatures: result.signatures, leaseMs: result.leaseMs };
   };
 
   router.post('/v1/sign/root', async (ctx) => {

@@ -79,6 +79,7 @@ export class DaemonClient {
       typeof e?.message === 'string' ? e.message : `notary-hsmd answered ${res.status}`;
     throw new NotaryHsmError(code as ErrorCode, message, {
       details: {
+        ...(isJsonObject(e?.details) ? e.details : {}),
         status: res.status,
         ...(typeof e?.requestId === 'string' ? { requestId: e.requestId } : {}),
       },

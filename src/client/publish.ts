@@ -1,35 +1,26 @@
 /**
- * Publishing workflows over a verified repository: create a repository (root
- * certificate key, targets key, server-held snapshot and timestamp keys) and change the
- * targets of `targets` or of a delegation. Each workflow fetches and verifies the
- * current trust data, builds the next version, signs it through the choke point and
- * uploads it in one request, then reads it back to prove the server stored our bytes
- * and pinned them in its snapshot (a mismatch would make every Go client refuse the
- * repository).
+ * Creating a repository: a root certificate for the root key, the targets key, and the
+ * server-held snapshot and timestamp keys; root v1 and targets v1 signed through the
+ * choke point, uploaded in one request, then read back to prove the server stored our
+ * bytes and pinned them in its snapshot (a mismatch would make every Go client refuse
+ * the repository). Later changes go through targets-update.ts and the update loop.
  */
 import { NotaryHsmError, isNotaryHsmError } from '../errors';
-import type { FileMeta } from '../metadata/file-meta';
 import { parseJson } from '../metadata/json';
 import { TufKey } from '../metadata/keys';
 import { Root } from '../metadata/root';
-import {
-  BASE_ROLES,
-  parentRole,
-  pathAllowed,
-  restrictPaths,
-  type BaseRole,
-} from '../metadata/roles';
+import { BASE_ROLES, type BaseRole } from '../metadata/roles';
 import type { SignedMetadata } from '../metadata/signed';
-import { Targets, checkTargetName, type DelegatedRole } from '../metadata/targets';
+import { Targets, type DelegatedRole } from '../metadata/targets';
 import { GoTime } from '../metadata/time';
-import type { Requirement } from '../metadata/verify';
-import { baseRequirement, readRepository, type TrustedRepository } from './reader';
+import { type TrustedRepository } from './reader';
 import type { MetadataSigning } from './signing';
+import { TARGETS_DAYS } from './targets-update';
 import type { TrustServer } from './trust-server';
+import { confirm, explainServerRefusal } from './update-loop';
 
-/** Default lifetimes in days, as Notary: root 10 years, targets and delegations 3 years. */
+/** Default lifetime of root in days, as Notary: 10 years. */
 export const ROOT_DAYS = 3650;
-export const TARGETS_DAYS = 1095;
 
 async function serverKey(
   server: TrustServer,
@@ -55,7 +46,6 @@ async function publishAndConfirm(
   gun: string,
   files: readonly SignedMetadata[],
   now: Date,
-  root?: SignedMetadata<Root>,
 ): Promise<TrustedRepository> {
   try {
     await server.publish(
@@ -63,31 +53,9 @@ async function publishAndConfirm(
       files.map((f) => ({ role: f.role, bytes: f.bytes })),
     );
   } catch (err) {
-    if (
-      isNotaryHsmError(err, 'SERVER_INVALID_UPDATE') &&
-      /does not hold current snapshot key/.test(err.message)
-    ) {
-      throw new NotaryHsmError(
-        'SERVER_INVALID_UPDATE',
-        `${gun}: the snapshot key is held by a client, not the server; hand it to the server first ` +
-          `(notary key rotate ${gun} snapshot -r)`,
-        { cause: err },
-      );
-    }
-    throw err;
+    throw explainServerRefusal(gun, err);
   }
-  const repo = await readRepository(server, gun, root ? { now, root } : { now });
-  for (const f of files) {
-    const stored = f.role === 'root' ? repo.root : repo.targets.get(f.role);
-    if (!stored?.bytes.equals(f.bytes)) {
-      throw new NotaryHsmError(
-        'SERVER_BAD_RESPONSE',
-        `${gun}: the server's ${f.role} is not the file just published (another writer, or a byte mismatch)`,
-        { details: { role: f.role } },
-      );
-    }
-  }
-  return repo;
+  return confirm(server, gun, files, now);
 }
 
 export interface InitOptions {
@@ -143,115 +111,4 @@ export async function initRepository(opts: InitOptions): Promise<TrustedReposito
     { role: 'targets', keys: [targetsKey], threshold: 1 },
   ]);
   return publishAndConfirm(server, gun, [signedRoot, signedTargets], now);
-}
-
-export interface TargetChanges {
-  /** Targets to add or replace. */
-  add?: ReadonlyMap<string, FileMeta>;
-  /** Targets to remove; each must exist in the role. */
-  remove?: readonly string[];
-}
-
-export interface UpdateOptions {
-  server: TrustServer;
-  gun: string;
-  /** `targets` (default) or a delegation `targets/<name>`. */
-  role?: string;
-  signing: MetadataSigning;
-  changes: TargetChanges;
-  now?: Date;
-}
-
-/**
- * The entry delegating to `role` in its parent's (verified) file, and that file.
- * throws: ROLE_MISSING
- */
-function delegationEntry(
-  repo: TrustedRepository,
-  role: string,
-): { parent: Targets; entry: DelegatedRole } {
-  const parent = repo.targets.get(parentRole(role))?.signed;
-  const entry = parent?.delegationRoles.find((d) => d.name === role);
-  if (!parent || !entry) {
-    throw new NotaryHsmError('ROLE_MISSING', `${repo.gun} has no delegation ${role}`, {
-      details: { role },
-    });
-  }
-  return { parent, entry };
-}
-
-/** Who must sign `role` in `repo`: root's targets role, or the delegation entry in its parent. */
-export function targetsRequirement(repo: TrustedRepository, role: string, now: Date): Requirement {
-  if (role === 'targets') return baseRequirement(repo.root.signed, 'targets', repo.gun, now);
-  const { parent, entry } = delegationEntry(repo, role);
-  return { role, keys: parent.keysOf(entry), threshold: entry.threshold };
-}
-
-/**
- * The path prefixes `role` may hold targets under, as Notary's walk computes them: the
- * delegation entry's paths restricted by every ancestor's ('' = everything; `targets`
- * holds everything). Readers ignore a target outside them, so none may be added.
- * throws: ROLE_MISSING
- */
-export function effectivePaths(repo: TrustedRepository, role: string): string[] {
-  if (role === 'targets') return [''];
-  const { entry } = delegationEntry(repo, role);
-  return restrictPaths(effectivePaths(repo, parentRole(role)), entry.paths);
-}
-
-/**
- * Refuses, before anything is signed, a target every client would ignore.
- * throws: TARGET_OUTSIDE_PATHS, ROLE_MISSING
- */
-function checkInsidePaths(repo: TrustedRepository, role: string, names: Iterable<string>): void {
-  if (role === 'targets') return;
-  const paths = effectivePaths(repo, role);
-  for (const name of names) {
-    if (pathAllowed(name, paths)) continue;
-    const allowed = paths.length === 0 ? 'none' : paths.map((p) => JSON.stringify(p)).join(', ');
-    throw new NotaryHsmError(
-      'TARGET_OUTSIDE_PATHS',
-      `${JSON.stringify(name)} lies outside the paths of ${role} (${allowed})`,
-      { details: { role, target: name, paths } },
-    );
-  }
-}
-
-/**
- * Adds and removes targets of one role and publishes the next version. Added names must
- * be names Go can write, inside the role's paths; otherwise nothing is signed.
- * throws: TARGET_INVALID, TARGET_OUTSIDE_PATHS, TARGET_NOT_FOUND, ROLE_MISSING, SERVER_*,
- * INSUFFICIENT_SIGNATURES, verification codes
- */
-export async function updateTargets(opts: UpdateOptions): Promise<TrustedRepository> {
-  const { server, gun } = opts;
-  const role = opts.role ?? 'targets';
-  const now = opts.now ?? new Date();
-  const added = [...(opts.changes.add?.keys() ?? [])];
-  for (const name of added) checkTargetName(name);
-  const repo = await readRepository(server, gun, { now });
-  const requirement = targetsRequirement(repo, role, now);
-  checkInsidePaths(repo, role, added);
-  const current = repo.targets.get(role)?.signed;
-  const next = new Map(current?.targets ?? []);
-  for (const name of opts.changes.remove ?? []) {
-    if (!next.delete(name)) {
-      throw new NotaryHsmError(
-        'TARGET_NOT_FOUND',
-        `${gun}: ${role} has no target ${JSON.stringify(name)}`,
-        {
-          details: { role, target: name },
-        },
-      );
-    }
-  }
-  for (const [name, meta] of opts.changes.add ?? []) next.set(name, meta);
-
-  const expires = GoTime.daysFromNow(TARGETS_DAYS, now);
-  const version = (current?.version ?? 0) + 1;
-  const signed = current
-    ? current.with({ targets: next, version, expires })
-    : new Targets({ expires, version, targets: next });
-  const file = await opts.signing.sign(gun, role, signed, [requirement]);
-  return publishAndConfirm(server, gun, [file], now, repo.root);
 }

@@ -22,6 +22,11 @@ import type { Signer } from '../signer/signer';
 import type { KeyView } from '../signing/types';
 import type { DaemonClient } from './daemon-client';
 
+/** Signed metadata, and how long its signer allows for publishing it (daemon signing). */
+export type SignedFile<T extends RoleModel = RoleModel> = SignedMetadata<T> & {
+  readonly leaseMs?: number;
+};
+
 /** What publishing needs from whoever holds the keys. */
 export interface MetadataSigning {
   /** The `ecdsa-x509` root key (certificate, CN = GUN) for a new repository. */
@@ -34,7 +39,7 @@ export interface MetadataSigning {
     role: string,
     signed: T,
     requirements: readonly Requirement[],
-  ): Promise<SignedMetadata<T>>;
+  ): Promise<SignedFile<T>>;
 }
 
 /** The TUF key a signer's public key becomes (`ecdsa` or `ed25519`). */
@@ -195,7 +200,8 @@ export function daemonSigning(opts: DaemonSigningOptions): MetadataSigning {
         method: s.method,
         sig: Buffer.from(s.sig, 'base64'),
       }));
-      return assemble(role, signed, signatures, requirements);
+      const file = assemble(role, signed, signatures, requirements);
+      return res.leaseMs === undefined ? file : { ...file, leaseMs: res.leaseMs };
     },
   };
 }

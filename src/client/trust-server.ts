@@ -8,7 +8,12 @@ export interface TrustServer {
   getCurrent(gun: string, role: string, maxBytes?: number): Promise<Buffer>;
   getByHash(gun: string, role: string, sha256Hex: string, maxBytes: number): Promise<Buffer>;
   getServerKey(gun: string, role: 'timestamp' | 'snapshot'): Promise<Buffer>;
-  publish(gun: string, files: ReadonlyArray<{ role: string; bytes: Uint8Array }>): Promise<void>;
+  /** `timeoutMs`: a deadline for this request shorter than the client's default. */
+  publish(
+    gun: string,
+    files: ReadonlyArray<{ role: string; bytes: Uint8Array }>,
+    opts?: { timeoutMs?: number },
+  ): Promise<void>;
 }
 
 /** Download bounds, as the Go client: timestamp 1 MiB, a file of unknown size 100 MiB. */

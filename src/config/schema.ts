@@ -95,6 +95,11 @@ export const policyConfigSchema = z.strictObject({
   max_version_step: z.int().min(1).max(1_000_000_000).default(1000),
   /** The highest version the daemon signs for a role it has never signed (a migrated repository). */
   max_first_version: z.int().min(1).max(1_000_000_000_000).default(1_000_000),
+  /**
+   * How long a client has to publish what the daemon signed for it. A version handed out
+   * and not published within it counts as abandoned, and other clients sign past it.
+   */
+  publish_lease_seconds: z.int().min(1).max(3600).default(30),
   request_bytes: z
     .int()
     .min(1024)
@@ -119,6 +124,7 @@ export const fileConfigSchema = z.strictObject({
     clock_skew_seconds: 300,
     max_version_step: 1000,
     max_first_version: 1_000_000,
+    publish_lease_seconds: 30,
     request_bytes: 1 << 20,
   }),
   tokens: z.array(tokenConfigSchema).default([]),

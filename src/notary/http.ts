@@ -28,6 +28,8 @@ export interface HttpRequest {
   maxBytes: number;
   /** Bound on a non-2xx body; a longer one is truncated, not an error. */
   maxErrorBytes: number;
+  /** A deadline for this request, when shorter than the transport's. */
+  timeoutMs?: number;
 }
 
 export interface HttpResponse {
@@ -93,6 +95,7 @@ export class HttpTransport {
     }
     const isHttps = url.protocol === 'https:';
     const where = displayUrl(url);
+    const timeoutMs = Math.min(this.timeoutMs, req.timeoutMs ?? this.timeoutMs);
     const headers: Record<string, string> = { 'user-agent': 'notary-hsm', ...req.headers };
     if (req.body !== undefined) headers['content-length'] = String(req.body.byteLength);
 
@@ -107,9 +110,9 @@ export class HttpTransport {
         else if (res !== undefined) resolve(res);
       };
       const timer = setTimeout(() => {
-        const msg = `no answer from the Notary server within ${this.timeoutMs} ms (${method} ${where}); check that the server is up or raise the timeout`;
-        settle(unreachable(msg, where, undefined, { timeoutMs: this.timeoutMs }));
-      }, this.timeoutMs);
+        const msg = `no answer from the Notary server within ${timeoutMs} ms (${method} ${where}); check that the server is up or raise the timeout`;
+        settle(unreachable(msg, where, undefined, { timeoutMs }));
+      }, timeoutMs);
 
       const agent = isHttps ? this.httpsAgent : this.httpAgent;
       const clientReq = (isHttps ? https : http).request(url, { method, headers, agent });

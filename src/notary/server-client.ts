@@ -112,7 +112,11 @@ export class NotaryServerClient {
   }
 
   /** Uploads the files in one atomic multipart request. throws: SERVER_*, ROLE_NAME_INVALID, USAGE */
-  async publish(gun: string, files: ReadonlyArray<MultipartFile>): Promise<void> {
+  async publish(
+    gun: string,
+    files: ReadonlyArray<MultipartFile>,
+    opts: { timeoutMs?: number } = {},
+  ): Promise<void> {
     if (files.length === 0) throw new NotaryHsmError('USAGE', `nothing to publish for ${gun}`);
     const roles = files.map((f) => f.role);
     roles.forEach((role) => encodeRole(role));
@@ -123,6 +127,7 @@ export class NotaryServerClient {
     await this.send('POST', gun, '', 'the update', {
       body,
       headers: { 'content-type': contentType },
+      ...(opts.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs }),
     });
   }
 
@@ -163,7 +168,12 @@ export class NotaryServerClient {
     gun: string,
     file: string,
     what: string,
-    opts: { maxBytes?: number; body?: Buffer; headers?: Record<string, string> } = {},
+    opts: {
+      maxBytes?: number;
+      body?: Buffer;
+      headers?: Record<string, string>;
+      timeoutMs?: number;
+    } = {},
   ): Promise<HttpResponse> {
     const url = tufUrl(this.base, encodeGun(gun), file);
     const res = await this.transport.request({
@@ -173,6 +183,7 @@ export class NotaryServerClient {
       maxErrorBytes: MAX_ERROR_BYTES,
       ...(opts.body === undefined ? {} : { body: opts.body }),
       ...(opts.headers === undefined ? {} : { headers: opts.headers }),
+      ...(opts.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs }),
     });
     if (res.status >= 200 && res.status < 300) return res;
     throw serverError(res, { method, url: displayUrl(url), gun, what });

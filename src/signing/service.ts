@@ -91,6 +91,7 @@ export class SigningService implements DaemonServices {
     this.versionBounds = {
       maxStep: this.config.policy.max_version_step,
       firstMax: this.config.policy.max_first_version,
+      leaseMs: this.config.policy.publish_lease_seconds * 1000,
     };
   }
 
@@ -246,6 +247,7 @@ export class SigningService implements DaemonServices {
     try {
       const sigs = await Promise.all(signing.map((s) => s.signer.sign(plan.canonical)));
       return {
+        leaseMs: this.versionBounds.leaseMs ?? 0,
         signatures: signing.flatMap((s, i) =>
           s.keyIds.map((keyid) => ({
             keyid,

@@ -38,6 +38,12 @@ export interface SignatureOut {
 
 export interface SignResult {
   readonly signatures: readonly SignatureOut[];
+  /**
+   * How long the caller has to publish these signatures: after that, other clients may
+   * sign past this version (it counts as abandoned), so a later publish could lose their
+   * changes. Clients stop publishing well before it ends.
+   */
+  readonly leaseMs?: number;
 }
 
 /** One audit record, as stored (hash-chained). */

@@ -58,6 +58,11 @@ export interface VersionBounds {
   readonly maxStep: number;
   /** The highest version of a role this store has never seen. */
   readonly firstMax: number;
+  /**
+   * How long a client may take to publish what it had signed (reported with a rollback
+   * refusal, so that other clients know when a version handed out is abandoned).
+   */
+  readonly leaseMs?: number;
 }
 
 /** Highest signed version per GUN and role, and the gate every versioned signature passes. */
@@ -66,13 +71,22 @@ export class SigningState {
   private readonly signed: Map<string, number>;
   /** Versions claimed, durable or not: the bar a new reservation must clear. */
   private readonly claimed: Map<string, number>;
+  /**
+   * When each claim was made (monotonic ms). Versions read from the log count as claimed
+   * when the store opened: a client that got one just before a restart may still be
+   * publishing it.
+   */
+  private readonly claimedAt: Map<string, number>;
 
   constructor(
     private readonly writer: AuditWriter,
     versions: ReadonlyMap<string, number>,
+    private readonly clock: () => number = () => performance.now(),
   ) {
     this.signed = new Map(versions);
     this.claimed = new Map(versions);
+    const opened = clock();
+    this.claimedAt = new Map([...versions.keys()].map((k) => [k, opened]));
   }
 
   /** The highest version of `role` for `gun` whose `signed` record is durable. */
@@ -103,13 +117,20 @@ export class SigningState {
     const key = stateKey(gun, role);
     const last = this.claimed.get(key);
     if (last !== undefined && version <= last) {
+      const lease = bounds?.leaseMs === undefined ? {} : { leaseMs: bounds.leaseMs };
       const durable = this.signed.get(key) === last;
+      // How long ago the last version was handed out tells a client whether its signer may
+      // still be publishing it (see client/update-loop.ts).
+      const lastSignedAgeMs = Math.max(
+        0,
+        Math.round(this.clock() - (this.claimedAt.get(key) ?? 0)),
+      );
       return Promise.reject(
         new NotaryHsmError(
           'VERSION_ROLLBACK',
           `version ${version} of ${role} for ${gun} is not above version ${last}, ` +
             `the last one ${durable ? 'signed' : 'being signed'}; sign version ${last + 1} or later`,
-          { details: { gun, role, version, lastVersion: last } },
+          { details: { gun, role, version, lastVersion: last, lastSignedAgeMs, ...lease } },
         ),
       );
     }
@@ -130,6 +151,7 @@ export class SigningState {
       }
     }
     this.claimed.set(key, version);
+    this.claimedAt.set(key, this.clock());
     return this.writer.commit(record).then((entry) => {
       if ((this.signed.get(key) ?? 0) < version) this.signed.set(key, version);
       return entry;

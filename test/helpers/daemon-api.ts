@@ -70,8 +70,19 @@ export function call(
   });
 }
 
-/** The error member of an answer, checked to be exactly `{code, message, requestId}`. */
-export function errorOf(res: ApiResponse): { code: string; message: string; requestId: string } {
+/** Codes whose error answers carry `details` (version refusals: what the client acts on). */
+const WITH_DETAILS: ReadonlySet<string> = new Set(['VERSION_ROLLBACK', 'VERSION_JUMP']);
+
+/**
+ * The error member of an answer, checked to be exactly `{code, message, requestId}`, plus
+ * `details` for the codes that carry them.
+ */
+export function errorOf(res: ApiResponse): {
+  code: string;
+  message: string;
+  requestId: string;
+  details?: JsonObject;
+} {
   const b = res.body;
   if (typeof b !== 'object' || b === null || Array.isArray(b)) {
     throw new Error(`answer ${res.status} is not a JSON object: ${res.text.slice(0, 200)}`);
@@ -81,12 +92,19 @@ export function errorOf(res: ApiResponse): { code: string; message: string; requ
   if (typeof e !== 'object' || e === null || Array.isArray(e)) {
     throw new Error(`answer ${res.status} has no error object: ${res.text.slice(0, 200)}`);
   }
-  expect(Object.keys(e).sort()).toEqual(['code', 'message', 'requestId']);
-  const { code, message, requestId } = e;
+  const { code, message, requestId, details } = e;
   if (typeof code !== 'string' || typeof message !== 'string' || typeof requestId !== 'string') {
     throw new Error(`answer ${res.status} has error members of the wrong types: ${res.text}`);
   }
-  return { code, message, requestId };
+  const members = WITH_DETAILS.has(code)
+    ? ['code', 'details', 'message', 'requestId']
+    : ['code', 'message', 'requestId'];
+  expect(Object.keys(e).sort()).toEqual(members);
+  if (details === undefined) return { code, message, requestId };
+  if (typeof details !== 'object' || details === null || Array.isArray(details)) {
+    throw new Error(`answer ${res.status} has details that are not an object: ${res.text}`);
+  }
+  return { code, message, requestId, details };
 }
 
 /** A 2xx answer's JSON object body. */

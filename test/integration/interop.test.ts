@@ -19,7 +19,7 @@ import {
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { main } from '../../src/cli/main';
-import { updateTargets } from '../../src/client/publish';
+import { updateTargets } from '../../src/client/targets-update';
 import { localSigning } from '../../src/client/signing';
 import { FileMeta } from '../../src/metadata/file-meta';
 import { TufKey } from '../../src/metadata/keys';

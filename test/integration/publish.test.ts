@@ -8,7 +8,8 @@
 import { createHash } from 'node:crypto';
 import { FileMeta } from '../../src/metadata/file-meta';
 import { localSigning } from '../../src/client/signing';
-import { initRepository, updateTargets } from '../../src/client/publish';
+import { initRepository } from '../../src/client/publish';
+import { updateTargets } from '../../src/client/targets-update';
 import { listTargets } from '../../src/client/list';
 import { readRepository } from '../../src/client/reader';
 import { NotaryServerClient } from '../../src/notary';
@@ -103,13 +104,14 @@ describe('publishing to a real notary-server, read by the stock notary CLI', () 
   });
 
   it('a second publish adds targets with a higher version', async () => {
-    const repo = await updateTargets({
+    const { repo, published } = await updateTargets({
       server: client,
       gun: GUN,
       signing: localSigning({ signers: [targetsSigner] }),
       changes: { add: new Map(Object.entries(second)) },
     });
     expect(repo.targets.get('targets')!.signed.version).toBe(3);
+    expect(published.map((f) => [f.role, f.signed.version])).toEqual([['targets', 3]]);
     expect(await notaryListFresh(server, GUN)).toEqual(expected({ ...first, ...second }));
   });
 

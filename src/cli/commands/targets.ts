@@ -13,7 +13,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { updateTargets } from '../../client/publish';
+import { updateTargets } from '../../client/targets-update';
 import { daemonSigning } from '../../client/signing';
 import { NotaryHsmError } from '../../errors';
 import { FileMeta } from '../../metadata/file-meta';
@@ -26,6 +26,8 @@ interface ChangeFlags extends ServerFlags, SignerFlags {
   role?: string;
   fromFile?: string;
   json?: boolean;
+  retries?: string;
+  timeout?: string;
 }
 
 function usage(message: string): NotaryHsmError {
@@ -134,14 +136,15 @@ async function apply(
   io: Io,
 ) {
   const client = daemonFrom(flags, io);
-  const repo = await updateTargets({
+  const { published } = await updateTargets({
     server: serverFrom(flags, io),
     gun,
     role,
     signing: daemonSigning({ client }),
     changes,
+    ...retryFlags(flags),
   });
-  const version = repo.targets.get(role)?.signed.version;
+  const version = published.find((f) => f.role === role)?.signed.version;
   if (flags.json)
     io.out(
       JSON.stringify({
@@ -197,9 +200,30 @@ export async function runRemove(
   await apply(gun, checkRole(flags.role), { remove }, flags, io);
 }
 
+/** --retries and --timeout as the update loop's bounds. throws: USAGE */
+function retryFlags(flags: ChangeFlags): { retries?: number; timeoutMs?: number } {
+  const out: { retries?: number; timeoutMs?: number } = {};
+  if (flags.retries !== undefined) {
+    if (!/^(0|[1-9][0-9]{0,3})$/.test(flags.retries))
+      throw usage(`--retries ${JSON.stringify(flags.retries)}: expected 0 to 9999`);
+    out.retries = Number(flags.retries);
+  }
+  if (flags.timeout !== undefined) {
+    if (!/^[1-9][0-9]{0,4}$/.test(flags.timeout))
+      throw usage(`--timeout ${JSON.stringify(flags.timeout)}: expected seconds, 1 to 99999`);
+    out.timeoutMs = Number(flags.timeout) * 1000;
+  }
+  return out;
+}
+
 function common(cmd: Command): Command {
   return withSignerOptions(cmd)
     .option('-r, --role <role>', 'targets (default) or a delegation targets/<name>')
+    .option(
+      '--retries <n>',
+      'attempts after the first when other writers move first or the server fails (default 25)',
+    )
+    .option('--timeout <seconds>', 'give up after this long (default 120)')
     .option('-s, --server <url>', 'Notary server (env NOTARY_HSM_SERVER)')
     .option('--tlscacert <file>', 'CA certificate for the server')
     .option('--json', 'print JSON');

@@ -5,7 +5,8 @@
  */
 import { createHash } from 'node:crypto';
 import { localSigning } from '../../../src/client/signing';
-import { initRepository, updateTargets } from '../../../src/client/publish';
+import { initRepository } from '../../../src/client/publish';
+import { updateTargets } from '../../../src/client/targets-update';
 import { FileMeta } from '../../../src/metadata/file-meta';
 import { TufKey } from '../../../src/metadata/keys';
 import { NotaryServerClient } from '../../../src/notary';

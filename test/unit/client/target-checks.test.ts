@@ -4,7 +4,7 @@
  * restricted by every ancestor's, as Notary's walk computes them). A refusal asks no
  * signer for anything and publishes nothing.
  */
-import { effectivePaths, updateTargets } from '../../../src/client/publish';
+import { effectivePaths, updateTargets } from '../../../src/client/targets-update';
 import type { TrustedRepository } from '../../../src/client/reader';
 import { localSigning } from '../../../src/client/signing';
 import { FileMeta } from '../../../src/metadata/file-meta';

@@ -35,6 +35,7 @@ describe('SigningState', () => {
         role: 'targets',
         version: v,
         lastVersion: 3,
+        lastSignedAgeMs: expect.any(Number) as unknown,
       });
     }
     // other roles and GUNs have their own versions

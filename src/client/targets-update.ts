@@ -1,0 +1,165 @@
+/**
+ * Changing the targets of one or more roles (`sign`, `add`, `remove`): the same added and
+ * removed tags applied to each role, signed, and published in one request through the
+ * shared update loop (client/update-loop.ts), which re-applies the change on top of
+ * whatever another writer published meanwhile.
+ *
+ * Added names must be names Go can write and lie inside every role's paths; the
+ * repository's signing keys must be ones the signer holds. Both are checked before
+ * anything is signed, so a refused change burns no version.
+ */
+import { NotaryHsmError } from '../errors';
+import type { FileMeta } from '../metadata/file-meta';
+import { parentRole, pathAllowed, restrictPaths } from '../metadata/roles';
+import type { SignedMetadata } from '../metadata/signed';
+import { Targets, checkTargetName, type DelegatedRole } from '../metadata/targets';
+import { GoTime } from '../metadata/time';
+import type { Requirement } from '../metadata/verify';
+import { baseRequirement, type TrustedRepository } from './reader';
+import type { MetadataSigning } from './signing';
+import type { TrustServer } from './trust-server';
+import { runUpdateLoop, type Attempt, type RetryOptions, type UpdateResult } from './update-loop';
+
+/** Default lifetime of targets and delegations in days, as Notary: 3 years. */
+export const TARGETS_DAYS = 1095;
+
+export interface TargetChanges {
+  /** Targets to add or replace. */
+  add?: ReadonlyMap<string, FileMeta>;
+  /** Targets to remove; on the first attempt each must exist in every role. */
+  remove?: readonly string[];
+}
+
+export interface UpdateOptions extends RetryOptions {
+  server: TrustServer;
+  gun: string;
+  /** `targets` (default) or a delegation `targets/<name>`. */
+  role?: string;
+  /** Several roles changed alike in one publish (e.g. a signer's role and targets/releases). */
+  roles?: readonly string[];
+  signing: MetadataSigning;
+  changes: TargetChanges;
+  now?: Date;
+}
+
+/**
+ * The entry delegating to `role` in its parent's (verified) file, and that file.
+ * throws: ROLE_MISSING
+ */
+function delegationEntry(
+  repo: TrustedRepository,
+  role: string,
+): { parent: Targets; entry: DelegatedRole } {
+  const parent = repo.targets.get(parentRole(role))?.signed;
+  const entry = parent?.delegationRoles.find((d) => d.name === role);
+  if (!parent || !entry) {
+    throw new NotaryHsmError('ROLE_MISSING', `${repo.gun} has no delegation ${role}`, {
+      details: { role },
+    });
+  }
+  return { parent, entry };
+}
+
+/** Who must sign `role` in `repo`: root's targets role, or the delegation entry in its parent. */
+export function targetsRequirement(repo: TrustedRepository, role: string, now: Date): Requirement {
+  if (role === 'targets') return baseRequirement(repo.root.signed, 'targets', repo.gun, now);
+  const { parent, entry } = delegationEntry(repo, role);
+  return { role, keys: parent.keysOf(entry), threshold: entry.threshold };
+}
+
+/**
+ * The path prefixes `role` may hold targets under, as Notary's walk computes them: the
+ * delegation entry's paths restricted by every ancestor's ('' = everything; `targets`
+ * holds everything). Readers ignore a target outside them, so none may be added.
+ * throws: ROLE_MISSING
+ */
+export function effectivePaths(repo: TrustedRepository, role: string): string[] {
+  if (role === 'targets') return [''];
+  const { entry } = delegationEntry(repo, role);
+  return restrictPaths(effectivePaths(repo, parentRole(role)), entry.paths);
+}
+
+/**
+ * Refuses, before anything is signed, a target every client would ignore.
+ * throws: TARGET_OUTSIDE_PATHS, ROLE_MISSING
+ */
+function checkInsidePaths(repo: TrustedRepository, role: string, names: Iterable<string>): void {
+  if (role === 'targets') return;
+  const paths = effectivePaths(repo, role);
+  for (const name of names) {
+    if (pathAllowed(name, paths)) continue;
+    const allowed = paths.length === 0 ? 'none' : paths.map((p) => JSON.stringify(p)).join(', ');
+    throw new NotaryHsmError(
+      'TARGET_OUTSIDE_PATHS',
+      `${JSON.stringify(name)} lies outside the paths of ${role} (${allowed})`,
+      { details: { role, target: name, paths } },
+    );
+  }
+}
+
+/**
+ * The next version of `role` with the change applied to what the repository holds now.
+ * On the first attempt a removed name must exist; later, another writer may have removed
+ * it already, which leaves the state the command asked for.
+ */
+function nextTargets(attempt: Attempt, role: string, changes: TargetChanges, now: Date): Targets {
+  const { repo } = attempt;
+  const current = repo.targets.get(role)?.signed;
+  const next = new Map(current?.targets ?? []);
+  for (const name of changes.remove ?? []) {
+    if (!next.delete(name) && attempt.number === 0) {
+      throw new NotaryHsmError(
+        'TARGET_NOT_FOUND',
+        `${repo.gun}: ${role} has no target ${JSON.stringify(name)}`,
+        { details: { role, target: name } },
+      );
+    }
+  }
+  for (const [name, meta] of changes.add ?? []) next.set(name, meta);
+  const expires = GoTime.daysFromNow(TARGETS_DAYS, now);
+  const version = attempt.version(role, current?.version);
+  return current
+    ? current.with({ targets: next, version, expires })
+    : new Targets({ expires, version, targets: next });
+}
+
+/**
+ * Adds and removes targets of one or more roles and publishes their next versions in one
+ * request, retrying on conflicts and server failures within the bounds.
+ * throws: TARGET_INVALID, TARGET_OUTSIDE_PATHS, TARGET_NOT_FOUND, ROLE_MISSING, KEY_NOT_HELD,
+ * UPDATE_GAVE_UP, SERVER_* (not retried), INSUFFICIENT_SIGNATURES, verification codes
+ */
+export async function updateTargets(opts: UpdateOptions): Promise<UpdateResult> {
+  const { server, gun } = opts;
+  const roles = opts.roles ?? [opts.role ?? 'targets'];
+  if (roles.length === 0 || new Set(roles).size !== roles.length) {
+    throw new NotaryHsmError('USAGE', 'name each role to change once');
+  }
+  const added = [...(opts.changes.add?.keys() ?? [])];
+  for (const name of added) checkTargetName(name);
+  return runUpdateLoop({
+    server,
+    gun,
+    ...(opts.retries === undefined ? {} : { retries: opts.retries }),
+    ...(opts.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs }),
+    ...(opts.now === undefined ? {} : { now: () => opts.now as Date }),
+    change: async (attempt) => {
+      const now = opts.now ?? new Date();
+      const files: SignedMetadata[] = [];
+      let leaseMs: number | undefined;
+      // Every role is checked before any is signed.
+      const plans = roles.map((role) => {
+        const requirement = targetsRequirement(attempt.repo, role, now);
+        checkInsidePaths(attempt.repo, role, added);
+        return { role, requirement, signed: nextTargets(attempt, role, opts.changes, now) };
+      });
+      for (const p of plans) {
+        const file = await opts.signing.sign(gun, p.role, p.signed, [p.requirement]);
+        attempt.signed(file);
+        files.push(file);
+        if (file.leaseMs !== undefined) leaseMs = Math.min(leaseMs ?? file.leaseMs, file.leaseMs);
+      }
+      return leaseMs === undefined ? { files } : { files, leaseMs };
+    },
+  });
+}
