@@ -18,7 +18,7 @@
  * The signature is given once per such certificate, under that certificate's key ID
  * (after a certificate renewal a root may list the old and the new one).
  */
-import { X509Certificate } from 'node:crypto';
+import type { X509Certificate } from 'node:crypto';
 import { NotaryHsmError } from '../errors';
 import { certificateCommonName } from '../metadata/certificate';
 import type { TufKey } from '../metadata/keys';
