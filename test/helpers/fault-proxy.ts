@@ -23,7 +23,7 @@ export type PublishAction =
 
 export interface FaultProxy {
   readonly url: string;
-  /** Decides each publish in arrival order (default: forward). */
+  /** Decides each publish; `n` counts the publishes in `seen` (clear it to start over). */
   onPublish: (n: number) => PublishAction;
   /** Publishes seen, and what was done with each. */
   readonly seen: PublishAction[];
@@ -39,7 +39,6 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
   const target = new URL(upstream);
   const held = new Set<http.ServerResponse>();
   const seen: PublishAction[] = [];
-  let publishes = 0;
 
   const forward = (
     req: http.IncomingMessage,
@@ -81,7 +80,7 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
         forward(req, body, res, 'answer');
         return;
       }
-      const action = proxy.onPublish(publishes++);
+      const action = proxy.onPublish(seen.length);
       seen.push(action);
       if (action === 'forward') forward(req, body, res, 'answer');
       else if (action === 'reset-after') forward(req, body, res, 'reset');
