@@ -63,7 +63,7 @@ keys:
     id: "03"
     role: delegation
     guns: ["localhost:5000/demo/*"]
-    delegation: { roles: [targets/ci], paths: ["**"] }
+    delegation: { roles: [targets/ci, targets/releases], paths: ["**"] }
 clients:
   - name: security-team
     token_sha256: $(sha "$ADMIN_TOKEN")
@@ -74,7 +74,7 @@ clients:
   - name: ci-agent
     token_sha256: $(sha "$CI_TOKEN")
     sign:
-      - { kind: delegation, keys: [ci], guns: ["localhost:5000/demo/*"], roles: [targets/ci], paths: ["v*"] }
+      - { kind: delegation, keys: [ci], guns: ["localhost:5000/demo/*"], roles: [targets/ci, targets/releases], paths: ["v*"] }
 YAML
 
 say "notary-hsmd keys generate: three P-256 keys born on the token (never exported)"
@@ -108,17 +108,17 @@ curl -fsS "http://127.0.0.1:$DAEMON_PORT/readyz"; echo
 
 export NOTARY_HSM_SIGNER="http://127.0.0.1:$DAEMON_PORT" NOTARY_HSM_SERVER=$SERVER_URL
 
-say "security team: notary-hsm init $GUN (root certificate signed on the token, delegation targets/ci)"
-NOTARY_HSM_TOKEN=$ADMIN_TOKEN "${HSM[@]}" init "$GUN" --root-key root --delegation targets/ci --delegation-key ci
+say "security team: notary-hsm init $GUN (root certificate signed on the token, signer targets/ci, also in targets/releases for docker)"
+NOTARY_HSM_TOKEN=$ADMIN_TOKEN "${HSM[@]}" init "$GUN" --root-key root --delegation targets/ci --delegation-key ci --docker
 
 printf 'demo manifest v1.0\n' > "$DEMO/manifest.json"
 DIGEST=sha256:$(sha256sum "$DEMO/manifest.json" | cut -d' ' -f1)
 SIZE=$(wc -c < "$DEMO/manifest.json" | tr -d ' ')
-say "CI agent (no key file, only a scoped token): notary-hsm sign $GUN:v1.0 --role targets/ci"
-NOTARY_HSM_TOKEN=$CI_TOKEN "${HSM[@]}" sign "$GUN:v1.0" --digest "$DIGEST" --size "$SIZE" --role targets/ci
+say "CI agent (no key file, only a scoped token): notary-hsm sign $GUN:v1.0 --role targets/ci --docker"
+NOTARY_HSM_TOKEN=$CI_TOKEN "${HSM[@]}" sign "$GUN:v1.0" --digest "$DIGEST" --size "$SIZE" --role targets/ci --docker
 
 say "The CI agent may not sign outside its scope (tag 'latest' does not match v*):"
-if NOTARY_HSM_TOKEN=$CI_TOKEN "${HSM[@]}" sign "$GUN:latest" --digest "$DIGEST" --size "$SIZE" --role targets/ci; then
+if NOTARY_HSM_TOKEN=$CI_TOKEN "${HSM[@]}" sign "$GUN:latest" --digest "$DIGEST" --size "$SIZE" --role targets/ci --docker; then
   echo "UNEXPECTED: the out-of-scope signature was made" >&2; exit 1
 fi
 
@@ -133,10 +133,14 @@ grep -q "${DIGEST#sha256:}" "$DEMO/theirs.txt" || { echo "notary does not list t
 diff <(rows "$DEMO/ours.txt") <(rows "$DEMO/theirs.txt") >/dev/null \
   || { echo "MISMATCH between notary-hsm and notary list" >&2; exit 1; }
 
+say "What docker pull reads (targets/releases, then targets): notary list $GUN --roles targets/releases"
+notary -s "$SERVER_URL" -d "$DEMO/notary-trust" list "$GUN" --roles targets/releases | tee "$DEMO/docker.txt"
+grep -q "${DIGEST#sha256:}" "$DEMO/docker.txt" || { echo "targets/releases does not hold the tag: docker would not see it" >&2; exit 1; }
+
 kill "$DAEMON_PID"; wait "$DAEMON_PID" 2>/dev/null || true; DAEMON_PID=''
 say "The audit log: every decision, hash-chained"
 "${HSM[@]}" audit show --state-dir "$DEMO/state"
 "${HSM[@]}" audit verify --state-dir "$DEMO/state"
 
-say "OK: the tag signed through the daemon is what the stock notary CLI lists"
+say "OK: the tag signed through the daemon is what the stock notary CLI lists, and what docker pulls read"
 echo "(Verification against a pinned root, delegation management and rotation come next.)"

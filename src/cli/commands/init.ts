@@ -4,6 +4,7 @@
  * key, with server-held snapshot and timestamp keys, and optionally one delegation.
  */
 import type { Command } from 'commander';
+import { DOCKER_RELEASES, dockerReleasesFor, dockerRoles } from '../../client/docker';
 import { initRepository } from '../../client/publish';
 import { daemonSigning } from '../../client/signing';
 import { NotaryHsmError } from '../../errors';
@@ -20,11 +21,15 @@ interface InitFlags extends ServerFlags, SignerFlags {
   delegationPaths?: string[];
   pinEnv?: string;
   json?: boolean;
+  docker?: boolean;
 }
 
 export async function runInit(gun: string, flags: InitFlags, io: Io): Promise<void> {
   if ((flags.delegation === undefined) !== (flags.delegationKey === undefined)) {
     throw new NotaryHsmError('USAGE', '--delegation and --delegation-key go together');
+  }
+  if (flags.docker && flags.delegation === undefined) {
+    throw new NotaryHsmError('USAGE', '--docker needs --delegation (the signer docker reads)');
   }
   const client = daemonFrom(flags, io);
   const pin = flags.pinEnv ? io.env[flags.pinEnv] : undefined;
@@ -47,12 +52,17 @@ export async function runInit(gun: string, flags: InitFlags, io: Io): Promise<vo
       );
     const key = TufKey.fromJson(k.publicKey, '/publicKey');
     delegationKeys.push(key);
-    delegations.push({
+    const signer = {
       name: role,
       keyIds: [key.id],
       threshold: 1,
       paths: flags.delegationPaths ?? [''],
-    });
+    };
+    delegations.push(signer);
+    if (flags.docker) {
+      dockerRoles(role); // a direct child of targets
+      if (role !== DOCKER_RELEASES) delegations.push(dockerReleasesFor(signer));
+    }
   }
   const repo = await initRepository({
     server: serverFrom(flags, io),
@@ -83,6 +93,10 @@ export function registerInit(program: Command, io: Io): void {
       .option('--delegation <role>', 'also delegate to targets/<name>')
       .option('--delegation-key <name>', 'the daemon key of that delegation')
       .option('--delegation-paths <prefix...>', 'path prefixes of that delegation (default: all)')
+      .option(
+        '--docker',
+        'also delegate targets/releases to that key, as docker trust signer add does (docker pulls read it)',
+      )
       .option(
         '--pin-env <name>',
         'environment variable holding the root token PIN (tokens with pin: request)',

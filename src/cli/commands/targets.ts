@@ -13,6 +13,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import { dockerRoles } from '../../client/docker';
 import { updateTargets } from '../../client/targets-update';
 import { daemonSigning } from '../../client/signing';
 import { NotaryHsmError } from '../../errors';
@@ -28,6 +29,7 @@ interface ChangeFlags extends ServerFlags, SignerFlags {
   json?: boolean;
   retries?: string;
   timeout?: string;
+  docker?: boolean;
 }
 
 function usage(message: string): NotaryHsmError {
@@ -136,10 +138,11 @@ async function apply(
   io: Io,
 ) {
   const client = daemonFrom(flags, io);
+  const roles = flags.docker ? dockerRoles(role) : [role];
   const { published } = await updateTargets({
     server: serverFrom(flags, io),
     gun,
-    role,
+    roles,
     signing: daemonSigning({ client }),
     changes,
     ...retryFlags(flags),
@@ -151,11 +154,17 @@ async function apply(
         gun,
         role,
         version,
+        ...(flags.docker
+          ? { roles: published.map((f) => ({ role: f.role, version: f.signed.version })) }
+          : {}),
         added: [...(changes.add?.keys() ?? [])],
         removed: changes.remove ?? [],
       }),
     );
-  else io.out(`published ${gun} ${role} version ${version}`);
+  else
+    io.out(
+      `published ${gun} ${published.map((f) => `${f.role} version ${f.signed.version}`).join(', ')}`,
+    );
 }
 
 export async function runSign(
@@ -224,6 +233,10 @@ function common(cmd: Command): Command {
       'attempts after the first when other writers move first or the server fails (default 25)',
     )
     .option('--timeout <seconds>', 'give up after this long (default 120)')
+    .option(
+      '--docker',
+      'also write the change into targets/releases, the role docker pulls read (as docker trust sign)',
+    )
     .option('-s, --server <url>', 'Notary server (env NOTARY_HSM_SERVER)')
     .option('--tlscacert <file>', 'CA certificate for the server')
     .option('--json', 'print JSON');
