@@ -181,6 +181,22 @@ export const OPENAPI = {
         },
       },
     },
+    '/v1/repositories/reset': {
+      post: {
+        summary:
+          "Admin: the GUN's repository was deleted on the server; forget its versions so that they start over (audited)",
+        security: [{ bearer: [] }],
+        requestBody: { required: true, content: json(ref('ResetRepositoryRequest')) },
+        responses: {
+          '200': {
+            description: 'How many roles of the GUN had versions',
+            content: json(ref('ResetRepositoryResult')),
+          },
+          ...V1_ERRORS,
+          ...BODY_ERRORS,
+        },
+      },
+    },
     '/v1/sign/root': {
       post: signOperation('Sign a Notary v1 Root', 'SignRootRequest', 'sign root for the GUN'),
     },
@@ -232,7 +248,12 @@ export const OPENAPI = {
                   'Stable code: 400 BAD_REQUEST/BAD_JSON/UNKNOWN_FIELD, 401 UNAUTHENTICATED, 403 FORBIDDEN, 404 NOT_FOUND/KEY_NOT_FOUND, 405 METHOD_NOT_ALLOWED, 409 VERSION_ROLLBACK/KEY_EXISTS, 413 BODY_TOO_LARGE, 415 UNSUPPORTED_MEDIA_TYPE, 421 HOST_NOT_ALLOWED, 423 PIN_LOCKED, 500 INTERNAL, 503 TOKEN_NOT_PRESENT/TOKEN_BUSY, 504 TOKEN_TIMEOUT',
               },
               message: { type: 'string', description: 'What to fix (generic for 5xx)' },
-              requestId: { type: 'string' },
+              requestId: { type: 'string', description: "The daemon's own ID of the request" },
+              details: {
+                type: 'object',
+                description:
+                  'VERSION_ROLLBACK: role, version, lastVersion (the last handed out), lastSignedAgeMs (how long ago), leaseMs (the publish lease); VERSION_JUMP: role, version, lastVersion, maxVersion',
+              },
             },
           },
         },
@@ -301,10 +322,26 @@ export const OPENAPI = {
           certificatePem: { type: 'string' },
         },
       },
+      ResetRepositoryRequest: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['gun'],
+        properties: { gun },
+      },
+      ResetRepositoryResult: {
+        type: 'object',
+        required: ['gun', 'forgotten'],
+        properties: { gun: { type: 'string' }, forgotten: { type: 'integer', minimum: 0 } },
+      },
       SignResult: {
         type: 'object',
         required: ['signatures'],
         properties: {
+          leaseMs: {
+            type: 'integer',
+            description:
+              'Publish these signatures within a third of this; after it, others may sign past this version',
+          },
           signatures: {
             type: 'array',
             items: {

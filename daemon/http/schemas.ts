@@ -44,6 +44,8 @@ export const signDelegationBody = z.strictObject({
   keys: keyNames.optional(),
 });
 
+export const resetRepositoryBody = z.strictObject({ gun });
+
 export const keysQuery = z.strictObject({ gun: gun.optional() });
 export const emptyQuery = z.strictObject({});
 

@@ -13,6 +13,7 @@ import {
   emptyQuery,
   generateKeyBody,
   keysQuery,
+  resetRepositoryBody,
   rootCertificateBody,
   signDelegationBody,
   signRootBody,
@@ -100,6 +101,21 @@ export function registerV1Routes(router: Router<DaemonState>, deps: V1Deps): voi
     ctx.body = await services.rootCertificate(
       client,
       present({ ...b, requestId: ctx.state.requestId, clientRequestId: ctx.state.clientRequestId }),
+    );
+  });
+
+  router.post('/v1/repositories/reset', async (ctx) => {
+    const client = authenticate(ctx);
+    const b = await checked(ctx, client, 'repositories/reset', async () =>
+      validate(resetRepositoryBody, await body(ctx)),
+    );
+    ctx.body = await services.resetRepository(
+      client,
+      present({
+        gun: b.gun,
+        requestId: ctx.state.requestId,
+        clientRequestId: ctx.state.clientRequestId,
+      }),
     );
   });
 

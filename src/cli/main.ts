@@ -8,6 +8,7 @@ import { registerAudit } from './commands/audit';
 import { registerInit } from './commands/init';
 import { registerTargets } from './commands/targets';
 import { registerList } from './commands/list';
+import { registerReset } from './commands/reset';
 import { exitCodeFor, processIo, type Io } from './context';
 
 export const VERSION = '0.1.0';
@@ -22,6 +23,7 @@ export function buildProgram(io: Io): Command {
   registerTargets(program, io);
   registerList(program, io);
   registerAudit(program, io);
+  registerReset(program, io);
   for (const c of program.commands) c.exitOverride();
   return program;
 }

@@ -110,6 +110,11 @@ export class DaemonClient {
     return this.call('POST', '/v1/certificates/root', req);
   }
 
+  /** Admin: the repository `gun` was deleted on the server; its versions start over. */
+  resetRepository(gun: string): Promise<{ gun: string; forgotten: number }> {
+    return this.call('POST', '/v1/repositories/reset', { gun });
+  }
+
   signRoot(req: {
     gun: string;
     signed: JsonValue;

@@ -30,7 +30,8 @@ async function serverKey(
   return TufKey.fromJson(parseJson(await server.getServerKey(gun, role)), `/${role}.key`);
 }
 
-async function repositoryExists(server: TrustServer, gun: string): Promise<boolean> {
+/** Whether the server holds trust data (a root) for `gun`. throws: SERVER_* but NOT_FOUND */
+export async function repositoryExists(server: TrustServer, gun: string): Promise<boolean> {
   try {
     await server.getCurrent(gun, 'root');
     return true;

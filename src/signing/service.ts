@@ -27,7 +27,13 @@ import type { TokenRegistry } from '../pkcs11/registry';
 import { authorize, checkSignRequest, isAdmin } from '../policy';
 import type { ClientRegistry } from '../policy/clients';
 import { rootSignatureKeyIds } from '../policy/root-certificates';
-import { anyGunMatches, matchingTargetPattern, quote, roleAllowed } from '../policy/patterns';
+import {
+  anyGunMatches,
+  checkGun,
+  matchingTargetPattern,
+  quote,
+  roleAllowed,
+} from '../policy/patterns';
 import type { Signer } from '../signer/signer';
 import type { Store } from '../store';
 import type { VersionBounds } from '../store/signing-state';
@@ -426,6 +432,37 @@ export class SigningService implements DaemonServices {
         reason: what ? `${what}: ${e.message}` : e.message,
       })
       .catch(() => undefined);
+  }
+
+  async resetRepository(
+    client: Client,
+    req: { gun: string; requestId: string; clientRequestId?: string },
+  ): Promise<{ gun: string; forgotten: number }> {
+    const base: AuditInput = {
+      client: client.name,
+      endpoint: 'repositories/reset',
+      gun: req.gun,
+      requestId: req.requestId,
+      ...(req.clientRequestId !== undefined ? { clientRequestId: req.clientRequestId } : {}),
+      outcome: 'refused',
+    };
+    try {
+      checkGun(req.gun);
+      if (!isAdmin(client)) {
+        throw new NotaryHsmError('FORBIDDEN', `client ${client.name} may not reset repositories`);
+      }
+    } catch (err) {
+      return this.refuse(base, err);
+    }
+    const forgotten = this.store.state.rolesOf(req.gun);
+    await this.store.state.reset(
+      Object.assign({}, base, {
+        gun: req.gun,
+        outcome: 'reset' as const,
+        reason: `the repository was deleted on the server; its versions start over (${forgotten} role(s) forgotten)`,
+      }),
+    );
+    return { gun: req.gun, forgotten };
   }
 
   async auditRefusal(

@@ -59,7 +59,8 @@ export interface AuditEntry {
   /** Hex SHA-256 of the canonical bytes that were (or would have been) signed. */
   readonly payloadDigest?: string;
   readonly keyIds?: readonly string[];
-  readonly outcome: 'signed' | 'refused' | 'failed' | 'recovered';
+  /** `reset`: the admin acknowledged that the GUN's repository was deleted; its versions start over. */
+  readonly outcome: 'signed' | 'refused' | 'failed' | 'recovered' | 'reset';
   /** Stable error code for refusals and failures. */
   readonly code?: string;
   readonly reason?: string;
@@ -137,6 +138,14 @@ export interface DaemonServices {
   ): Promise<RootCertificateResult>;
   sign(client: Client, req: SignRequest): Promise<SignResult>;
   /** Audits a request refused before it reached the pipeline (bad body, too large…). throws: AUDIT_UNAVAILABLE */
+  /**
+   * Admin only: acknowledges that `gun`'s repository was deleted on the server, so that its
+   * versions start over (audited). throws: FORBIDDEN, GUN_INVALID, AUDIT_UNAVAILABLE
+   */
+  resetRepository(
+    client: Client,
+    req: { gun: string; requestId: string; clientRequestId?: string },
+  ): Promise<{ gun: string; forgotten: number }>;
   auditRefusal(
     client: Client,
     req: { endpoint: string; requestId: string; clientRequestId?: string; error: unknown },

@@ -25,7 +25,7 @@ import {
   normalizeInput,
   type RecordProblem,
 } from './record';
-import { SigningState, stateKey } from './signing-state';
+import { SigningState, forgetGun, stateKey } from './signing-state';
 import { AuditWriter, nodeFileIo, type AuditFileIo, type AuditHead } from './writer';
 
 /** The audit log's name inside the state directory. */
@@ -150,6 +150,7 @@ async function scan(path: string): Promise<Scan> {
         continue;
       }
       goodBytes = endBytes;
+      if (r.outcome === 'reset' && r.gun !== undefined) forgetGun(versions, r.gun);
       if (r.outcome === 'signed' && r.gun !== undefined && r.role !== undefined) {
         const key = stateKey(r.gun, r.role);
         if (r.version !== undefined && r.version > (versions.get(key) ?? 0)) {

@@ -20,7 +20,13 @@ export const MAX_RECORD_BYTES = 1 << 20;
 /** Free text longer than this is cut (and marked) before it is written. */
 export const MAX_TEXT_LENGTH = 4096;
 
-const OUTCOMES: ReadonlySet<string> = new Set(['signed', 'refused', 'failed', 'recovered']);
+const OUTCOMES: ReadonlySet<string> = new Set([
+  'signed',
+  'refused',
+  'failed',
+  'recovered',
+  'reset',
+]);
 const TEXT_FIELDS = [
   'client',
   'endpoint',

@@ -29,6 +29,15 @@ export function stateKey(gun: string, role: string): string {
   return `${gun}\u0000${role}`;
 }
 
+/** Drops every role of `gun` from a state map (a `reset` record). */
+export function forgetGun(map: Map<string, unknown>, gun: string): void {
+  const prefix = stateKey(gun, '');
+  for (const key of [...map.keys()]) if (key.startsWith(prefix)) map.delete(key);
+}
+
+/** What reset records: the admin's acknowledgement that `gun` starts over. */
+export type ResetInput = AuditInput & { readonly gun: string; readonly outcome: 'reset' };
+
 function invalid(message: string): NotaryHsmError {
   return new NotaryHsmError('AUDIT_RECORD_INVALID', message);
 }
@@ -87,6 +96,14 @@ export class SigningState {
     this.claimed = new Map(versions);
     const opened = clock();
     this.claimedAt = new Map([...versions.keys()].map((k) => [k, opened]));
+  }
+
+  /** How many roles of `gun` have a claimed version. */
+  rolesOf(gun: string): number {
+    const prefix = stateKey(gun, '');
+    let n = 0;
+    for (const key of this.claimed.keys()) if (key.startsWith(prefix)) n++;
+    return n;
   }
 
   /** The highest version of `role` for `gun` whose `signed` record is durable. */
@@ -156,5 +173,31 @@ export class SigningState {
       if ((this.signed.get(key) ?? 0) < version) this.signed.set(key, version);
       return entry;
     });
+  }
+
+  /**
+   * Forgets every version of `input.gun` and records that the repository starts over: an
+   * admin's acknowledgement that the repository was deleted on the server. The state
+   * changes when reset is called, so a reservation made after it belongs to the new
+   * repository, in the log's order as in memory. Versions signed before it are still in
+   * the log; nothing about them is erased.
+   * rejects: AUDIT_UNAVAILABLE, AUDIT_RECORD_INVALID
+   */
+  reset(input: ResetInput): Promise<AuditEntry> {
+    const refused = this.writer.unavailable();
+    if (refused) return Promise.reject(refused);
+    let record: AuditInput;
+    try {
+      record = normalizeInput(input);
+      if (record.outcome !== 'reset' || typeof input.gun !== 'string' || record.gun !== input.gun) {
+        throw invalid('reset records outcome "reset" for a GUN the log can hold unchanged');
+      }
+    } catch (err) {
+      return rejection(err);
+    }
+    forgetGun(this.claimed, input.gun);
+    forgetGun(this.claimedAt, input.gun);
+    forgetGun(this.signed, input.gun);
+    return this.writer.commit(record);
   }
 }

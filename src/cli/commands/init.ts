@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { DOCKER_RELEASES, dockerReleasesFor, dockerRoles } from '../../client/docker';
 import { initRepository } from '../../client/publish';
 import { daemonSigning } from '../../client/signing';
-import { NotaryHsmError } from '../../errors';
+import { NotaryHsmError, isNotaryHsmError } from '../../errors';
 import { TufKey } from '../../metadata/keys';
 import { checkDelegationRole } from '../../metadata/roles';
 import { serverFrom, type Io, type ServerFlags } from '../context';
@@ -70,6 +70,16 @@ export async function runInit(gun: string, flags: InitFlags, io: Io): Promise<vo
     signing,
     delegations,
     delegationKeys,
+  }).catch((err: unknown) => {
+    if (isNotaryHsmError(err, 'VERSION_ROLLBACK')) {
+      throw new NotaryHsmError(
+        'VERSION_ROLLBACK',
+        `${err.message}. notary-hsmd signed ${gun} before; if that repository was deleted on the ` +
+          `server and is being created again, acknowledge it first: notary-hsm reset ${gun}`,
+        { cause: err, details: err.details },
+      );
+    }
+    throw err;
   });
   const rootKeyIds = [...repo.root.signed.role('root').keyIds];
   if (flags.json) {

@@ -1,5 +1,5 @@
 /**
- * The daemon under a storm of writers to one role: 240 requests from 4 agents for the same
+ * The daemon under a storm of writers to one role: 240 requests, 32 in flight, for the same
  * GUN and role, racing for the same handful of versions, while another GUN signs its own
  * versions in between. Each version of the stormed role is signed exactly once and the
  * others get VERSION_ROLLBACK with the details a client acts on (the last version handed

@@ -87,6 +87,9 @@ function fakeServices() {
         Promise.resolve(CERT),
     ),
     sign: jest.fn((_c: Client, _r: SignRequest) => Promise.resolve(SIGS)),
+    resetRepository: jest.fn((_c: Client, r: { gun: string; requestId: string }) =>
+      Promise.resolve({ gun: r.gun, forgotten: 2 }),
+    ),
     auditRefusal: jest.fn(() => Promise.resolve()),
     tokenGauges: jest.fn(() => [
       { token: 'softhsm', queueDepth: 2, pinState: 'ok', present: true },
@@ -148,7 +151,10 @@ function expectError(res: request.Response, status: number, code: string): Error
   expect(res.status).toBe(status);
   const body = res.body as ErrorJson;
   expect(Object.keys(body)).toEqual(['error']);
-  expect(Object.keys(body.error).sort()).toEqual(['code', 'message', 'requestId']);
+  const withDetails = code === 'VERSION_ROLLBACK' || code === 'VERSION_JUMP';
+  expect(Object.keys(body.error).sort()).toEqual(
+    withDetails ? ['code', 'details', 'message', 'requestId'] : ['code', 'message', 'requestId'],
+  );
   expect(body.error.code).toBe(code);
   expect(body.error.requestId).toBe(res.headers['x-request-id']);
   return body.error;
@@ -788,6 +794,7 @@ describe('OpenAPI document', () => {
     ['post', '/v1/sign/root'],
     ['post', '/v1/sign/targets'],
     ['post', '/v1/sign/delegation'],
+    ['post', '/v1/repositories/reset'],
   ];
 
   test('describes every route, and only those', async () => {
@@ -816,6 +823,7 @@ describe('OpenAPI document', () => {
         'SignDelegationRequest',
         { gun: 'g', role: 'targets/x', signed: {}, keys: ['k'] },
       ],
+      ['/v1/repositories/reset', 'ResetRepositoryRequest', { gun: 'g' }],
     ];
     const { agent } = setup();
     for (const [path, name, full] of bodies) {
