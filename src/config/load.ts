@@ -11,7 +11,8 @@ import { parse as parseYaml } from 'yaml';
 import { NotaryHsmError, isNotaryHsmError } from '../errors';
 import type { KeyRef, TokenSelector } from '../pkcs11/host/protocol';
 import { pinSource } from '../pkcs11/pin';
-import { loadProfile, zodProblems, type HsmProfile } from '../pkcs11/profile';
+import { loadProfile, type HsmProfile } from '../pkcs11/profile';
+import { zodProblems } from '../schema-problems';
 import { keyRefFromUri } from '../pkcs11/uri';
 import {
   fileConfigSchema,

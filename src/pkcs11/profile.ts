@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { NotaryHsmError } from '../errors';
+import { zodProblems } from '../schema-problems';
 
 const hex = z.string().regex(/^([0-9a-f]{2})+$/, 'lowercase hex bytes');
 
@@ -83,11 +84,6 @@ export function defaultProfileDir(): string {
     if (existsSync(dir)) return dir;
   }
   return join(__dirname, '..', '..', 'hsm-profiles');
-}
-
-/** Every problem of a zod result, as `path: message` lines. */
-export function zodProblems(err: z.ZodError): string[] {
-  return err.issues.map((i) => `${i.path.length ? i.path.join('.') : '(top)'}: ${i.message}`);
 }
 
 /**

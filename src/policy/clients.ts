@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { keyConfigSchema, type ClientConfig } from '../config/schema';
 import { NotaryHsmError } from '../errors';
 import { isDelegationRole } from '../metadata/roles';
-import { zodProblems } from '../pkcs11/profile';
+import { zodProblems } from '../schema-problems';
 import type { Client, Scope } from './scope';
 import { gunPatternProblem, targetPatternProblem } from './patterns';
 import { keyReachProblems, type KeyReach } from './reach';
