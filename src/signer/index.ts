@@ -1,1 +1,2 @@
+export type { KeySource } from './key-source';
 export type { Signer, SignatureScheme } from './signer';

@@ -21,22 +21,16 @@ import type { Config, ResolvedKey } from '../config/load';
 import { createRootCertificate, ROOT_CERT_DAYS } from '../metadata/certificate';
 import type { JsonValue } from '../metadata/json';
 import { TufKey } from '../metadata/keys';
-import { Root } from '../metadata/root';
+import type { Root } from '../metadata/root';
 import { Targets } from '../metadata/targets';
 import type { TokenRegistry } from '../pkcs11/registry';
 import { authorize, checkSignRequest, isAdmin } from '../policy';
 import type { ClientRegistry } from '../policy/clients';
-import { rootSignatureKeyIds } from '../policy/root-certificates';
-import {
-  anyGunMatches,
-  checkGun,
-  matchingTargetPattern,
-  quote,
-  roleAllowed,
-} from '../policy/patterns';
+import { anyGunMatches, checkGun, quote } from '../policy/patterns';
 import type { Signer } from '../signer/signer';
 import type { Store } from '../store';
 import type { VersionBounds } from '../store/signing-state';
+import { SigningKeys, type SigningKey } from './signing-keys';
 import type {
   AuditInput,
   Client,
@@ -62,21 +56,6 @@ const KIND = {
   'sign/delegation': 'delegation',
 } as const;
 
-/** Each delegation key's own target patterns must allow every target. throws: TARGET_OUTSIDE_PATHS */
-function checkKeyPaths(keys: readonly ResolvedKey[], model: Targets): void {
-  for (const k of keys) {
-    for (const name of model.targets.keys()) {
-      if (!matchingTargetPattern(k.delegation?.paths ?? [], name)) {
-        throw new NotaryHsmError(
-          'TARGET_OUTSIDE_PATHS',
-          `key ${k.name} may not sign target ${quote(name)}`,
-          { details: { key: k.name } },
-        );
-      }
-    }
-  }
-}
-
 export class SigningService implements DaemonServices {
   private readonly config: Config;
   private readonly registry: TokenRegistry;
@@ -84,9 +63,8 @@ export class SigningService implements DaemonServices {
   private readonly store: Store;
   private readonly now: () => Date;
   private readonly publicKeys = new Map<string, Buffer>();
-  /** Bare (`ecdsa`) key ID per signer: a hash of canonical JSON, the same for every request. */
-  private readonly bareKeyIds = new WeakMap<Signer, string>();
   private readonly versionBounds: VersionBounds;
+  private readonly signingKeys: SigningKeys;
 
   constructor(deps: SigningServiceDeps) {
     this.config = deps.config;
@@ -94,6 +72,7 @@ export class SigningService implements DaemonServices {
     this.clients = deps.clients;
     this.store = deps.store;
     this.now = deps.now ?? (() => new Date());
+    this.signingKeys = new SigningKeys({ config: deps.config, source: deps.registry });
     this.versionBounds = {
       maxStep: this.config.policy.max_version_step,
       firstMax: this.config.policy.max_first_version,
@@ -105,12 +84,6 @@ export class SigningService implements DaemonServices {
     return this.clients.authenticate(authorization);
   }
 
-  private key(name: string): ResolvedKey {
-    const k = this.config.keys.find((x) => x.name === name);
-    if (!k) throw new NotaryHsmError('KEY_NOT_FOUND', `no key named ${name}`);
-    return k;
-  }
-
   /** Audits a refusal; if even that cannot be written, the answer is AUDIT_UNAVAILABLE. */
   private async refuse(base: AuditInput, err: unknown): Promise<never> {
     const e = isNotaryHsmError(err) ? err : new NotaryHsmError('PKCS11_ERROR', 'internal failure');
@@ -118,85 +91,6 @@ export class SigningService implements DaemonServices {
       Object.assign({}, base, { outcome: 'refused' as const, code: e.code, reason: e.message }),
     );
     throw err;
-  }
-
-  /** Keys (configured) that may sign this request, after the client's own scopes. */
-  private usableKeys(names: readonly string[], req: SignRequest): ResolvedKey[] {
-    const kind = KIND[req.endpoint];
-    const keys = names
-      .map((n) => this.key(n))
-      .filter((k) => k.role === kind && anyGunMatches(k.guns, req.gun))
-      .filter(
-        (k) => kind !== 'delegation' || (k.delegation && roleAllowed(k.delegation.roles, req.role)),
-      );
-    if (keys.length === 0) {
-      throw new NotaryHsmError(
-        'FORBIDDEN',
-        `no configured ${kind} key may sign ${req.role} of ${req.gun}`,
-        {
-          details: { gun: req.gun, role: req.role },
-        },
-      );
-    }
-    return keys;
-  }
-
-  /**
-   * The key IDs a signature by `signer` is given under: the bare key's for targets and
-   * delegations; for root, each certificate of that key in the submitted root, which must
-   * be one the daemon issued for exactly this GUN (policy/root-certificates.ts).
-   */
-  private keyIdsFor(model: Root | Targets, signer: Signer, gun: string, now: Date): string[] {
-    if (!(model instanceof Root)) return [this.bareKeyId(signer)];
-    return rootSignatureKeyIds(model, signer.publicKeySpki, {
-      gun,
-      now,
-      maxDays: this.config.policy.max_expiry_days.root,
-      clockSkewSeconds: this.config.policy.clock_skew_seconds,
-    });
-  }
-
-  private bareKeyId(signer: Signer): string {
-    let id = this.bareKeyIds.get(signer);
-    if (id === undefined) {
-      id = TufKey.ecdsa(signer.publicKeySpki).id;
-      this.bareKeyIds.set(signer, id);
-    }
-    return id;
-  }
-
-  /**
-   * The signers of a request and the key IDs each signs under. For root, a key signs only
-   * under certificates the daemon issued for this GUN; keys the request did not name and
-   * the root lists no certificate of are left out (an admin may hold root keys of many
-   * repositories).
-   * throws: KEY_NOT_FOUND, CERTIFICATE_INVALID, token errors
-   */
-  private async signersFor(
-    keys: readonly ResolvedKey[],
-    req: SignRequest,
-    model: Root | Targets,
-    now: Date,
-  ): Promise<{ signer: Signer; keyIds: string[] }[]> {
-    const signers: Signer[] = await Promise.all(
-      keys.map((k) => this.registry.signerFor(k.token, k.ref, req.pin)),
-    );
-    const out: { signer: Signer; keyIds: string[] }[] = [];
-    for (const signer of signers) {
-      try {
-        out.push({ signer, keyIds: this.keyIdsFor(model, signer, req.gun, now) });
-      } catch (err) {
-        if (req.keys !== undefined || !isNotaryHsmError(err, 'KEY_NOT_FOUND')) throw err;
-      }
-    }
-    if (out.length === 0) {
-      throw new NotaryHsmError(
-        'KEY_NOT_FOUND',
-        `the root lists a certificate of none of the root keys this client may use for ${req.gun}`,
-        { details: { gun: req.gun } },
-      );
-    }
-    return out;
   }
 
   async sign(client: Client, req: SignRequest): Promise<SignResult> {
@@ -210,7 +104,7 @@ export class SigningService implements DaemonServices {
       outcome: 'refused',
     };
     let plan: { model: Root | Targets; version: number; canonical: Buffer; payloadDigest: string };
-    let signing: { signer: Signer; keyIds: string[] }[];
+    let signing: SigningKey[];
     let keyIds: string[];
     try {
       const now = this.now();
@@ -220,7 +114,7 @@ export class SigningService implements DaemonServices {
         role: req.role,
         ...(req.keys ? { keyNames: req.keys } : {}),
       });
-      const keys = this.usableKeys(auth.keys, req);
+      const keys = this.signingKeys.usable(auth.keys, req);
       plan = checkSignRequest(req, {
         now,
         policy: {
@@ -230,9 +124,9 @@ export class SigningService implements DaemonServices {
         ...(auth.paths ? { allowedPaths: auth.paths } : {}),
       });
       if (plan.model instanceof Targets && KIND[req.endpoint] === 'delegation') {
-        checkKeyPaths(keys, plan.model);
+        this.signingKeys.checkPaths(keys, plan.model);
       }
-      signing = await this.signersFor(keys, req, plan.model, now);
+      signing = await this.signingKeys.signersFor(keys, req, plan.model, now);
       keyIds = signing.flatMap((s) => s.keyIds);
       // Object.assign rather than a spread followed by members (a slow path in V8).
       await this.store.state.reserve(
@@ -299,7 +193,7 @@ export class SigningService implements DaemonServices {
         role: 'root',
         keyNames: [req.key],
       });
-      const key = this.key(req.key);
+      const key = this.signingKeys.key(req.key);
       if (key.role !== 'root' || !anyGunMatches(key.guns, req.gun)) {
         throw new NotaryHsmError('FORBIDDEN', `key ${req.key} is not a root key for ${req.gun}`);
       }
@@ -350,7 +244,7 @@ export class SigningService implements DaemonServices {
     }
     const out: KeyView[] = [];
     for (const name of names) {
-      const k = this.key(name);
+      const k = this.signingKeys.key(name);
       if (!k.role) continue;
       let spki: Buffer;
       try {
