@@ -15,8 +15,12 @@ export interface SignerFlags {
   tokenFile?: string;
 }
 
-/** throws: USAGE when no token is available */
-export function daemonFrom(flags: SignerFlags, io: Io): DaemonClient {
+/** `timeoutMs`: a shorter deadline per request than the default. throws: USAGE when no token is available */
+export function daemonFrom(
+  flags: SignerFlags,
+  io: Io,
+  opts: { timeoutMs?: number } = {},
+): DaemonClient {
   const url = flags.signer ?? io.env.NOTARY_HSM_SIGNER ?? DEFAULT_SIGNER;
   let token: string | undefined;
   if (flags.tokenFile) {
@@ -34,7 +38,11 @@ export function daemonFrom(flags: SignerFlags, io: Io): DaemonClient {
       'no client token: pass --token-file FILE or set NOTARY_HSM_TOKEN',
     );
   }
-  return new DaemonClient({ url, token });
+  return new DaemonClient({
+    url,
+    token,
+    ...(opts.timeoutMs === undefined ? {} : { timeoutMs: Math.min(60_000, opts.timeoutMs) }),
+  });
 }
 
 /** Adds --signer and --token-file to a command. */

@@ -5,8 +5,20 @@
  */
 
 export interface TrustServer {
-  getCurrent(gun: string, role: string, maxBytes?: number): Promise<Buffer>;
-  getByHash(gun: string, role: string, sha256Hex: string, maxBytes: number): Promise<Buffer>;
+  /** `timeoutMs` on every request: a deadline shorter than the client's default. */
+  getCurrent(
+    gun: string,
+    role: string,
+    maxBytes?: number,
+    opts?: { timeoutMs?: number },
+  ): Promise<Buffer>;
+  getByHash(
+    gun: string,
+    role: string,
+    sha256Hex: string,
+    maxBytes: number,
+    opts?: { timeoutMs?: number },
+  ): Promise<Buffer>;
   getServerKey(gun: string, role: 'timestamp' | 'snapshot'): Promise<Buffer>;
   /** `timeoutMs`: a deadline for this request shorter than the client's default. */
   publish(

@@ -73,6 +73,8 @@ export interface UpdateLoopOptions extends RetryOptions {
   clock?: () => number;
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
+  /** Fetches and verifies the repository (tests); readRepository by default. */
+  read?: (server: TrustServer, gun: string, now: Date) => Promise<TrustedRepository>;
 }
 
 /** What failed, and whether another attempt may help. */
@@ -109,6 +111,9 @@ export async function runUpdateLoop(opts: UpdateLoopOptions): Promise<UpdateResu
   const deadline = clock() + (opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
   const base = opts.baseDelayMs ?? 25;
   const maxDelay = opts.maxDelayMs ?? 1000;
+  const read = opts.read ?? ((s, g, n) => readRepository(s, g, { now: n }));
+  // Every request of an attempt ends by the overall deadline: a hung server cannot hang us.
+  const bounded = withDeadline(server, () => deadline - clock());
 
   /** Per role: the highest version known handed out and abandoned (we may sign past it). */
   const floors = new Map<string, number>();
@@ -132,7 +137,7 @@ export async function runUpdateLoop(opts: UpdateLoopOptions): Promise<UpdateResu
     let files: readonly SignedMetadata[] = [];
     const signedHere: SignedMetadata[] = [];
     try {
-      const repo = await readRepository(server, gun, { now: now() });
+      const repo = await read(bounded, gun, now());
       if (unconfirmed.length > 0 && holdsExactly(repo, unconfirmed)) {
         return { repo, published: unconfirmed };
       }
@@ -156,7 +161,7 @@ export async function runUpdateLoop(opts: UpdateLoopOptions): Promise<UpdateResu
       const window = Math.max(1, (result.leaseMs ?? DEFAULT_LEASE_MS) / 3);
       unconfirmed = files;
       abandon(files); // if this attempt does not end the loop, we never publish them again
-      const published = await publishWithin(server, gun, files, {
+      const published = await publishWithin(bounded, gun, files, {
         until: Math.min(signedAt + window, deadline),
         clock,
         sleep,
@@ -168,7 +173,7 @@ export async function runUpdateLoop(opts: UpdateLoopOptions): Promise<UpdateResu
         );
         continue;
       }
-      return { repo: await confirm(server, gun, files, now()), published: files };
+      return { repo: await confirm(bounded, gun, files, now(), read), published: files };
     } catch (err) {
       lastError = err;
       // Signed in this attempt and never to be published: ours to sign past.
@@ -194,6 +199,27 @@ export async function runUpdateLoop(opts: UpdateLoopOptions): Promise<UpdateResu
     lastError,
     unconfirmed.length > 0,
   );
+}
+
+/**
+ * `server` with every request's timeout cut to what is left until the deadline.
+ * throws (from the calls): SERVER_UNREACHABLE once no time is left
+ */
+function withDeadline(server: TrustServer, left: () => number): TrustServer {
+  const timeoutMs = (): number => {
+    const ms = Math.ceil(left());
+    if (ms <= 0) throw new NotaryHsmError('SERVER_UNREACHABLE', 'no time left before --timeout');
+    return ms;
+  };
+  return {
+    getCurrent: (gun, role, maxBytes) =>
+      server.getCurrent(gun, role, maxBytes, { timeoutMs: timeoutMs() }),
+    getByHash: (gun, role, sha, maxBytes) =>
+      server.getByHash(gun, role, sha, maxBytes, { timeoutMs: timeoutMs() }),
+    getServerKey: (gun, role) => server.getServerKey(gun, role),
+    publish: (gun, files, o) =>
+      server.publish(gun, files, { timeoutMs: Math.min(o?.timeoutMs ?? Infinity, timeoutMs()) }),
+  };
 }
 
 /** Decides what an attempt's failure means for the next one. */
@@ -281,8 +307,10 @@ export async function confirm(
   gun: string,
   files: readonly SignedMetadata[],
   now: Date,
+  read: (server: TrustServer, gun: string, now: Date) => Promise<TrustedRepository> = (s, g, n) =>
+    readRepository(s, g, { now: n }),
 ): Promise<TrustedRepository> {
-  const repo = await readRepository(server, gun, { now });
+  const repo = await read(server, gun, now);
   for (const f of files) {
     const stored = f.role === 'root' ? repo.root : repo.targets.get(f.role);
     const same = stored?.bytes.equals(f.bytes) === true;

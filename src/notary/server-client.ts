@@ -63,8 +63,20 @@ export class NotaryServerClient {
   }
 
   /** The current `<role>.json`. throws: SERVER_*, ROLE_NAME_INVALID, USAGE */
-  async getCurrent(gun: string, role: string, maxBytes?: number): Promise<Buffer> {
-    return await this.download(gun, role, `${encodeRole(role)}.json`, `${role}.json`, maxBytes);
+  async getCurrent(
+    gun: string,
+    role: string,
+    maxBytes?: number,
+    opts: { timeoutMs?: number } = {},
+  ): Promise<Buffer> {
+    return await this.download(
+      gun,
+      role,
+      `${encodeRole(role)}.json`,
+      `${role}.json`,
+      maxBytes,
+      opts.timeoutMs,
+    );
   }
 
   /** `<version>.<role>.json`. throws: SERVER_*, ROLE_NAME_INVALID, USAGE */
@@ -87,7 +99,13 @@ export class NotaryServerClient {
   }
 
   /** `<role>.<sha256-hex>.json`; the length is known from the parent, so the bound is required. */
-  async getByHash(gun: string, role: string, sha256Hex: string, maxBytes: number): Promise<Buffer> {
+  async getByHash(
+    gun: string,
+    role: string,
+    sha256Hex: string,
+    maxBytes: number,
+    opts: { timeoutMs?: number } = {},
+  ): Promise<Buffer> {
     if (typeof sha256Hex !== 'string' || !/^[0-9a-fA-F]{64}$/.test(sha256Hex)) {
       throw new NotaryHsmError('USAGE', `not a SHA-256 hex digest: ${JSON.stringify(sha256Hex)}`);
     }
@@ -98,6 +116,7 @@ export class NotaryServerClient {
       `${encodeRole(role)}.${hex}.json`,
       `${role}.${hex}.json`,
       checkMax(maxBytes),
+      opts.timeoutMs,
     );
   }
 
@@ -158,9 +177,15 @@ export class NotaryServerClient {
     file: string,
     what: string,
     maxBytes?: number,
+    timeoutMs?: number,
   ): Promise<Buffer> {
     const bound = maxBytes === undefined ? defaultBound(role) : checkMax(maxBytes);
-    return (await this.send('GET', gun, file, what, { maxBytes: bound })).body;
+    return (
+      await this.send('GET', gun, file, what, {
+        maxBytes: bound,
+        ...(timeoutMs === undefined ? {} : { timeoutMs }),
+      })
+    ).body;
   }
 
   private async send(

@@ -137,7 +137,8 @@ async function apply(
   flags: ChangeFlags,
   io: Io,
 ) {
-  const client = daemonFrom(flags, io);
+  const bounds = retryFlags(flags);
+  const client = daemonFrom(flags, io, bounds);
   const roles = flags.docker ? dockerRoles(role) : [role];
   const { published } = await updateTargets({
     server: serverFrom(flags, io),
@@ -145,7 +146,7 @@ async function apply(
     roles,
     signing: daemonSigning({ client }),
     changes,
-    ...retryFlags(flags),
+    ...bounds,
   });
   const version = published.find((f) => f.role === role)?.signed.version;
   if (flags.json)
