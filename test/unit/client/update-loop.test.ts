@@ -109,6 +109,7 @@ class World {
   /** A writer adding `tag` on top of whatever is stored. */
   writer(tag: string) {
     return async (attempt: Attempt): Promise<ChangeResult> => {
+      await Promise.resolve(); // a signature takes a round trip
       const current = attempt.repo.targets.get(ROLE);
       const version = attempt.version(ROLE, current?.signed.version);
       const f = this.sign(version, [...tagsOf(current), tag]);
