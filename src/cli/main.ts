@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import { NotaryHsmError } from '../errors';
 import { registerAudit } from './commands/audit';
+import { registerDelegation } from './commands/delegation';
 import { registerInit } from './commands/init';
 import { registerTargets } from './commands/targets';
 import { registerList } from './commands/list';
@@ -21,6 +22,7 @@ export function buildProgram(io: Io): Command {
     .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) });
   registerInit(program, io);
   registerTargets(program, io);
+  registerDelegation(program, io);
   registerList(program, io);
   registerAudit(program, io);
   registerReset(program, io);

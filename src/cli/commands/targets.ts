@@ -22,13 +22,12 @@ import { isTargetsRole } from '../../metadata/roles';
 import { targetNameProblem } from '../../metadata/targets';
 import { serverFrom, type Io, type ServerFlags } from '../context';
 import { daemonFrom, withSignerOptions, type SignerFlags } from '../signer-context';
+import { retryOptions, withRetryOptions, type RetryFlags } from './retry-flags';
 
-interface ChangeFlags extends ServerFlags, SignerFlags {
+interface ChangeFlags extends ServerFlags, SignerFlags, RetryFlags {
   role?: string;
   fromFile?: string;
   json?: boolean;
-  retries?: string;
-  timeout?: string;
   docker?: boolean;
 }
 
@@ -137,7 +136,7 @@ async function apply(
   flags: ChangeFlags,
   io: Io,
 ) {
-  const bounds = retryFlags(flags);
+  const bounds = retryOptions(flags);
   const client = daemonFrom(flags, io, bounds);
   const roles = flags.docker ? dockerRoles(role) : [role];
   const { published } = await updateTargets({
@@ -210,30 +209,9 @@ export async function runRemove(
   await apply(gun, checkRole(flags.role), { remove }, flags, io);
 }
 
-/** --retries and --timeout as the update loop's bounds. throws: USAGE */
-function retryFlags(flags: ChangeFlags): { retries?: number; timeoutMs?: number } {
-  const out: { retries?: number; timeoutMs?: number } = {};
-  if (flags.retries !== undefined) {
-    if (!/^(0|[1-9][0-9]{0,3})$/.test(flags.retries))
-      throw usage(`--retries ${JSON.stringify(flags.retries)}: expected 0 to 9999`);
-    out.retries = Number(flags.retries);
-  }
-  if (flags.timeout !== undefined) {
-    if (!/^[1-9][0-9]{0,4}$/.test(flags.timeout))
-      throw usage(`--timeout ${JSON.stringify(flags.timeout)}: expected seconds, 1 to 99999`);
-    out.timeoutMs = Number(flags.timeout) * 1000;
-  }
-  return out;
-}
-
 function common(cmd: Command): Command {
-  return withSignerOptions(cmd)
+  return withRetryOptions(withSignerOptions(cmd))
     .option('-r, --role <role>', 'targets (default) or a delegation targets/<name>')
-    .option(
-      '--retries <n>',
-      'attempts after the first when other writers move first or the server fails (default 25)',
-    )
-    .option('--timeout <seconds>', 'give up after this long (default 120)')
     .option(
       '--docker',
       'also write the change into targets/releases, the role docker pulls read (as docker trust sign)',
