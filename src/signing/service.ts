@@ -385,6 +385,9 @@ export class SigningService implements DaemonServices {
     const problems = views
       .filter((v) => !v.present || v.error)
       .map((v) => `${v.name}: ${v.error?.message ?? 'not present'}`);
+    // nothing is signed without its audit record: a store that cannot record is not ready
+    const audit = this.store.problem();
+    if (audit !== undefined) problems.push(`audit: ${audit}`);
     return { ready: problems.length === 0, problems };
   }
 

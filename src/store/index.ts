@@ -3,6 +3,8 @@
  * per state directory, and the last signed version per GUN and role derived from it.
  */
 export { AuditLog } from './audit-log';
+export { LOCK_FILE } from './lock';
+export type { StateLock } from './lock';
 export { AUDIT_LOG_FILE, openStore } from './open';
 export type { Store, StoreOptions } from './open';
 export { readAudit, verifyAuditLog } from './read';

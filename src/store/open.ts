@@ -37,6 +37,13 @@ export interface Store {
   readonly state: SigningState;
   /** What recovery did at open (undefined when the log was intact). */
   readonly recovered?: { readonly truncatedBytes: number };
+  /**
+   * Why nothing can be recorded (so nothing may be signed), checked now: a write failed,
+   * the store is closed, or the audit log, its lock or the state directory was removed or
+   * replaced while the store was open. Undefined while records are taken. A problem found
+   * here is final: the store refuses every later record, as after a failed write.
+   */
+  problem(): string | undefined;
   /** Waits until every record appended so far is durable (or failed), then closes. */
   close(): Promise<void>;
 }
@@ -203,7 +210,8 @@ export async function openStore(stateDir: string, options: StoreOptions = {}): P
         throw unavailable(`cannot cut the incomplete record off the audit log ${path}`, cause);
       }
     }
-    const writer = new AuditWriter(path, file, found.head, io, options.now ?? (() => new Date()));
+    const now = options.now ?? (() => new Date());
+    const writer = new AuditWriter(path, file, found.head, io, now, lock);
     file = undefined; // the writer owns it now
     const store = new OpenStore(writer, found.versions, lock);
     if (found.tornBytes > 0) {
@@ -246,6 +254,10 @@ class OpenStore implements Store {
     };
     await this.writer.commit(normalizeInput(record));
     this.recovered = { truncatedBytes };
+  }
+
+  problem(): string | undefined {
+    return this.writer.check()?.message;
   }
 
   close(): Promise<void> {

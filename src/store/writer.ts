@@ -16,10 +16,19 @@
  *   commits: after a failed fsync the kernel may have dropped the dirty pages and report
  *   success next time, so nothing written afterwards could be trusted. Reopening the store
  *   re-reads the file and recovers from whatever reached it.
+ * - Before each batch is written, the writer checks that the log's path still names the
+ *   file it writes (device and inode) and that the state directory's lock is still its own
+ *   (`StateLock.check`). If not — the log or the whole directory removed, renamed or
+ *   replaced, the lock gone or someone else's — records would land in a file no one reads
+ *   again, or beside a second daemon's: the batch and everything queued are rejected as
+ *   above, nothing is written, and all later commits are refused. A problem found by
+ *   `check()` between batches (readiness) counts the same. The check is synchronous: a
+ *   stat of the log, a stat of the lock and a 64-byte read of it, once per batch.
  */
 import type { FileHandle } from 'node:fs/promises';
 import { NotaryHsmError } from '../errors';
 import type { AuditEntry, AuditInput } from '../signing/types';
+import { identityOf, identityProblem, type FileIdentity } from './identity';
 import { MAX_RECORD_BYTES, sealRecord, type SealedRecord } from './record';
 
 /** The two file operations the writer performs; tests wrap them to count or to fail. */
@@ -86,16 +95,24 @@ export class AuditWriter {
   private failure: NotaryHsmError | undefined;
   private closed = false;
   private readonly counters = { records: 0, batches: 0, writes: 0, syncs: 0, largestBatch: 0 };
+  /** The open log's device and inode (fstat once: a descriptor's file never changes). */
+  private readonly identity: FileIdentity;
 
+  /**
+   * `lock`: the state directory's lock, checked with the log before each batch.
+   * throws: the fstat error of `file`
+   */
   constructor(
     readonly path: string,
     private readonly file: FileHandle,
     head: AuditHead,
     private readonly io: AuditFileIo,
     private readonly now: () => Date,
+    private readonly lock?: { check(): string | undefined },
   ) {
     this.seq = head.seq;
     this.prev = head.hash;
+    this.identity = identityOf(file.fd);
   }
 
   /** The last record given a place in the chain (durable or not yet). */
@@ -117,8 +134,22 @@ export class AuditWriter {
   }
 
   /**
+   * Why commits are refused, like `unavailable`, but also checking now that the log and
+   * the lock are still this writer's (see the file comment). A problem found is final:
+   * queued records are rejected and all later commits refused.
+   */
+  check(): NotaryHsmError | undefined {
+    const refused = this.unavailable();
+    if (refused) return refused;
+    const found = this.tampered();
+    if (found) this.fail(found);
+    return found;
+  }
+
+  /**
    * Seals a normalised record now and resolves with it once it is durable.
-   * rejects: AUDIT_UNAVAILABLE (closed, or this or an earlier write failed),
+   * rejects: AUDIT_UNAVAILABLE (closed, this or an earlier write failed, or the log or the
+   * lock was found removed or replaced),
    * AUDIT_RECORD_INVALID (a record longer than MAX_RECORD_BYTES)
    */
   commit(input: AuditInput): Promise<AuditEntry> {
@@ -167,17 +198,24 @@ export class AuditWriter {
     });
   }
 
+  /** Starts writing the queued batch if the log and the lock are still this writer's. */
   private startFlush(): void {
     if (this.flushing !== undefined || this.batch.length === 0) return;
+    const refused = this.failure ?? this.tampered();
+    if (refused) {
+      this.fail(refused);
+      return;
+    }
     this.flushing = this.flush();
   }
 
   /** Writes and syncs the queued batch. Never rejects: failures go to the batch's promises. */
   private async flush(): Promise<void> {
     const batch = this.batch;
-    const data = Buffer.from(this.lines.join(''), 'utf8');
+    const lines = this.lines;
     this.batch = [];
     this.lines = [];
+    const data = Buffer.from(lines.join(''), 'utf8');
     try {
       let offset = 0;
       while (offset < data.length) {
@@ -189,29 +227,56 @@ export class AuditWriter {
       this.counters.syncs++;
       if (this.io.durableWrites !== true) await this.io.datasync(this.file);
     } catch (cause) {
-      this.fail(batch, cause);
+      this.flushing = undefined;
+      this.fail(
+        new NotaryHsmError(
+          'AUDIT_UNAVAILABLE',
+          `cannot write the audit log ${this.path} (${describe(cause)}); ` +
+            'nothing more is recorded or signed until the store is reopened',
+          { cause, details: { path: this.path } },
+        ),
+        batch,
+      );
+      return;
+    }
+    this.flushing = undefined;
+    if (this.failure !== undefined) {
+      // check() found the log or the lock gone while this batch was in flight
+      for (const p of batch) p.reject(this.failure);
       return;
     }
     this.counters.records += batch.length;
     this.counters.batches++;
     this.counters.largestBatch = Math.max(this.counters.largestBatch, batch.length);
-    this.flushing = undefined;
     for (const p of batch) p.resolve(p.entry);
     if (this.batch.length > 0) this.schedule();
   }
 
-  private fail(batch: readonly Pending[], cause: unknown): void {
-    const failure = new NotaryHsmError(
+  /**
+   * What became of the log at its path or of the lock (checked now), as the refusal of all
+   * later commits; undefined while both are this writer's.
+   */
+  private tampered(): NotaryHsmError | undefined {
+    const problem =
+      identityProblem(this.path, this.identity, 'the audit log') ?? this.lock?.check();
+    if (problem === undefined) return undefined;
+    return new NotaryHsmError(
       'AUDIT_UNAVAILABLE',
-      `cannot write the audit log ${this.path} (${describe(cause)}); ` +
-        'nothing more is recorded or signed until the store is reopened',
-      { cause, details: { path: this.path } },
+      `${problem} while the daemon ran; nothing more is recorded in the audit log or signed ` +
+        'until the daemon is restarted on an intact state directory',
+      { details: { path: this.path, problem } },
     );
-    this.failure = failure;
+  }
+
+  /**
+   * Refuses all later commits with `failure` (the first one stays) and rejects `inFlight`
+   * and every queued record with it.
+   */
+  private fail(failure: NotaryHsmError, inFlight: readonly Pending[] = []): void {
+    this.failure ??= failure;
     const queued = this.batch;
     this.batch = [];
     this.lines = [];
-    this.flushing = undefined;
-    for (const p of [...batch, ...queued]) p.reject(failure);
+    for (const p of [...inFlight, ...queued]) p.reject(this.failure);
   }
 }
