@@ -44,6 +44,7 @@ export type ServerErrorCode =
   | 'SERVER_ERROR' // 5xx
   | 'SERVER_UNREACHABLE' // connection refused, DNS, TLS, timeout
   | 'SERVER_RESPONSE_TOO_LARGE' // a body beyond the bound for what was asked
+  | 'SERVER_TIMEOUT' // an answer that did not end within the deadline (a slow or endless body)
   | 'SERVER_BAD_RESPONSE'; // an answer that is not what the protocol promises
 
 /** Codes for tokens, keys and PINs (PKCS#11), mapped from CKR_* values in one table. */
@@ -96,6 +97,16 @@ export type InputErrorCode =
   | 'KEY_NOT_HELD' // the repository's role is signed by keys the daemon does not hold for us
   | 'UPDATE_GAVE_UP'; // a change could not be published within its retries and deadline
 
+/** Codes for verification against pinned roots and the local trust cache (src/client). */
+export type TrustErrorCode =
+  | 'ROOT_NOT_PINNED' // no pin and no cached root for the GUN: we never trust on first use
+  | 'ROOT_PIN_MISMATCH' // no pinned key signed the server's root (or the cached chain)
+  | 'ROOT_CHAIN_INVALID' // a root that does not follow from the trusted one, version by version
+  | 'ROLLBACK_DETECTED' // a role older than the trust cache has seen
+  | 'KEY_NOT_TRUSTED' // a file signed only by keys its role does not list
+  | 'TARGET_ROLES_DISAGREE' // the roles required to sign a tag list different digests
+  | 'TRUST_CACHE_INVALID'; // a trust cache or trust file that cannot be read as ours
+
 /** Codes for the daemon's authentication and signing policy. */
 export type PolicyErrorCode =
   | 'UNAUTHENTICATED' // no bearer token, or one that no configured client holds
@@ -116,6 +127,7 @@ export type ErrorCode =
   | TokenErrorCode
   | StoreErrorCode
   | InputErrorCode
+  | TrustErrorCode
   | PolicyErrorCode;
 
 export interface ErrorOptions {
@@ -192,6 +204,7 @@ const HTTP_STATUS: { readonly [C in ErrorCode]: HttpErrorStatus } = {
   SERVER_ERROR: 500,
   SERVER_UNREACHABLE: 500,
   SERVER_RESPONSE_TOO_LARGE: 500,
+  SERVER_TIMEOUT: 500,
   SERVER_BAD_RESPONSE: 500,
   // Tokens, keys and PINs.
   MODULE_NOT_FOUND: 503,
@@ -234,6 +247,14 @@ const HTTP_STATUS: { readonly [C in ErrorCode]: HttpErrorStatus } = {
   DAEMON_BAD_RESPONSE: 500,
   KEY_NOT_HELD: 403,
   UPDATE_GAVE_UP: 503,
+  // Verification with pinned roots (client side): the trust data, not the request, is at fault.
+  ROOT_NOT_PINNED: 400,
+  ROOT_PIN_MISMATCH: 403,
+  ROOT_CHAIN_INVALID: 400,
+  ROLLBACK_DETECTED: 409,
+  KEY_NOT_TRUSTED: 400,
+  TARGET_ROLES_DISAGREE: 409,
+  TRUST_CACHE_INVALID: 500,
   // Policy.
   UNAUTHENTICATED: 401,
   FORBIDDEN: 403,

@@ -10,6 +10,8 @@ import { registerInit } from './commands/init';
 import { registerTargets } from './commands/targets';
 import { registerList } from './commands/list';
 import { registerReset } from './commands/reset';
+import { registerRoot } from './commands/root';
+import { registerVerify } from './commands/verify';
 import { exitCodeFor, processIo, type Io } from './context';
 
 export const VERSION = '0.1.0';
@@ -26,6 +28,8 @@ export function buildProgram(io: Io): Command {
   registerList(program, io);
   registerAudit(program, io);
   registerReset(program, io);
+  registerVerify(program, io);
+  registerRoot(program, io);
   for (const c of program.commands) c.exitOverride();
   return program;
 }

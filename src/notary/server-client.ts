@@ -85,6 +85,7 @@ export class NotaryServerClient {
     role: string,
     version: number,
     maxBytes?: number,
+    opts: { timeoutMs?: number } = {},
   ): Promise<Buffer> {
     if (!Number.isSafeInteger(version) || version < 1) {
       throw new NotaryHsmError('USAGE', `version must be an integer ≥ 1, got ${String(version)}`);
@@ -95,6 +96,7 @@ export class NotaryServerClient {
       `${version}.${encodeRole(role)}.json`,
       `${version}.${role}.json`,
       maxBytes,
+      opts.timeoutMs,
     );
   }
 

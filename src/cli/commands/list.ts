@@ -1,16 +1,20 @@
 /**
  * `notary-hsm list GUN`: fetch a repository, verify its whole chain, print its targets.
- * It trusts the root the server sends (a read-only view) and says so.
+ * Without pins it trusts the root the server sends (a read-only view) and says so; with
+ * `--pin-root` or `--trust-file` the root is trusted as `verify` trusts it (a pinned
+ * key, or the trust cache's chain; rollback and freeze refused) before listing.
  */
 import type { Command } from 'commander';
 import { listTargets } from '../../client/list';
-import { readRepository } from '../../client/reader';
+import { readRepository, type TrustedRepository } from '../../client/reader';
+import { verifyPinned } from '../../client/verify';
 import { NotaryHsmError } from '../../errors';
 import { isTargetsRole } from '../../metadata/roles';
 import { serverFrom, type Io, type ServerFlags } from '../context';
 import { table } from '../table';
+import { pinnedOptions, trustNote, wantsPinning, withPinOptions, type PinFlags } from './pin-flags';
 
-interface ListFlags extends ServerFlags {
+interface ListFlags extends ServerFlags, PinFlags {
   role?: string[];
   json?: boolean;
 }
@@ -26,13 +30,23 @@ export async function runList(gun: string, flags: ListFlags, io: Io): Promise<vo
     }
   }
   const server = serverFrom(flags, io);
-  const repo = await readRepository(server, gun);
+  let repo: TrustedRepository;
+  if (wantsPinning(flags)) {
+    const opts = pinnedOptions(gun, flags, io);
+    const pinned = await verifyPinned(server, gun, opts);
+    io.err(trustNote(pinned, opts.from));
+    repo = pinned;
+  } else {
+    repo = await readRepository(server, gun);
+  }
   const targets = listTargets(repo, roles.length > 0 ? roles : undefined);
   const rootKeyIds = [...repo.root.signed.role('root').keyIds];
-  io.err(
-    `note: trusting the root the server sent for ${gun} (root key ${rootKeyIds.join(', ')}); ` +
-      'this is a read-only view, not verification against a pinned root',
-  );
+  if (!wantsPinning(flags)) {
+    io.err(
+      `note: trusting the root the server sent for ${gun} (root key ${rootKeyIds.join(', ')}); ` +
+        'this is a read-only view, not verification against a pinned root (use --pin-root)',
+    );
+  }
   for (const w of repo.warnings) io.err(`warning: ${w}`);
   if (flags.json) {
     io.out(JSON.stringify({ gun, rootKeyIds, targets }));
@@ -51,10 +65,12 @@ export async function runList(gun: string, flags: ListFlags, io: Io): Promise<vo
 }
 
 export function registerList(program: Command, io: Io): void {
-  program
-    .command('list')
-    .description('list the targets of a repository, with digests, sizes and signing roles')
-    .argument('<gun>', 'globally unique name, e.g. registry.example.com/team/app')
+  withPinOptions(
+    program
+      .command('list')
+      .description('list the targets of a repository, with digests, sizes and signing roles')
+      .argument('<gun>', 'globally unique name, e.g. registry.example.com/team/app'),
+  )
     .option('-s, --server <url>', 'Notary server (env NOTARY_HSM_SERVER)')
     .option('--tlscacert <file>', 'CA certificate for the server')
     .option('-r, --role <role...>', 'only targets from these roles (and their delegations)')
