@@ -18,6 +18,7 @@ import { parseMetadata, type SignedMetadata } from '../metadata/signed';
 import { matchingPin, type RootPin } from './pins';
 import { baseRequirement } from './reader';
 import { checkSignatures } from './signature-failure';
+import { verifyThreshold } from '../metadata/verify';
 import type { CachedTrust } from './trust-cache';
 import { MAX_UNKNOWN_BYTES } from './trust-server';
 import type { VerifySource } from './watched-server';
@@ -128,6 +129,27 @@ async function rootByVersion(
   return parseMetadata('root', bytes, FROM_SERVER);
 }
 
+/** One step of the chain: `next` signed by `threshold` of `keys`. throws: ROOT_CHAIN_INVALID */
+function chainStep(
+  gun: string,
+  next: SignedMetadata<Root>,
+  keys: readonly TufKey[],
+  threshold: number,
+  whose: string,
+): void {
+  try {
+    verifyThreshold(next.message, next.signatures, { role: 'root', keys, threshold });
+  } catch (err) {
+    const signers = [...new Set(next.signatures.map((s) => s.keyid))].join(', ') || 'no key';
+    throw chainBroken(
+      gun,
+      `root version ${next.signed.version} (signed by ${signers}) is not signed by ${threshold} ` +
+        `of ${whose} (${keys.map((k) => k.id).join(', ') || 'none valid for the GUN'})`,
+      err,
+    );
+  }
+}
+
 /** Follows the chain from the cached root to `current`. */
 async function followChain(
   server: VerifySource,
@@ -173,37 +195,11 @@ async function followChain(
       throw chainBroken(gun, `the file of root version ${v} holds version ${next.signed.version}`);
     }
     const old = prev.signed;
-    try {
-      checkSignatures(
-        next.message,
-        next.signatures,
-        { role: 'root', keys: chainKeys(old, gun), threshold: old.role('root').threshold },
-        `root version ${v}`,
-      );
-    } catch (err) {
-      const msg = err instanceof Error ? err.message : String(err);
-      throw chainBroken(
-        gun,
-        `root version ${v} is not signed by the root keys of version ${v - 1} (${msg})`,
-        err,
-      );
-    }
+    const fromOld = chainKeys(old, gun);
+    chainStep(gun, next, fromOld, old.role('root').threshold, `the root keys of version ${v - 1}`);
     if (v < to) {
-      const own = {
-        role: 'root',
-        keys: chainKeys(next.signed, gun),
-        threshold: next.signed.role('root').threshold,
-      };
-      try {
-        checkSignatures(next.message, next.signatures, own, `root version ${v}`);
-      } catch (err) {
-        const msg = err instanceof Error ? err.message : String(err);
-        throw chainBroken(
-          gun,
-          `root version ${v} is not signed by its own root keys (${msg})`,
-          err,
-        );
-      }
+      const own = chainKeys(next.signed, gun);
+      chainStep(gun, next, own, next.signed.role('root').threshold, 'its own root keys');
     } else {
       checkNewest(next, gun, now);
     }
@@ -250,7 +246,7 @@ export async function establishRoot(
       if (!hit) {
         throw new NotaryHsmError(
           'ROOT_PIN_MISMATCH',
-          `${gun}: the trust cache (${cached.gun}) follows a root chain whose root keys ` +
+          `${gun}: the trust cache follows a root chain whose root keys ` +
             `(${[...new Set(history)].join(', ')}) match none of the pins given; if the ` +
             'repository was really re-created, check its new root out of band and remove its ' +
             'trust cache file before pinning again',
