@@ -8,13 +8,17 @@
  */
 import { readFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
-import { z } from 'zod';
+import type * as Yaml from 'yaml';
 import { NotaryHsmError } from '../errors';
 import { TufKey } from '../metadata/keys';
 import { goPem, pemBlocks } from '../metadata/pem';
-import { zodProblems } from '../schema-problems';
+
+/** The YAML parser, loaded only when a trust file is read (every CLI start would pay for it). */
+function yaml(): typeof Yaml {
+  return createRequire(__filename)('yaml') as typeof Yaml;
+}
 
 /** One pin as given, and the key IDs it stands for. */
 export interface RootPin {
@@ -98,9 +102,27 @@ export interface TrustFile {
   readonly pins: ReadonlyMap<string, readonly RootPin[]>;
 }
 
-const trustFileSchema = z.strictObject({
-  pins: z.record(z.string().min(1), z.array(z.string().min(1)).min(1)),
-});
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Every problem of a trust file's document, as `path: message` lines. */
+function trustFileProblems(doc: unknown): string[] {
+  if (!isRecord(doc)) return ['(top): expected an object with "pins"'];
+  const problems = Object.keys(doc)
+    .filter((k) => k !== 'pins')
+    .map((k) => `${k}: unknown member (only "pins")`);
+  if (!isRecord(doc.pins)) return [...problems, 'pins: expected an object of GUN → pins'];
+  for (const [pattern, list] of Object.entries(doc.pins)) {
+    if (pattern === '') problems.push('pins: an empty GUN');
+    if (!Array.isArray(list) || list.length === 0) {
+      problems.push(`pins.${pattern}: expected a non-empty list of key IDs or certificate files`);
+    } else if (list.some((p) => typeof p !== 'string' || p === '')) {
+      problems.push(`pins.${pattern}: every pin is a key ID or a certificate file name`);
+    }
+  }
+  return problems;
+}
 
 /**
  * Reads a trust file, YAML or JSON: `{"pins": {"<gun or prefix*>": ["<key ID or cert file>", …]}}`.
@@ -110,21 +132,19 @@ const trustFileSchema = z.strictObject({
 export function loadTrustFile(file: string): TrustFile {
   let doc: unknown;
   try {
-    doc = parseYaml(readFileSync(file, 'utf8'), { uniqueKeys: true });
+    doc = yaml().parse(readFileSync(file, 'utf8'), { uniqueKeys: true });
   } catch (cause) {
     throw new NotaryHsmError('CONFIG_INVALID', `cannot read trust file ${file}`, { cause });
   }
-  const parsed = trustFileSchema.safeParse(doc);
-  if (!parsed.success) {
-    throw new NotaryHsmError(
-      'CONFIG_INVALID',
-      `trust file ${file}: ${zodProblems(parsed.error).join('; ')}`,
-      { details: { file } },
-    );
+  const problems = trustFileProblems(doc);
+  if (problems.length > 0) {
+    throw new NotaryHsmError('CONFIG_INVALID', `trust file ${file}: ${problems.join('; ')}`, {
+      details: { file },
+    });
   }
   const base = dirname(resolve(file));
   const pins = new Map<string, RootPin[]>();
-  for (const [pattern, specs] of Object.entries(parsed.data.pins)) {
+  for (const [pattern, specs] of Object.entries((doc as { pins: Record<string, string[]> }).pins)) {
     pins.set(
       pattern,
       specs.map((s) => parsePin(s, base)),

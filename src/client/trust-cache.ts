@@ -9,9 +9,7 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { z } from 'zod';
 import { NotaryHsmError } from '../errors';
-import { zodProblems } from '../schema-problems';
 
 /** What the cache holds for one GUN. */
 export interface CachedTrust {
@@ -28,14 +26,39 @@ export interface CachedTrust {
 
 const FORMAT = 1;
 
-const fileSchema = z.strictObject({
-  format: z.literal(FORMAT),
-  gun: z.string().min(1),
-  root: z.base64().min(1),
-  versions: z.record(z.string(), z.number().int().min(0)),
-  rootKeyIds: z.array(z.string().regex(/^[0-9a-f]{64}$/)),
-  updated: z.string(),
-});
+interface CacheFile {
+  format: number;
+  gun: string;
+  root: string;
+  versions: Record<string, number>;
+  rootKeyIds: string[];
+  updated: string;
+}
+
+const KEY_ID = /^[0-9a-f]{64}$/;
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** What is wrong with a cache file's document, or undefined when it is ours. */
+function cacheFileProblem(doc: unknown): string | undefined {
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return 'not an object';
+  const d = doc as Partial<Record<keyof CacheFile, unknown>>;
+  const keys = Object.keys(doc).sort().join(',');
+  if (keys !== 'format,gun,root,rootKeyIds,updated,versions') return `members ${keys}`;
+  if (d.format !== FORMAT) return `format ${JSON.stringify(d.format)}, not ${FORMAT}`;
+  if (typeof d.gun !== 'string' || d.gun === '') return 'no GUN';
+  if (typeof d.root !== 'string' || d.root === '' || !BASE64.test(d.root)) return 'no root';
+  if (typeof d.updated !== 'string') return 'no time of update';
+  const v = d.versions;
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return 'no versions';
+  for (const [role, n] of Object.entries(v)) {
+    if (!Number.isSafeInteger(n) || (n as number) < 0) return `version of ${role}`;
+  }
+  const ids = d.rootKeyIds;
+  if (!Array.isArray(ids) || ids.some((id) => typeof id !== 'string' || !KEY_ID.test(id))) {
+    return 'root key IDs';
+  }
+  return undefined;
+}
 
 /** The trust directory: `--trust-dir`, else NOTARY_HSM_TRUST_DIR, else ~/.notary-hsm/trust. */
 export function trustDirFrom(flag: string | undefined, env: NodeJS.ProcessEnv): string {
@@ -84,15 +107,16 @@ export class TrustCache {
     } catch (cause) {
       throw invalid('not JSON', cause);
     }
-    const parsed = fileSchema.safeParse(doc);
-    if (!parsed.success) throw invalid(zodProblems(parsed.error).join('; '));
-    if (parsed.data.gun !== gun) throw invalid(`it is for ${JSON.stringify(parsed.data.gun)}`);
+    const problem = cacheFileProblem(doc);
+    if (problem !== undefined) throw invalid(problem);
+    const data = doc as CacheFile;
+    if (data.gun !== gun) throw invalid(`it is for ${JSON.stringify(data.gun)}`);
     return {
       gun,
-      root: Buffer.from(parsed.data.root, 'base64'),
-      versions: new Map(Object.entries(parsed.data.versions)),
-      rootKeyIds: parsed.data.rootKeyIds,
-      updated: parsed.data.updated,
+      root: Buffer.from(data.root, 'base64'),
+      versions: new Map(Object.entries(data.versions)),
+      rootKeyIds: data.rootKeyIds,
+      updated: data.updated,
     };
   }
 
