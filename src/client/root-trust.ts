@@ -107,7 +107,9 @@ function chainBroken(gun: string, message: string, cause?: unknown): NotaryHsmEr
   return new NotaryHsmError(
     'ROOT_CHAIN_INVALID',
     `${gun}: ${message}; the root the server offers does not follow from the root this ` +
-      'machine trusts, refusing it',
+      'machine trusts, refusing it (if the repository was deliberately re-created, check its ' +
+      `new root out of band with \`notary-hsm root show ${gun}\`, then remove its trust ` +
+      'cache file and pin the new root)',
     { details: { gun }, ...(cause === undefined ? {} : { cause }) },
   );
 }

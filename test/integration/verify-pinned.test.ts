@@ -114,6 +114,15 @@ describe('verify with pinned roots, on repositories the stock notary CLI wrote',
     expect(r.code).toBe(1);
     expect(r.errorCode).toBe('ROOT_PIN_MISMATCH');
     expect(r.out).toBe('');
+    const json = await verify([`${plain}:v1.0`, '--pin-root', OTHER_KEY, '--json']);
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.out)).toMatchObject({
+      trusted: false,
+      gun: plain,
+      name: 'v1.0',
+      code: 'ROOT_PIN_MISMATCH',
+      details: { pins: [OTHER_KEY] },
+    });
   });
 
   it('pinned by the certificate ID from the stock CLI trust dir, it prints exactly the digest notary lists', async () => {
