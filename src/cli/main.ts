@@ -11,6 +11,7 @@ import { registerTargets } from './commands/targets';
 import { registerList } from './commands/list';
 import { registerReset } from './commands/reset';
 import { registerRoot } from './commands/root';
+import { registerRotate } from './commands/rotate';
 import { registerVerify } from './commands/verify';
 import { exitCodeFor, processIo, type Io } from './context';
 
@@ -30,6 +31,7 @@ export function buildProgram(io: Io): Command {
   registerReset(program, io);
   registerVerify(program, io);
   registerRoot(program, io);
+  registerRotate(program, io);
   for (const c of program.commands) c.exitOverride();
   return program;
 }

@@ -66,6 +66,8 @@ export interface InitOptions {
   /** Delegations of `targets` to create with the repository. */
   delegations?: readonly DelegatedRole[];
   delegationKeys?: readonly TufKey[];
+  /** How many root keys must sign root (k of n); 1 by default. */
+  rootThreshold?: number;
   now?: Date;
 }
 
@@ -82,21 +84,33 @@ export async function initRepository(opts: InitOptions): Promise<TrustedReposito
       details: { gun },
     });
   }
-  const rootKey = await opts.signing.rootKey(gun);
+  const rootKeys = await opts.signing.rootKeys(gun);
+  const rootThreshold = opts.rootThreshold ?? 1;
+  if (!(rootThreshold >= 1 && rootThreshold <= rootKeys.length)) {
+    throw new NotaryHsmError(
+      'USAGE',
+      `a root threshold of ${rootThreshold} needs at least that many root keys (${rootKeys.length} given)`,
+    );
+  }
   const targetsKey = await opts.signing.targetsKey();
   const snapshotKey = await serverKey(server, gun, 'snapshot');
   const timestampKey = await serverKey(server, gun, 'timestamp');
-  const byRole: Record<BaseRole, TufKey> = {
-    root: rootKey,
-    targets: targetsKey,
-    snapshot: snapshotKey,
-    timestamp: timestampKey,
+  const byRole: Record<BaseRole, TufKey[]> = {
+    root: rootKeys,
+    targets: [targetsKey],
+    snapshot: [snapshotKey],
+    timestamp: [timestampKey],
   };
   const root = new Root({
     expires: GoTime.daysFromNow(ROOT_DAYS, now),
     version: 1,
-    keys: new Map(BASE_ROLES.map((r) => [byRole[r].id, byRole[r]])),
-    roles: new Map(BASE_ROLES.map((r) => [r, { keyIds: [byRole[r].id], threshold: 1 }])),
+    keys: new Map(BASE_ROLES.flatMap((r) => byRole[r].map((k) => [k.id, k] as const))),
+    roles: new Map(
+      BASE_ROLES.map((r) => [
+        r,
+        { keyIds: byRole[r].map((k) => k.id), threshold: r === 'root' ? rootThreshold : 1 },
+      ]),
+    ),
   });
   const targets = new Targets({
     expires: GoTime.daysFromNow(TARGETS_DAYS, now),
@@ -106,7 +120,7 @@ export async function initRepository(opts: InitOptions): Promise<TrustedReposito
     delegationRoles: opts.delegations ?? [],
   });
   const signedRoot = await opts.signing.sign(gun, 'root', root, [
-    { role: 'root', keys: [rootKey], threshold: 1 },
+    { role: 'root', keys: rootKeys, threshold: rootThreshold },
   ]);
   const signedTargets = await opts.signing.sign(gun, 'targets', targets, [
     { role: 'targets', keys: [targetsKey], threshold: 1 },

@@ -29,8 +29,8 @@ export type SignedFile<T extends RoleModel = RoleModel> = SignedMetadata<T> & {
 
 /** What publishing needs from whoever holds the keys. */
 export interface MetadataSigning {
-  /** The `ecdsa-x509` root key (certificate, CN = GUN) for a new repository. */
-  rootKey(gun: string): Promise<TufKey>;
+  /** The `ecdsa-x509` root keys (certificates, CN = GUN) for a new repository. */
+  rootKeys(gun: string): Promise<TufKey[]>;
   /** The key of the top-level targets role for a new repository. */
   targetsKey(): Promise<TufKey>;
   /** Signed metadata for `role` meeting every requirement. */
@@ -59,9 +59,9 @@ export function localSigning(opts: {
     (s): s is Signer => !!s,
   );
   return {
-    rootKey: (gun) => {
-      if (!opts.rootSigner) return Promise.reject(new NotaryHsmError('USAGE', 'no root signer'));
-      return createRootCertificate({ gun, signer: opts.rootSigner });
+    rootKeys: async (gun) => {
+      if (!opts.rootSigner) throw new NotaryHsmError('USAGE', 'no root signer');
+      return [await createRootCertificate({ gun, signer: opts.rootSigner })];
     },
     targetsKey: () => {
       if (!opts.targetsSigner)
@@ -92,7 +92,8 @@ export function assemble<T extends RoleModel>(
 export interface DaemonSigningOptions {
   client: DaemonClient;
   /** Configured key names on the daemon. */
-  rootKey?: string;
+  /** Root key names (a certificate is made for each, for a new repository or a rotation). */
+  rootKey?: string | readonly string[];
   targetsKey?: string;
   /** Keys to ask for (default: whatever the daemon allows this client). */
   keys?: string[];
@@ -166,10 +167,18 @@ export function daemonSigning(opts: DaemonSigningOptions): MetadataSigning {
     }
   };
   return {
-    async rootKey(gun) {
-      if (!opts.rootKey) throw new NotaryHsmError('USAGE', 'name the root key (--root-key)');
-      const res = await client.rootCertificate({ gun, key: opts.rootKey, ...pin });
-      return TufKey.fromJson(res.publicKey, '/publicKey');
+    async rootKeys(gun) {
+      const names = opts.rootKey === undefined ? [] : [opts.rootKey].flat();
+      if (names.length === 0) throw new NotaryHsmError('USAGE', 'name the root key (--root-key)');
+      if (new Set(names).size !== names.length) {
+        throw new NotaryHsmError('USAGE', 'name each root key once');
+      }
+      const out: TufKey[] = [];
+      for (const key of names) {
+        const res = await client.rootCertificate({ gun, key, ...pin });
+        out.push(TufKey.fromJson(res.publicKey, '/publicKey'));
+      }
+      return out;
     },
     async targetsKey() {
       if (!opts.targetsKey)

@@ -13,8 +13,10 @@
  *   certificates/root, where it builds them itself for an authorised GUN, such a
  *   certificate is one the daemon issued;
  * - names exactly the request's GUN as its subject and issuer CN (no wildcard);
- * - is not a CA, is valid now, and expires no later than the policy lets root metadata
- *   live (plus the clock skew).
+ * - is not a CA, expires no later than the policy lets root metadata live (plus the clock
+ *   skew), and — when the root role lists it — is valid now. A certificate the root keeps
+ *   only from an earlier root (signing for the old root's threshold during a rotation)
+ *   may have expired: Notary checks old roots without their expiry.
  * The signature is given once per such certificate, under that certificate's key ID
  * (after a certificate renewal a root may list the old and the new one).
  */
@@ -53,7 +55,12 @@ function leafSpki(key: TufKey): Buffer | undefined {
 }
 
 /** Refuses a certificate of the signing key that the daemon would not have issued for the GUN. */
-function checkIssued(id: string, key: TufKey, policy: RootCertificatePolicy): void {
+function checkIssued(
+  id: string,
+  key: TufKey,
+  policy: RootCertificatePolicy,
+  listed: boolean,
+): void {
   const pem = key.public.toString('utf8');
   if (certificatesFromPem(pem).length !== 1) {
     refused(id, 'carries a certificate chain; the daemon issues single self-signed certificates');
@@ -74,7 +81,7 @@ function checkIssued(id: string, key: TufKey, policy: RootCertificatePolicy): vo
   const skew = policy.clockSkewSeconds * 1000;
   const from = new Date(cert.validFrom).getTime();
   const to = new Date(cert.validTo).getTime();
-  if (!(from <= now + skew) || !(to > now)) {
+  if (!(from <= now + skew) || (listed && !(to > now))) {
     refused(id, `is not valid now (${cert.validFrom} to ${cert.validTo})`);
   }
   if (to > now + policy.maxDays * DAY_MS + skew) {
@@ -94,10 +101,11 @@ export function rootSignatureKeyIds(
   policy: RootCertificatePolicy,
 ): string[] {
   const wanted = Buffer.from(spki);
+  const listed = new Set(root.roles.get('root')?.keyIds ?? []);
   const ids: string[] = [];
   for (const [id, key] of root.keys) {
     if (!leafSpki(key)?.equals(wanted)) continue;
-    checkIssued(id, key, policy);
+    checkIssued(id, key, policy, listed.has(id));
     ids.push(id);
   }
   if (ids.length === 0) {

@@ -1,5 +1,5 @@
 /**
- * `notary-hsm init GUN --root-key K [--targets-key K] [--delegation targets/NAME --delegation-key K]`:
+ * `notary-hsm init GUN --root-key K… [--root-threshold N] [--targets-key K] [--delegation targets/NAME --delegation-key K [--docker]]`:
  * creates a repository whose root certificate the daemon builds and signs with a token
  * key, with server-held snapshot and timestamp keys, and optionally one delegation.
  */
@@ -14,7 +14,8 @@ import { serverFrom, type Io, type ServerFlags } from '../context';
 import { daemonFrom, withSignerOptions, type SignerFlags } from '../signer-context';
 
 interface InitFlags extends ServerFlags, SignerFlags {
-  rootKey: string;
+  rootKey: string[];
+  rootThreshold?: string;
   targetsKey?: string;
   delegation?: string;
   delegationKey?: string;
@@ -32,6 +33,12 @@ export async function runInit(gun: string, flags: InitFlags, io: Io): Promise<vo
     throw new NotaryHsmError('USAGE', '--docker needs --delegation (the signer docker reads)');
   }
   const client = daemonFrom(flags, io);
+  let rootThreshold: number | undefined;
+  if (flags.rootThreshold !== undefined) {
+    if (!/^[1-9][0-9]{0,2}$/.test(flags.rootThreshold))
+      throw new NotaryHsmError('USAGE', '--root-threshold: expected 1 to 999');
+    rootThreshold = Number(flags.rootThreshold);
+  }
   const pin = flags.pinEnv ? io.env[flags.pinEnv] : undefined;
   const signing = daemonSigning({
     client,
@@ -70,6 +77,7 @@ export async function runInit(gun: string, flags: InitFlags, io: Io): Promise<vo
     signing,
     delegations,
     delegationKeys,
+    ...(rootThreshold === undefined ? {} : { rootThreshold }),
   }).catch((err: unknown) => {
     if (isNotaryHsmError(err, 'VERSION_ROLLBACK')) {
       throw new NotaryHsmError(
@@ -98,7 +106,11 @@ export function registerInit(program: Command, io: Io): void {
         'create a repository: root certificate and keys from notary-hsmd, server-held snapshot and timestamp',
       )
       .argument('<gun>', 'globally unique name, e.g. registry.example.com/team/app')
-      .requiredOption('--root-key <name>', 'the daemon key that signs root')
+      .requiredOption(
+        '--root-key <name...>',
+        'the daemon keys that sign root (several: k of n with --root-threshold)',
+      )
+      .option('--root-threshold <k>', 'how many root keys must sign root (default 1)')
       .option('--targets-key <name>', 'the daemon key that signs targets', 'targets')
       .option('--delegation <role>', 'also delegate to targets/<name>')
       .option('--delegation-key <name>', 'the daemon key of that delegation')

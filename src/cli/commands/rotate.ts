@@ -1,0 +1,129 @@
+/**
+ * `notary-hsm rotate GUN root|targets|targets/NAME|snapshot|timestamp`:
+ *
+ * - `root --root-key K… [--root-threshold N]`: new root certificates from notary-hsmd; the
+ *   new root is signed by the old root's threshold and by the new keys;
+ * - `targets --key K` and `targets/NAME --key K… [--threshold N]`: the role's new daemon
+ *   keys, the role re-signed by them in the same publish;
+ * - `snapshot` and `timestamp`: the server makes a new key, root lists it.
+ */
+import type { Command } from 'commander';
+import type { DaemonClient } from '../../client/daemon-client';
+import { rotateDelegation, rotateRoot, rotateServerKey, rotateTargets } from '../../client/rotate';
+import { daemonSigning } from '../../client/signing';
+import { NotaryHsmError } from '../../errors';
+import { TufKey } from '../../metadata/keys';
+import { isDelegationRole } from '../../metadata/roles';
+import { serverFrom, type Io, type ServerFlags } from '../context';
+import { daemonFrom, withSignerOptions, type SignerFlags } from '../signer-context';
+import { retryOptions, withRetryOptions, type RetryFlags } from './retry-flags';
+
+interface RotateFlags extends ServerFlags, SignerFlags, RetryFlags {
+  rootKey?: string[];
+  rootThreshold?: string;
+  key?: string[];
+  threshold?: string;
+  pinEnv?: string;
+  json?: boolean;
+}
+
+function usage(message: string): NotaryHsmError {
+  return new NotaryHsmError('USAGE', message);
+}
+
+function count(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^[1-9][0-9]{0,2}$/.test(value)) throw usage(`${flag}: expected 1 to 999`);
+  return Number(value);
+}
+
+async function daemonKeys(client: DaemonClient, gun: string, names: readonly string[]) {
+  const offered = (await client.keys(gun)).keys;
+  return names.map((name) => {
+    const k = offered.find((x) => x.name === name);
+    if (!k) {
+      throw new NotaryHsmError(
+        'KEY_NOT_FOUND',
+        `notary-hsmd offers this client no key named ${name} for ${gun}`,
+      );
+    }
+    return TufKey.fromJson(k.publicKey, '/publicKey');
+  });
+}
+
+export async function runRotate(
+  gun: string,
+  role: string,
+  flags: RotateFlags,
+  io: Io,
+): Promise<void> {
+  const retry = retryOptions(flags);
+  const client = daemonFrom(flags, io, retry);
+  const server = serverFrom(flags, io);
+  const pin = flags.pinEnv ? io.env[flags.pinEnv] : undefined;
+  const base = { server, gun, ...retry };
+  let result;
+  if (role === 'root') {
+    if (!flags.rootKey?.length) throw usage('rotate root needs --root-key K… (the new root keys)');
+    const threshold = count(flags.rootThreshold, '--root-threshold');
+    result = await rotateRoot({
+      ...base,
+      signing: daemonSigning({ client, rootKey: flags.rootKey, ...(pin ? { pin } : {}) }),
+      ...(threshold === undefined ? {} : { threshold }),
+    });
+  } else if (role === 'targets' || isDelegationRole(role)) {
+    if (!flags.key?.length) throw usage(`rotate ${role} needs --key K… (daemon keys)`);
+    const keys = await daemonKeys(client, gun, flags.key);
+    const threshold = count(flags.threshold, '--threshold');
+    const signing = daemonSigning({ client, ...(pin ? { pin } : {}) });
+    const extra = threshold === undefined ? {} : { threshold };
+    result =
+      role === 'targets'
+        ? await rotateTargets({ ...base, signing, keys, ...extra })
+        : await rotateDelegation({ ...base, signing, role, keys, ...extra });
+  } else if (role === 'snapshot' || role === 'timestamp') {
+    result = await rotateServerKey({
+      ...base,
+      role,
+      signing: daemonSigning({ client, ...(pin ? { pin } : {}) }),
+      rotate: () => server.rotateServerKey(gun, role),
+    });
+  } else {
+    throw usage(
+      `cannot rotate ${JSON.stringify(role)}: root, targets, targets/<name>, snapshot or timestamp`,
+    );
+  }
+  const published = result.published.map((f) => ({ role: f.role, version: f.signed.version }));
+  const rootKeyIds = [...result.repo.root.signed.role('root').keyIds];
+  if (flags.json) {
+    io.out(JSON.stringify({ gun, rotated: role, published, rootKeyIds }));
+    return;
+  }
+  io.out(
+    `rotated ${role} of ${gun}: published ${published.map((p) => `${p.role} version ${p.version}`).join(', ')}`,
+  );
+  if (role === 'root')
+    io.out(`root certificate keys: ${rootKeyIds.join(', ')} (pin them to verify)`);
+}
+
+export function registerRotate(program: Command, io: Io): void {
+  withRetryOptions(
+    withSignerOptions(
+      program
+        .command('rotate')
+        .description(
+          'rotate the keys of a role (root, targets, targets/<name>, snapshot, timestamp)',
+        )
+        .argument('<gun>')
+        .argument('<role>')
+        .option('--root-key <name...>', 'rotate root: the new root keys (daemon key names)')
+        .option('--root-threshold <k>', 'rotate root: how many new root keys must sign (default 1)')
+        .option('--key <name...>', 'rotate targets or a delegation: its new daemon keys')
+        .option('--threshold <n>', 'rotate a delegation: signatures it needs')
+        .option('--pin-env <name>', 'environment variable holding a root token PIN (pin: request)')
+        .option('-s, --server <url>', 'Notary server (env NOTARY_HSM_SERVER)')
+        .option('--tlscacert <file>', 'CA certificate for the server')
+        .option('--json', 'print JSON'),
+    ),
+  ).action((gun: string, role: string, flags: RotateFlags) => runRotate(gun, role, flags, io));
+}
