@@ -31,16 +31,40 @@ export interface ExtraKey {
   readonly role: 'root' | 'targets' | 'delegation';
   readonly guns: string[];
   readonly delegation?: { roles: string[]; paths: string[] };
+  /** One of the setup's extra tokens (default: the main token `soft`). */
+  readonly token?: string;
 }
 
 /** Writes a configuration and generates its keys on a fresh SoftHSM2 token. */
 export async function makeDaemonSetup(
-  opts: { guns?: string[]; ciPaths?: string[]; extraKeys?: readonly ExtraKey[] } = {},
+  opts: {
+    guns?: string[];
+    ciPaths?: string[];
+    extraKeys?: readonly ExtraKey[];
+    /** More SoftHSM2 tokens, each in its own directory (stand-ins for several YubiKeys). */
+    extraTokens?: readonly string[];
+  } = {},
 ): Promise<DaemonSetup> {
   const dir = await makeTempDir('daemon-');
   const pin = '192837';
   const token = await createSoftHsmToken({ label: 'daemon-test', pin, soPin: '56473829', dir });
   writeFileSync(join(dir, 'token.pin'), `${pin}\n`, { mode: 0o600 });
+  const extraTokens = [];
+  for (const name of opts.extraTokens ?? []) {
+    const t = await createSoftHsmToken({
+      label: name,
+      pin,
+      soPin: '56473829',
+      dir: join(dir, name),
+    });
+    extraTokens.push({
+      name,
+      profile: 'softhsm2',
+      label: name,
+      pin: 'file:token.pin',
+      environment: { SOFTHSM2_CONF: t.conf },
+    });
+  }
   const adminToken = newClientToken();
   const ciToken = newClientToken();
   const guns = opts.guns ?? ['localhost:5000/e2e/*'];
@@ -56,6 +80,7 @@ export async function makeDaemonSetup(
         pin: 'file:token.pin',
         environment: { SOFTHSM2_CONF: token.conf },
       },
+      ...extraTokens,
     ],
     keys: [
       { name: 'root', token: 'soft', label: 'root', id: '01', role: 'root', guns },
@@ -69,7 +94,7 @@ export async function makeDaemonSetup(
         guns,
         delegation: { roles: ['targets/ci'], paths: ['**'] },
       },
-      ...(opts.extraKeys ?? []).map((k) => ({ ...k, token: 'soft', label: k.name })),
+      ...(opts.extraKeys ?? []).map((k) => ({ ...k, token: k.token ?? 'soft', label: k.name })),
     ],
     clients: [
       {
@@ -106,7 +131,8 @@ export async function makeDaemonSetup(
       ['ci', '03'],
       ...(opts.extraKeys ?? []).map((k) => [k.name, k.id] as const),
     ]) {
-      await registry.generateKey('soft', label, id);
+      const token = opts.extraKeys?.find((k) => k.name === label)?.token ?? 'soft';
+      await registry.generateKey(token, label, id);
     }
   } finally {
     await registry.close();
