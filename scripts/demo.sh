@@ -7,7 +7,8 @@
 # the daemon signs with the token's root key, signs a tag as a CI client that may only
 # sign `targets/ci` tags matching v*, publishes, and shows that the stock notary CLI lists
 # the same tag and digest. Then it checks the audit log and stops everything it started.
-# Exits non-zero on any failure. (Verification against a pinned root comes later.)
+# verifies the tag with the root key ID pinned at init (and shows that no pin is refused).
+# Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -109,7 +110,9 @@ curl -fsS "http://127.0.0.1:$DAEMON_PORT/readyz"; echo
 export NOTARY_HSM_SIGNER="http://127.0.0.1:$DAEMON_PORT" NOTARY_HSM_SERVER=$SERVER_URL
 
 say "security team: notary-hsm init $GUN (root certificate signed on the token, signer targets/ci, also in targets/releases for docker)"
-NOTARY_HSM_TOKEN=$ADMIN_TOKEN "${HSM[@]}" init "$GUN" --root-key root --delegation targets/ci --delegation-key ci --docker
+INIT_JSON=$(NOTARY_HSM_TOKEN=$ADMIN_TOKEN "${HSM[@]}" init "$GUN" --root-key root --delegation targets/ci --delegation-key ci --docker --json)
+ROOT_ID=$(printf '%s' "$INIT_JSON" | python3 -c 'import json,sys; print(json.load(sys.stdin)["rootKeyIds"][0])')
+echo "initialised $GUN; root certificate key $ROOT_ID (the ID to pin, handed to everyone who pulls)"
 
 printf 'demo manifest v1.0\n' > "$DEMO/manifest.json"
 DIGEST=sha256:$(sha256sum "$DEMO/manifest.json" | cut -d' ' -f1)
@@ -137,10 +140,18 @@ say "What docker pull reads (targets/releases, then targets): notary list $GUN -
 notary -s "$SERVER_URL" -d "$DEMO/notary-trust" list "$GUN" --roles targets/releases | tee "$DEMO/docker.txt"
 grep -q "${DIGEST#sha256:}" "$DEMO/docker.txt" || { echo "targets/releases does not hold the tag: docker would not see it" >&2; exit 1; }
 
+say "Anyone pulling: notary-hsm verify $GUN:v1.0 --pin-root $ROOT_ID (no trust on first use)"
+"${HSM[@]}" verify "$GUN:v1.0" --pin-root "$ROOT_ID" --trust-dir "$DEMO/trust" | tee "$DEMO/verified.txt"
+grep -q "$DIGEST" "$DEMO/verified.txt" || { echo "verify did not print the signed digest" >&2; exit 1; }
+if "${HSM[@]}" verify "$GUN:v1.0" --trust-dir "$DEMO/trust-empty" >/dev/null 2>&1; then
+  echo "UNEXPECTED: verify trusted a root without a pin" >&2; exit 1
+fi
+echo "(without --pin-root, verify refuses: ROOT_NOT_PINNED)"
+
 kill "$DAEMON_PID"; wait "$DAEMON_PID" 2>/dev/null || true; DAEMON_PID=''
 say "The audit log: every decision, hash-chained"
 "${HSM[@]}" audit show --state-dir "$DEMO/state"
 "${HSM[@]}" audit verify --state-dir "$DEMO/state"
 
 say "OK: the tag signed through the daemon is what the stock notary CLI lists, and what docker pulls read"
-echo "(Verification against a pinned root, delegation management and rotation come next.)"
+echo "(Next: delegation add/remove, k-of-n roots and rotate work the same way; see README.md.)"
