@@ -6,8 +6,8 @@
 # notary-hsmd on free 127.0.0.1 ports, initialises a repository whose root certificate
 # the daemon signs with the token's root key, signs a tag as a CI client that may only
 # sign `targets/ci` tags matching v*, publishes, and shows that the stock notary CLI lists
-# the same tag and digest. Then it checks the audit log and stops everything it started.
-# verifies the tag with the root key ID pinned at init (and shows that no pin is refused).
+# the same tag and digest, and verifies the tag with the root key ID pinned at init (and
+# shows that no pin is refused). Then it checks the audit log and stops everything it started.
 # Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
