@@ -13,7 +13,6 @@
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { main } from '../../src/cli/main';
 import { TufKey } from '../../src/metadata/keys';
 import { pemBlocks } from '../../src/metadata/pem';
 import { readFileSync } from 'node:fs';
@@ -32,6 +31,7 @@ import {
 } from '../helpers/notary-cli';
 import { startNotaryServer, type NotaryServer } from '../helpers/notary-server';
 import { makeTempDir } from '../helpers/tmp';
+import { runCli } from '../helpers/run-cli';
 
 const GUN = `localhost:5000/e2e/signers-${Date.now().toString(36)}`;
 const GUNS = ['localhost:5000/e2e/*'];
@@ -90,16 +90,12 @@ describe('delegations after init', () => {
     await server?.stop();
   });
 
-  async function run(token: string, args: string[]) {
-    const out: string[] = [];
-    const err: string[] = [];
-    const env = {
+  function run(token: string, args: string[]) {
+    return runCli(args, {
       NOTARY_HSM_SIGNER: daemon.url,
       NOTARY_HSM_SERVER: server.url,
       NOTARY_HSM_TOKEN: token,
-    };
-    const io = { out: (t: string) => void out.push(t), err: (t: string) => void err.push(t), env };
-    return { code: await main(args, io), out: out.join(''), err: err.join('') };
+    });
   }
   const admin = (...args: string[]) => run(setup.adminToken, args);
   const sign = (who: string, tag: string, role: string, docker = false) =>

@@ -8,7 +8,6 @@
  * among them.
  */
 import { createHash } from 'node:crypto';
-import { main } from '../../src/cli/main';
 import { writeConfigVariant } from '../helpers/daemon-config';
 import {
   makeDaemonSetup,
@@ -18,6 +17,7 @@ import {
 } from '../helpers/daemon';
 import { notaryCli, parseNotaryList } from '../helpers/notary-cli';
 import { startNotaryServer, type NotaryServer } from '../helpers/notary-server';
+import { runCli } from '../helpers/run-cli';
 
 const GUN = `localhost:5000/e2e/docker-${Date.now().toString(36)}`;
 const digestOf = (s: string): string => createHash('sha256').update(s).digest('hex');
@@ -46,16 +46,12 @@ describe('--docker: signers docker pulls read', () => {
     await server?.stop();
   });
 
-  async function run(token: string, args: string[]) {
-    const err: string[] = [];
-    const out: string[] = [];
-    const env = {
+  function run(token: string, args: string[]) {
+    return runCli(args, {
       NOTARY_HSM_SIGNER: daemon.url,
       NOTARY_HSM_SERVER: server.url,
       NOTARY_HSM_TOKEN: token,
-    };
-    const io = { out: (t: string) => void out.push(t), err: (t: string) => void err.push(t), env };
-    return { code: await main(args, io), err: err.join(''), out: out.join('') };
+    });
   }
 
   const sign = (tag: string, docker: boolean) =>

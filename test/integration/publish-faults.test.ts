@@ -16,7 +16,6 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { main } from '../../src/cli/main';
 import { DaemonClient } from '../../src/client/daemon-client';
 import { initRepository } from '../../src/client/publish';
 import { daemonSigning } from '../../src/client/signing';
@@ -41,6 +40,7 @@ import {
 } from '../helpers/notary-cli';
 import { startNotaryServer, type NotaryServer } from '../helpers/notary-server';
 import { makeTempDir } from '../helpers/tmp';
+import { runCli } from '../helpers/run-cli';
 
 const GUN = `localhost:5000/e2e/faults-${Date.now().toString(36)}`;
 const digestOf = (s: string): string => createHash('sha256').update(s).digest('hex');
@@ -125,17 +125,12 @@ describe('publishing through failures and other writers', () => {
     await server?.stop();
   });
 
-  async function run(token: string, args: string[]) {
-    const out: string[] = [];
-    const err: string[] = [];
-    const env = {
+  function run(token: string, args: string[]) {
+    return runCli(args, {
       NOTARY_HSM_SIGNER: daemon.url,
       NOTARY_HSM_SERVER: proxy.url,
       NOTARY_HSM_TOKEN: token,
-    };
-    const io = { out: (t: string) => void out.push(t), err: (t: string) => void err.push(t), env };
-    const code = await main(args, io);
-    return { code, out: out.join(''), err: err.join('') };
+    });
   }
 
   const add = (tag: string, extra: string[] = []) =>

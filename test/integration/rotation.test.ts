@@ -10,7 +10,6 @@
  *   both stock clients list the same tags; the old delegation key can no longer sign.
  */
 import { createHash } from 'node:crypto';
-import { main } from '../../src/cli/main';
 import { parseMetadata } from '../../src/metadata/signed';
 import { verifySignature } from '../../src/metadata/verify';
 import { NotaryServerClient } from '../../src/notary';
@@ -23,6 +22,7 @@ import {
 } from '../helpers/daemon';
 import { notaryCli, parseNotaryList, type NotaryCli } from '../helpers/notary-cli';
 import { startNotaryServer, type NotaryServer } from '../helpers/notary-server';
+import { runCli } from '../helpers/run-cli';
 
 const GUN = `localhost:5000/e2e/rotating-${Date.now().toString(36)}`;
 const GUNS = ['localhost:5000/e2e/*'];
@@ -77,16 +77,12 @@ describe('k-of-n roots and key rotation', () => {
     await server?.stop();
   });
 
-  async function run(token: string, args: string[]) {
-    const out: string[] = [];
-    const err: string[] = [];
-    const env = {
+  function run(token: string, args: string[]) {
+    return runCli(args, {
       NOTARY_HSM_SIGNER: daemon.url,
       NOTARY_HSM_SERVER: server.url,
       NOTARY_HSM_TOKEN: token,
-    };
-    const io = { out: (t: string) => void out.push(t), err: (t: string) => void err.push(t), env };
-    return { code: await main(args, io), out: out.join(''), err: err.join('') };
+    });
   }
   async function ok(token: string, args: string[]) {
     const r = await run(token, args);

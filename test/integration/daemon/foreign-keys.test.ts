@@ -6,7 +6,6 @@
  * KEY_NOT_HELD, and the daemon's audit log holds nothing for that GUN (no version burnt,
  * no record claiming a signature).
  */
-import { main } from '../../../src/cli/main';
 import { auditRecords } from '../../helpers/daemon-api';
 import {
   makeDaemonSetup,
@@ -17,6 +16,7 @@ import {
 import { notaryCli, parseNotaryList, publishReferenceFlow } from '../../helpers/notary-cli';
 import { startNotaryServer, type NotaryServer } from '../../helpers/notary-server';
 import { makeTempDir } from '../../helpers/tmp';
+import { runCli } from '../../helpers/run-cli';
 
 const GUN = `localhost:5000/e2e/stock-${Date.now().toString(36)}`;
 
@@ -38,18 +38,11 @@ describe('a repository whose keys the daemon does not hold', () => {
   });
 
   function run(token: string, args: string[]) {
-    const out: string[] = [];
-    const err: string[] = [];
-    const io = {
-      out: (t: string) => void out.push(t),
-      err: (t: string) => void err.push(t),
-      env: {
-        NOTARY_HSM_SIGNER: daemon.url,
-        NOTARY_HSM_SERVER: server.url,
-        NOTARY_HSM_TOKEN: token,
-      },
-    };
-    return main(args, io).then((code) => ({ code, out: out.join(''), err: err.join('') }));
+    return runCli(args, {
+      NOTARY_HSM_SIGNER: daemon.url,
+      NOTARY_HSM_SERVER: server.url,
+      NOTARY_HSM_TOKEN: token,
+    });
   }
 
   it('add into targets and sign into a delegation: KEY_NOT_HELD before anything is signed', async () => {

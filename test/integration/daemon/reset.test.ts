@@ -7,7 +7,6 @@
  * tag, and the acknowledgement survives a daemon restart. Other GUNs keep their versions.
  */
 import { createHash } from 'node:crypto';
-import { main } from '../../../src/cli/main';
 import { NotaryServerClient } from '../../../src/notary';
 import { auditRecords, call, errorOf, targetsDoc } from '../../helpers/daemon-api';
 import {
@@ -18,6 +17,7 @@ import {
 } from '../../helpers/daemon';
 import { notaryCli, parseNotaryList } from '../../helpers/notary-cli';
 import { startNotaryServer, type NotaryServer } from '../../helpers/notary-server';
+import { runCli } from '../../helpers/run-cli';
 
 const RUN = Date.now().toString(36);
 const GUN = `localhost:5000/e2e/again-${RUN}`;
@@ -39,16 +39,12 @@ describe('a repository deleted on the server and created again', () => {
     await server?.stop();
   });
 
-  async function run(token: string, args: string[]) {
-    const out: string[] = [];
-    const err: string[] = [];
-    const env = {
+  function run(token: string, args: string[]) {
+    return runCli(args, {
       NOTARY_HSM_SIGNER: daemon.url,
       NOTARY_HSM_SERVER: server.url,
       NOTARY_HSM_TOKEN: token,
-    };
-    const io = { out: (t: string) => void out.push(t), err: (t: string) => void err.push(t), env };
-    return { code: await main(args, io), out: out.join(''), err: err.join('') };
+    });
   }
   const init = () =>
     run(setup.adminToken, [
