@@ -53,6 +53,7 @@ bench: build
 	npx tsc -p tsconfig.bench.json
 	node dist/bench/bench/pkcs11.js $(BENCH_ARGS)
 	node dist/bench/bench/daemon.js $(BENCH_DAEMON_ARGS)
+	node dist/bench/bench/concurrent.js $(BENCH_CONCURRENT_ARGS)
 
 clean:
 	rm -rf dist coverage
