@@ -133,7 +133,12 @@ export async function runUpdateLoop(opts: UpdateLoopOptions): Promise<UpdateResu
     }
   };
 
-  for (let attempt = 0; attempt <= retries && remaining() > 0; attempt++) {
+  // A try that lost to another writer landing (its version held, or stored first) is not a
+  // failure and does not use up `retries`; the deadline bounds those waits, and a hard cap
+  // bounds the number of attempts whatever happens.
+  let failures = 0;
+  const cap = (retries + 1) * 20;
+  for (let attempt = 0; failures <= retries && attempt < cap && remaining() > 0; attempt++) {
     let files: readonly SignedMetadata[] = [];
     const signedHere: SignedMetadata[] = [];
     try {
@@ -171,6 +176,7 @@ export async function runUpdateLoop(opts: UpdateLoopOptions): Promise<UpdateResu
           'SERVER_UNREACHABLE',
           `the publish did not get through within ${Math.round(window)} ms of signing`,
         );
+        failures++;
         continue;
       }
       return { repo: await confirm(bounded, gun, files, now(), read), published: files };
@@ -185,6 +191,10 @@ export async function runUpdateLoop(opts: UpdateLoopOptions): Promise<UpdateResu
       }
       const verdict = classify(err, floors, mine);
       if (verdict.kind === 'fail') throw verdict.error;
+      const lostRace =
+        isNotaryHsmError(err, 'SERVER_VERSION_CONFLICT') ||
+        (isNotaryHsmError(err, 'VERSION_ROLLBACK') && verdict.backoff);
+      if (!lostRace) failures++;
       if (verdict.backoff) {
         contention++;
         const ceiling = Math.min(maxDelay, base * 2 ** Math.min(contention, 16));
