@@ -5,8 +5,9 @@
  * the signatures it gets back are verified locally before they are used. Errors the
  * daemon reports keep their stable codes.
  */
-import { NotaryHsmError, type ErrorCode } from '../errors';
+import { NotaryHsmError, isNotaryHsmError, type ErrorCode } from '../errors';
 import { isJsonObject, parseJson, type JsonValue } from '../metadata/json';
+import { TufKey } from '../metadata/keys';
 import { HttpTransport, parseServerUrl } from '../notary/http';
 import type { KeyView, RootCertificateResult, SignResult, TokenStatusView } from '../signing/types';
 
@@ -53,7 +54,7 @@ export class DaemonClient {
         maxErrorBytes: 64 << 10,
       });
     } catch (err) {
-      if (err instanceof NotaryHsmError && err.code === 'SERVER_UNREACHABLE') {
+      if (isNotaryHsmError(err, 'SERVER_UNREACHABLE', 'SERVER_TIMEOUT')) {
         throw new NotaryHsmError(
           'DAEMON_UNREACHABLE',
           `notary-hsmd at ${this.base.origin} did not answer: is it running? (make run)`,
@@ -95,6 +96,25 @@ export class DaemonClient {
       'GET',
       gun === undefined ? '/v1/keys' : `/v1/keys?gun=${encodeURIComponent(gun)}`,
     );
+  }
+
+  /**
+   * The TUF public keys of the daemon keys `names`, as the daemon offers them to this
+   * client (for `gun`, when given).
+   * throws: KEY_NOT_FOUND (a name the daemon does not offer)
+   */
+  async tufKeys(names: readonly string[], gun?: string): Promise<TufKey[]> {
+    const offered = (await this.keys(gun)).keys;
+    return names.map((name) => {
+      const k = offered.find((x) => x.name === name);
+      if (!k) {
+        throw new NotaryHsmError(
+          'KEY_NOT_FOUND',
+          `notary-hsmd offers this client no key named ${name}${gun === undefined ? '' : ` for ${gun}`} (notary-hsm keys list)`,
+        );
+      }
+      return TufKey.fromJson(k.publicKey, '/publicKey');
+    });
   }
 
   generateKey(req: {

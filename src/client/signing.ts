@@ -183,14 +183,8 @@ export function daemonSigning(opts: DaemonSigningOptions): MetadataSigning {
     async targetsKey() {
       if (!opts.targetsKey)
         throw new NotaryHsmError('USAGE', 'name the targets key (--targets-key)');
-      const { keys: all } = await client.keys();
-      const k = all.find((x) => x.name === opts.targetsKey);
-      if (!k)
-        throw new NotaryHsmError(
-          'KEY_NOT_FOUND',
-          `notary-hsmd offers no key named ${opts.targetsKey} to this client`,
-        );
-      return TufKey.fromJson(k.publicKey, '/publicKey');
+      const [key] = await client.tufKeys([opts.targetsKey]);
+      return key as TufKey;
     },
     async sign(gun, role, signed, requirements) {
       const body = {

@@ -80,7 +80,7 @@ export interface UpdateLoopOptions extends RetryOptions {
 /** What failed, and whether another attempt may help. */
 type Verdict = { kind: 'retry'; backoff: boolean } | { kind: 'fail'; error: unknown };
 
-const SERVER_TRANSIENT = ['SERVER_ERROR', 'SERVER_UNREACHABLE'] as const;
+const SERVER_TRANSIENT = ['SERVER_ERROR', 'SERVER_UNREACHABLE', 'SERVER_TIMEOUT'] as const;
 
 function isTransient(err: unknown): boolean {
   return isNotaryHsmError(err, ...SERVER_TRANSIENT, 'TOKEN_BUSY', 'DAEMON_UNREACHABLE');
@@ -173,7 +173,7 @@ export async function runUpdateLoop(opts: UpdateLoopOptions): Promise<UpdateResu
       });
       if (!published) {
         lastError = new NotaryHsmError(
-          'SERVER_UNREACHABLE',
+          'SERVER_TIMEOUT',
           `the publish did not get through within ${Math.round(window)} ms of signing`,
         );
         failures++;
@@ -213,12 +213,12 @@ export async function runUpdateLoop(opts: UpdateLoopOptions): Promise<UpdateResu
 
 /**
  * `server` with every request's timeout cut to what is left until the deadline.
- * throws (from the calls): SERVER_UNREACHABLE once no time is left
+ * throws (from the calls): SERVER_TIMEOUT once no time is left
  */
 function withDeadline(server: TrustServer, left: () => number): TrustServer {
   const timeoutMs = (): number => {
     const ms = Math.ceil(left());
-    if (ms <= 0) throw new NotaryHsmError('SERVER_UNREACHABLE', 'no time left before --timeout');
+    if (ms <= 0) throw new NotaryHsmError('SERVER_TIMEOUT', 'no time left before --timeout');
     return ms;
   };
   return {

@@ -1,7 +1,7 @@
 /**
  * The Notary server as pinned verification reads it: every request under one deadline
- * (an answer that has not ended by then — a slow drip without end — is SERVER_TIMEOUT,
- * not an unreachable server), the bytes last received for each role kept, so that a
+ * (an answer that has not ended by then — a slow drip without end — is SERVER_TIMEOUT),
+ * the bytes last received for each role kept, so that a
  * threshold failure deep in the reader can be explained from the file itself
  * (signature-failure.ts), and root files by version for following rotations.
  */
@@ -37,13 +37,9 @@ export class WatchedServer implements VerifySource {
   }
 
   private async watch(role: string, get: () => Promise<Buffer>): Promise<Buffer> {
-    try {
-      const bytes = await get();
-      this.last.set(role, bytes);
-      return bytes;
-    } catch (err) {
-      throw timeoutExplained(err);
-    }
+    const bytes = await get();
+    this.last.set(role, bytes);
+    return bytes;
   }
 
   getCurrent(gun: string, role: string, maxBytes?: number): Promise<Buffer> {
@@ -82,20 +78,4 @@ export class WatchedServer implements VerifySource {
       return err;
     }
   }
-}
-
-/** A request that ran out of time is SERVER_TIMEOUT; everything else is unchanged. */
-function timeoutExplained(err: unknown): unknown {
-  if (
-    err instanceof NotaryHsmError &&
-    err.code === 'SERVER_UNREACHABLE' &&
-    typeof err.details.timeoutMs === 'number'
-  ) {
-    return new NotaryHsmError(
-      'SERVER_TIMEOUT',
-      `${err.message} (an answer that never ends is refused at the deadline: --timeout)`,
-      { cause: err, details: err.details },
-    );
-  }
-  return err;
 }

@@ -4,7 +4,8 @@
  * deadline per request, and response bodies bounded by a byte count — a success body
  * beyond its bound aborts the request with SERVER_RESPONSE_TOO_LARGE as soon as
  * Content-Length or the streamed bytes say so, an error body is cut at its bound and kept.
- * Connection, TLS and timeout failures become SERVER_UNREACHABLE. It knows nothing about
+ * Connection and TLS failures become SERVER_UNREACHABLE; a request (or an answer that
+ * never ends) past its deadline becomes SERVER_TIMEOUT. It knows nothing about
  * Notary paths or error bodies; server-client.ts does.
  */
 import * as http from 'node:http';
@@ -87,7 +88,7 @@ export class HttpTransport {
     this.timeoutMs = opts.timeoutMs;
   }
 
-  /** Sends one request. throws: SERVER_UNREACHABLE, SERVER_RESPONSE_TOO_LARGE, USAGE */
+  /** Sends one request. throws: SERVER_UNREACHABLE, SERVER_TIMEOUT, SERVER_RESPONSE_TOO_LARGE, USAGE */
   request(req: HttpRequest): Promise<HttpResponse> {
     const { url, method } = req;
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
@@ -111,7 +112,7 @@ export class HttpTransport {
       };
       const timer = setTimeout(() => {
         const msg = `no answer from the Notary server within ${timeoutMs} ms (${method} ${where}); check that the server is up or raise the timeout`;
-        settle(unreachable(msg, where, undefined, { timeoutMs }));
+        settle(new NotaryHsmError('SERVER_TIMEOUT', msg, { details: { url: where, timeoutMs } }));
       }, timeoutMs);
 
       const agent = isHttps ? this.httpsAgent : this.httpAgent;

@@ -30,7 +30,7 @@ import { anyGunMatches, checkGun, quote } from '../policy/patterns';
 import type { Signer } from '../signer/signer';
 import type { Store } from '../store';
 import type { VersionBounds } from '../store/signing-state';
-import { SigningKeys, type SigningKey } from './signing-keys';
+import { SIGN_KIND, SigningKeys, type SigningKey } from './signing-keys';
 import type {
   AuditInput,
   Client,
@@ -49,12 +49,6 @@ export interface SigningServiceDeps {
   store: Store;
   now?: () => Date;
 }
-
-const KIND = {
-  'sign/root': 'root',
-  'sign/targets': 'targets',
-  'sign/delegation': 'delegation',
-} as const;
 
 export class SigningService implements DaemonServices {
   private readonly config: Config;
@@ -123,7 +117,7 @@ export class SigningService implements DaemonServices {
         },
         ...(auth.paths ? { allowedPaths: auth.paths } : {}),
       });
-      if (plan.model instanceof Targets && KIND[req.endpoint] === 'delegation') {
+      if (plan.model instanceof Targets && SIGN_KIND[req.endpoint] === 'delegation') {
         this.signingKeys.checkPaths(keys, plan.model);
       }
       signing = await this.signingKeys.signersFor(keys, req, plan.model, now);

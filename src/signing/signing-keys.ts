@@ -21,7 +21,8 @@ import type { KeySource } from '../signer/key-source';
 import type { Signer } from '../signer/signer';
 import type { SignRequest } from './types';
 
-const KIND = {
+/** The kind of key each signing endpoint signs with. */
+export const SIGN_KIND = {
   'sign/root': 'root',
   'sign/targets': 'targets',
   'sign/delegation': 'delegation',
@@ -56,7 +57,7 @@ export class SigningKeys {
    * throws: FORBIDDEN, KEY_NOT_FOUND
    */
   usable(names: readonly string[], req: SignRequest): ResolvedKey[] {
-    const kind = KIND[req.endpoint];
+    const kind = SIGN_KIND[req.endpoint];
     const keys = names
       .map((n) => this.key(n))
       .filter((k) => k.role === kind && anyGunMatches(k.guns, req.gun))

@@ -13,7 +13,6 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import type { DaemonClient } from '../../client/daemon-client';
 import { addDelegation, listDelegations, removeDelegation } from '../../client/delegations';
 import { readRepository } from '../../client/reader';
 import { daemonSigning } from '../../client/signing';
@@ -23,7 +22,7 @@ import { certificatesFromPem, goPem } from '../../metadata/pem';
 import { serverFrom, type Io, type ServerFlags } from '../context';
 import { daemonFrom, withSignerOptions, type SignerFlags } from '../signer-context';
 import { table } from '../table';
-import { retryOptions, withRetryOptions, type RetryFlags } from './retry-flags';
+import { retryOptions, thresholdOption, withRetryOptions, type RetryFlags } from './flags';
 
 interface DelegationFlags extends ServerFlags, SignerFlags, RetryFlags {
   key?: string[];
@@ -37,18 +36,6 @@ interface DelegationFlags extends ServerFlags, SignerFlags, RetryFlags {
 
 function usage(message: string): NotaryHsmError {
   return new NotaryHsmError('USAGE', message);
-}
-
-/** The TUF key of a daemon key offered to this client for `gun`. throws: KEY_NOT_FOUND */
-async function daemonKey(client: DaemonClient, gun: string, name: string): Promise<TufKey> {
-  const k = (await client.keys(gun)).keys.find((x) => x.name === name);
-  if (!k) {
-    throw new NotaryHsmError(
-      'KEY_NOT_FOUND',
-      `notary-hsmd offers this client no key named ${name} for ${gun} (notary-hsm keys list)`,
-    );
-  }
-  return TufKey.fromJson(k.publicKey, '/publicKey');
 }
 
 /** A signer's certificate file as an x509 TUF key (the whole chain, Go-exact PEM). throws: USAGE */
@@ -79,12 +66,6 @@ function certKey(file: string): TufKey {
   return key;
 }
 
-function threshold(flags: DelegationFlags): number | undefined {
-  if (flags.threshold === undefined) return undefined;
-  if (!/^[1-9][0-9]{0,2}$/.test(flags.threshold)) throw usage('--threshold: expected 1 to 999');
-  return Number(flags.threshold);
-}
-
 export async function runDelegationAdd(
   gun: string,
   role: string,
@@ -98,11 +79,11 @@ export async function runDelegationAdd(
   const retry = retryOptions(flags);
   const client = daemonFrom(flags, io, retry);
   const keys = [
-    ...(await Promise.all((flags.key ?? []).map((k) => daemonKey(client, gun, k)))),
+    ...(await client.tufKeys(flags.key ?? [], gun)),
     ...(flags.cert ?? []).map(certKey),
   ];
   const paths = flags.allPaths ? [''] : flags.paths;
-  const t = threshold(flags);
+  const t = thresholdOption(flags.threshold, '--threshold');
   const { published } = await addDelegation({
     server: serverFrom(flags, io),
     gun,
@@ -135,11 +116,9 @@ export async function runDelegationRemove(
   const client = daemonFrom(flags, io, retry);
   let keyIds: string[] | undefined;
   if (flags.key?.length) {
-    keyIds = await Promise.all(
-      flags.key.map(async (k) =>
-        /^[0-9a-f]{64}$/.test(k) ? k : (await daemonKey(client, gun, k)).id,
-      ),
-    );
+    const names = flags.key.filter((k) => !/^[0-9a-f]{64}$/.test(k));
+    const byName = new Map((await client.tufKeys(names, gun)).map((key, i) => [names[i], key.id]));
+    keyIds = flags.key.map((k) => byName.get(k) ?? k);
   }
   const { published } = await removeDelegation({
     server: serverFrom(flags, io),

@@ -8,10 +8,11 @@ import { DOCKER_RELEASES, dockerReleasesFor, dockerRoles } from '../../client/do
 import { initRepository } from '../../client/publish';
 import { daemonSigning } from '../../client/signing';
 import { NotaryHsmError, isNotaryHsmError } from '../../errors';
-import { TufKey } from '../../metadata/keys';
+import type { TufKey } from '../../metadata/keys';
 import { checkDelegationRole } from '../../metadata/roles';
 import { serverFrom, type Io, type ServerFlags } from '../context';
 import { daemonFrom, withSignerOptions, type SignerFlags } from '../signer-context';
+import { thresholdOption } from './flags';
 
 interface InitFlags extends ServerFlags, SignerFlags {
   rootKey: string[];
@@ -33,12 +34,7 @@ export async function runInit(gun: string, flags: InitFlags, io: Io): Promise<vo
     throw new NotaryHsmError('USAGE', '--docker needs --delegation (the signer docker reads)');
   }
   const client = daemonFrom(flags, io);
-  let rootThreshold: number | undefined;
-  if (flags.rootThreshold !== undefined) {
-    if (!/^[1-9][0-9]{0,2}$/.test(flags.rootThreshold))
-      throw new NotaryHsmError('USAGE', '--root-threshold: expected 1 to 999');
-    rootThreshold = Number(flags.rootThreshold);
-  }
+  const rootThreshold = thresholdOption(flags.rootThreshold, '--root-threshold');
   const pin = flags.pinEnv ? io.env[flags.pinEnv] : undefined;
   const signing = daemonSigning({
     client,
@@ -50,14 +46,7 @@ export async function runInit(gun: string, flags: InitFlags, io: Io): Promise<vo
   const delegationKeys: TufKey[] = [];
   if (flags.delegation && flags.delegationKey) {
     const role = checkDelegationRole(flags.delegation);
-    const { keys } = await client.keys(gun);
-    const k = keys.find((x) => x.name === flags.delegationKey);
-    if (!k)
-      throw new NotaryHsmError(
-        'KEY_NOT_FOUND',
-        `notary-hsmd offers no key named ${flags.delegationKey}`,
-      );
-    const key = TufKey.fromJson(k.publicKey, '/publicKey');
+    const [key] = (await client.tufKeys([flags.delegationKey], gun)) as [TufKey];
     delegationKeys.push(key);
     const signer = {
       name: role,

@@ -8,15 +8,13 @@
  * - `snapshot` and `timestamp`: the server makes a new key, root lists it.
  */
 import type { Command } from 'commander';
-import type { DaemonClient } from '../../client/daemon-client';
 import { rotateDelegation, rotateRoot, rotateServerKey, rotateTargets } from '../../client/rotate';
 import { daemonSigning } from '../../client/signing';
 import { NotaryHsmError } from '../../errors';
-import { TufKey } from '../../metadata/keys';
 import { isDelegationRole } from '../../metadata/roles';
 import { serverFrom, type Io, type ServerFlags } from '../context';
 import { daemonFrom, withSignerOptions, type SignerFlags } from '../signer-context';
-import { retryOptions, withRetryOptions, type RetryFlags } from './retry-flags';
+import { retryOptions, thresholdOption, withRetryOptions, type RetryFlags } from './flags';
 
 interface RotateFlags extends ServerFlags, SignerFlags, RetryFlags {
   rootKey?: string[];
@@ -29,26 +27,6 @@ interface RotateFlags extends ServerFlags, SignerFlags, RetryFlags {
 
 function usage(message: string): NotaryHsmError {
   return new NotaryHsmError('USAGE', message);
-}
-
-function count(value: string | undefined, flag: string): number | undefined {
-  if (value === undefined) return undefined;
-  if (!/^[1-9][0-9]{0,2}$/.test(value)) throw usage(`${flag}: expected 1 to 999`);
-  return Number(value);
-}
-
-async function daemonKeys(client: DaemonClient, gun: string, names: readonly string[]) {
-  const offered = (await client.keys(gun)).keys;
-  return names.map((name) => {
-    const k = offered.find((x) => x.name === name);
-    if (!k) {
-      throw new NotaryHsmError(
-        'KEY_NOT_FOUND',
-        `notary-hsmd offers this client no key named ${name} for ${gun}`,
-      );
-    }
-    return TufKey.fromJson(k.publicKey, '/publicKey');
-  });
 }
 
 export async function runRotate(
@@ -65,7 +43,7 @@ export async function runRotate(
   let result;
   if (role === 'root') {
     if (!flags.rootKey?.length) throw usage('rotate root needs --root-key K… (the new root keys)');
-    const threshold = count(flags.rootThreshold, '--root-threshold');
+    const threshold = thresholdOption(flags.rootThreshold, '--root-threshold');
     result = await rotateRoot({
       ...base,
       signing: daemonSigning({ client, rootKey: flags.rootKey, ...(pin ? { pin } : {}) }),
@@ -73,8 +51,8 @@ export async function runRotate(
     });
   } else if (role === 'targets' || isDelegationRole(role)) {
     if (!flags.key?.length) throw usage(`rotate ${role} needs --key K… (daemon keys)`);
-    const keys = await daemonKeys(client, gun, flags.key);
-    const threshold = count(flags.threshold, '--threshold');
+    const keys = await client.tufKeys(flags.key, gun);
+    const threshold = thresholdOption(flags.threshold, '--threshold');
     const signing = daemonSigning({ client, ...(pin ? { pin } : {}) });
     const extra = threshold === undefined ? {} : { threshold };
     result =

@@ -22,7 +22,7 @@ import { isTargetsRole } from '../../metadata/roles';
 import { targetNameProblem } from '../../metadata/targets';
 import { serverFrom, type Io, type ServerFlags } from '../context';
 import { daemonFrom, withSignerOptions, type SignerFlags } from '../signer-context';
-import { retryOptions, withRetryOptions, type RetryFlags } from './retry-flags';
+import { retryOptions, withRetryOptions, type RetryFlags } from './flags';
 
 interface ChangeFlags extends ServerFlags, SignerFlags, RetryFlags {
   role?: string;

@@ -189,7 +189,7 @@ describe('unreachable', () => {
     rec.handler = () => undefined;
     const slow = new NotaryServerClient({ url: rec.url, timeoutMs: 200 });
     await expect(slow.getCurrent(GUN, 'root')).rejects.toMatchObject({
-      code: 'SERVER_UNREACHABLE',
+      code: 'SERVER_TIMEOUT',
     });
     slow.close();
   });

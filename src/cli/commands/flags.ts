@@ -1,6 +1,7 @@
 /**
- * `--retries` and `--timeout`, shared by every command that publishes: the bounds of the
- * update loop (client/update-loop.ts) and the deadline of each request it makes.
+ * Option values shared by several commands: `--retries` and `--timeout` of every command
+ * that publishes (the bounds of the update loop, client/update-loop.ts, and the deadline
+ * of each request it makes), and thresholds.
  */
 import { NotaryHsmError } from '../../errors';
 
@@ -43,4 +44,13 @@ export function withRetryOptions<T extends { option(flags: string, description: 
       'attempts after the first when other writers move first or the server fails (default 25)',
     )
     .option('--timeout <seconds>', 'give up after this long (default 120)');
+}
+
+/** A threshold option (`--threshold`, `--root-threshold`): 1 to 999, or undefined. throws: USAGE */
+export function thresholdOption(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^[1-9][0-9]{0,2}$/.test(value)) {
+    throw new NotaryHsmError('USAGE', `${flag}: expected 1 to 999`);
+  }
+  return Number(value);
 }
