@@ -95,7 +95,9 @@ export type InputErrorCode =
   | 'DAEMON_UNREACHABLE' // the signing daemon did not answer
   | 'DAEMON_BAD_RESPONSE' // the daemon answered something its API does not promise
   | 'KEY_NOT_HELD' // the repository's role is signed by keys the daemon does not hold for us
-  | 'UPDATE_GAVE_UP'; // a change could not be published within its retries and deadline
+  | 'UPDATE_GAVE_UP' // a change could not be published within its retries and deadline
+  | 'CEREMONY_FILE_INVALID' // a root change file that is not ours, inconsistent, or edited
+  | 'ROOT_CHANGED'; // the repository's root is no longer the one a root change was made for
 
 /** Codes for verification against pinned roots and the local trust cache (src/client). */
 export type TrustErrorCode =
@@ -247,6 +249,8 @@ const HTTP_STATUS: { readonly [C in ErrorCode]: HttpErrorStatus } = {
   DAEMON_BAD_RESPONSE: 500,
   KEY_NOT_HELD: 403,
   UPDATE_GAVE_UP: 503,
+  CEREMONY_FILE_INVALID: 400,
+  ROOT_CHANGED: 409,
   // Verification with pinned roots (client side): the trust data, not the request, is at fault.
   ROOT_NOT_PINNED: 400,
   ROOT_PIN_MISMATCH: 403,

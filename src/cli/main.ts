@@ -11,6 +11,7 @@ import { registerTargets } from './commands/targets';
 import { registerList } from './commands/list';
 import { registerReset } from './commands/reset';
 import { registerRoot } from './commands/root';
+import { registerRootCeremony } from './commands/root-ceremony';
 import { registerRotate } from './commands/rotate';
 import { registerVerify } from './commands/verify';
 import { exitCodeFor, processIo, type Io } from './context';
@@ -30,7 +31,7 @@ export function buildProgram(io: Io): Command {
   registerAudit(program, io);
   registerReset(program, io);
   registerVerify(program, io);
-  registerRoot(program, io);
+  registerRootCeremony(registerRoot(program, io), io);
   registerRotate(program, io);
   for (const c of program.commands) c.exitOverride();
   return program;

@@ -45,7 +45,8 @@ function isoOf(text: string): string {
   return Number.isNaN(ms) ? text : new Date(ms).toISOString();
 }
 
-function keyInfo(key: TufKey, gun: string, now: Date): RootKeyInfo {
+/** One root key as shown; `problem` says why it would not count for `gun` at `now`. */
+export function describeRootKey(key: TufKey, gun: string, now: Date): RootKeyInfo {
   let problem: string | undefined;
   try {
     checkRootKey(key, gun, now);
@@ -104,7 +105,7 @@ export async function describeRoot(
     version: root.signed.version,
     expires: root.signed.expires.toString(),
     threshold: root.signed.role('root').threshold,
-    keys: root.signed.roleKeys('root').map((k) => keyInfo(k, gun, now)),
+    keys: root.signed.roleKeys('root').map((k) => describeRootKey(k, gun, now)),
     ...(problem ?? {}),
   };
 }
