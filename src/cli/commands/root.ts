@@ -123,7 +123,9 @@ export async function runRootShow(guns: string[], flags: ShowFlags, io: Io): Pro
 export function registerRoot(program: Command, io: Io): Command {
   const root = program
     .command('root')
-    .description("a repository's root: show it before pinning it");
+    .description(
+      "a repository's root: show it before pinning it, and change it in an offline ceremony",
+    );
   root
     .command('show')
     .description(
