@@ -25,6 +25,7 @@ import { GoTime } from '../metadata/time';
 import type { Requirement } from '../metadata/verify';
 import { ROOT_DAYS } from './publish';
 import { baseRequirement, type TrustedRepository } from './reader';
+import { newRootChange, withSignatures, type RootChange } from './root-change';
 import type { MetadataSigning } from './signing';
 import { TARGETS_DAYS, targetsRequirement } from './targets-update';
 import type { TrustServer } from './trust-server';
@@ -107,7 +108,17 @@ function checkThreshold(threshold: number, keys: number, what: string): void {
  * Rotates root to the root keys `signing.rootKeys` makes certificates for.
  * throws: USAGE, KEY_NOT_HELD, CERTIFICATE_INVALID, UPDATE_GAVE_UP, SERVER_*
  */
-export async function rotateRoot(opts: RotateBase & { threshold?: number }): Promise<UpdateResult> {
+export async function rotateRoot(
+  opts: RotateBase & {
+    threshold?: number;
+    /**
+     * Told of each root signed, as a root change over the root it follows: the daemon never
+     * signs a version twice and Notary takes only the next root version, so a signed root
+     * whose publish fails must be kept (and published later with `root import`).
+     */
+    onSigned?: (change: RootChange) => void;
+  },
+): Promise<UpdateResult> {
   const certs = await opts.signing.rootKeys(opts.gun);
   const threshold = opts.threshold ?? 1;
   checkThreshold(threshold, certs.length, 'root');
@@ -115,13 +126,19 @@ export async function rotateRoot(opts: RotateBase & { threshold?: number }): Pro
     const { repo } = attempt;
     const old = baseRequirement(repo.root.signed, 'root', repo.gun, now);
     const root = nextRoot(attempt, 'root', certs, threshold, now);
-    return signAll(attempt, opts.signing, opts.gun, [
+    const signed = await signAll(attempt, opts.signing, opts.gun, [
       {
         role: 'root',
         signed: root,
         requirements: [old, { role: 'root', keys: certs, threshold }],
       },
     ]);
+    const [file] = signed.files;
+    if (file && opts.onSigned) {
+      const change = newRootChange(opts.gun, repo.root, root);
+      opts.onSigned(withSignatures(change, file.signatures, 'notary-hsmd'));
+    }
+    return signed;
   });
 }
 

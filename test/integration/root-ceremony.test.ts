@@ -23,6 +23,7 @@ import {
 } from '../helpers/daemon';
 import { notaryCli, parseNotaryList, type NotaryCli } from '../helpers/notary-cli';
 import { startNotaryServer, type NotaryServer } from '../helpers/notary-server';
+import { startFaultProxy } from '../helpers/fault-proxy';
 import { runCli, type CliResult } from '../helpers/run-cli';
 import { makeTempDir } from '../helpers/tmp';
 
@@ -330,5 +331,41 @@ describe('the offline root ceremony across two daemons', () => {
     const importStale = await offDaemon(['root', 'import', stale]);
     expect(importStale.errorCode).toBe('ROOT_CHANGED');
     expect((await serverRoot()).signed.version).toBe(4);
+  });
+
+  it('keeps a root that rotate signed but could not publish, for root import to publish later', async () => {
+    const gun = `${GUN}-kept`;
+    await ok(on(a, ['init', gun, '--root-key', 'root'], true));
+    const proxy = await startFaultProxy(server.url);
+    try {
+      proxy.onPublish = () => '503';
+      const saved = join(work, 'kept.json');
+      const failed = await runCli(
+        ['rotate', gun, 'root', '--root-key', 'root-2', '--timeout', '2', '--save-change', saved],
+        {
+          NOTARY_HSM_SIGNER: a.daemon.url,
+          NOTARY_HSM_TOKEN: a.setup.adminToken,
+          NOTARY_HSM_SERVER: proxy.url,
+        },
+      );
+      expect(failed.code).toBe(1);
+      expect(proxy.seen.length).toBeGreaterThan(0);
+      expect(failed.err).toContain(`root version 2 of ${gun} was signed but not published`);
+      expect(failed.err).toContain(`notary-hsm root import ${saved}`);
+
+      // The daemon will not sign version 2 again; the kept file is what gets it published.
+      const status = await ok(on(a, ['root', 'sign', saved, '--dry-run']));
+      expect(status.out).toContain('Both thresholds are met');
+      proxy.onPublish = () => 'forward';
+      await ok(runCli(['root', 'import', saved], { NOTARY_HSM_SERVER: proxy.url }));
+    } finally {
+      await proxy.close();
+    }
+    const c = new NotaryServerClient({ url: server.url });
+    const root = parseMetadata('root', await c.getCurrent(gun, 'root'));
+    c.close();
+    expect(root.signed.version).toBe(2);
+    const fresh = await notaryCli(server);
+    expect((await fresh.run(['list', gun])).code).toBe(0);
   });
 });

@@ -7,7 +7,9 @@
  *   keys, the role re-signed by them in the same publish;
  * - `snapshot` and `timestamp`: the server makes a new key, root lists it.
  */
+import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import { formatRootChange, type RootChange } from '../../client/root-change';
 import { rotateDelegation, rotateRoot, rotateServerKey, rotateTargets } from '../../client/rotate';
 import { daemonSigning } from '../../client/signing';
 import { NotaryHsmError } from '../../errors';
@@ -22,7 +24,30 @@ interface RotateFlags extends ServerFlags, SignerFlags, RetryFlags {
   key?: string[];
   threshold?: string;
   pinEnv?: string;
+  saveChange?: string;
   json?: boolean;
+}
+
+/**
+ * A root signed but not published is written to a root change file (the daemon will not
+ * sign that version again): `root import` publishes it later, as it is.
+ */
+function keepSignedRoot(change: RootChange, file: string | undefined, io: Io): void {
+  const version = change.proposed.version;
+  const path = file ?? `${change.gun.replace(/[^A-Za-z0-9._-]+/g, '_')}.root-v${version}.json`;
+  try {
+    writeFileSync(path, formatRootChange(change), { flag: file ? 'w' : 'wx', mode: 0o644 });
+  } catch (err) {
+    io.err(
+      `notary-hsm: root version ${version} was signed but not published, and could not be ` +
+        `saved to ${path} (${err instanceof Error ? err.message : String(err)})`,
+    );
+    return;
+  }
+  io.err(
+    `notary-hsm: root version ${version} of ${change.gun} was signed but not published; it is ` +
+      `saved in ${path}. Once the server is reachable: notary-hsm root import ${path}`,
+  );
 }
 
 function usage(message: string): NotaryHsmError {
@@ -44,11 +69,19 @@ export async function runRotate(
   if (role === 'root') {
     if (!flags.rootKey?.length) throw usage('rotate root needs --root-key K… (the new root keys)');
     const threshold = thresholdOption(flags.rootThreshold, '--root-threshold');
-    result = await rotateRoot({
-      ...base,
-      signing: daemonSigning({ client, rootKey: flags.rootKey, ...(pin ? { pin } : {}) }),
-      ...(threshold === undefined ? {} : { threshold }),
-    });
+    let signed: RootChange | undefined;
+    try {
+      result = await rotateRoot({
+        ...base,
+        signing: daemonSigning({ client, rootKey: flags.rootKey, ...(pin ? { pin } : {}) }),
+        ...(threshold === undefined ? {} : { threshold }),
+        // The first root signed is the next version; later attempts only sign past it.
+        onSigned: (change) => (signed ??= change),
+      });
+    } catch (err) {
+      if (signed) keepSignedRoot(signed, flags.saveChange, io);
+      throw err;
+    }
   } else if (role === 'targets' || isDelegationRole(role)) {
     if (!flags.key?.length) throw usage(`rotate ${role} needs --key K… (daemon keys)`);
     const keys = await client.tufKeys(flags.key, gun);
@@ -99,6 +132,10 @@ export function registerRotate(program: Command, io: Io): void {
         .option('--key <name...>', 'rotate targets or a delegation: its new daemon keys')
         .option('--threshold <n>', 'rotate a delegation: signatures it needs')
         .option('--pin-env <name>', 'environment variable holding a root token PIN (pin: request)')
+        .option(
+          '--save-change <file>',
+          'rotate root: where to keep a root signed but not published (default ./GUN.root-vN.json)',
+        )
         .option('-s, --server <url>', 'Notary server (env NOTARY_HSM_SERVER)')
         .option('--tlscacert <file>', 'CA certificate for the server')
         .option('--json', 'print JSON'),
