@@ -8,6 +8,7 @@ import { registerAudit } from './commands/audit';
 import { registerDelegation } from './commands/delegation';
 import { registerInit } from './commands/init';
 import { registerTargets } from './commands/targets';
+import { registerKeys } from './commands/keys';
 import { registerList } from './commands/list';
 import { registerReset } from './commands/reset';
 import { registerRoot } from './commands/root';
@@ -33,6 +34,7 @@ export function buildProgram(io: Io): Command {
   registerVerify(program, io);
   registerRootCeremony(registerRoot(program, io), io);
   registerRotate(program, io);
+  registerKeys(program, io);
   for (const c of program.commands) c.exitOverride();
   return program;
 }
