@@ -37,21 +37,20 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
-import { get } from 'node:http';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { parse, stringify } from 'yaml';
 import { cpuBetween, cpuSnapshot, type Watched } from './daemon-proc';
+import { killServersNow, startNotaryServer, stopServers, type NotaryServer } from './notary-server';
 import {
   BENCH_GUNS,
   ROOT,
   cleanUp,
   killAllNow,
   makeDaemonSetup,
-  makeTempDir,
   startDaemonProcess,
   type DaemonProcess,
 } from './daemon-setup';
@@ -72,7 +71,6 @@ import { NotaryServerClient } from '../src/notary';
 import { TokenRegistry } from '../src/pkcs11/registry';
 import { hashToken, newClientToken } from '../src/policy/clients';
 import { AUDIT_LOG_FILE, readAudit } from '../src/store';
-import { freePort } from '../test/helpers/ports';
 
 const CLI = join(ROOT, 'bin', 'notary-hsm');
 const ROLES = ['targets/ci', 'targets/qa'] as const;
@@ -140,109 +138,6 @@ function parseOptions(argv: string[]): Options {
 
 function progress(text: string): void {
   process.stderr.write(`bench/concurrent: ${text}\n`);
-}
-
-// ---------------------------------------------------------------------------------------
-// The notary-server
-
-interface NotaryServer {
-  readonly url: string;
-  readonly pid: number;
-  stop(): Promise<void>;
-}
-
-const servers = new Set<ChildProcess>();
-
-/** `setpriv --pdeathsig KILL`: the kernel kills the server if the bench dies, however. */
-const DEATH_SIGNAL = existsSync('/usr/bin/setpriv')
-  ? ['/usr/bin/setpriv', '--pdeathsig', 'KILL']
-  : [];
-
-function healthy(url: string): Promise<boolean> {
-  return new Promise((res) => {
-    const req = get(`${url}/_notary_server/health`, { timeout: 1000 }, (r) => {
-      r.resume();
-      res(r.statusCode === 200);
-    });
-    req.on('timeout', () => req.destroy());
-    req.on('error', () => res(false));
-  });
-}
-
-const exitedYet = (c: ChildProcess): boolean => c.exitCode !== null || c.signalCode !== null;
-
-/**
- * notary-server on 127.0.0.1 with the configuration test/helpers/notary-server.ts gives it
- * (in-memory storage, the local trust service, log level info), its log written to a file
- * in a private temp directory. Not that helper itself: it keeps the server's log in a
- * string of at most 2 MiB, and once the log is that long it copies those 2 MiB for every
- * chunk the server writes — in this process, where it delayed every request by ~6 ms
- * after about 2,400 of them and would have been counted as the server's time.
- */
-async function startNotaryServer(): Promise<NotaryServer> {
-  const dir = await makeTempDir('notary-server-');
-  const env = { ...process.env };
-  for (const k of Object.keys(env)) if (k.startsWith('NOTARY_SERVER_')) delete env[k];
-  for (let attempt = 1; ; attempt++) {
-    const port = await freePort();
-    const url = `http://127.0.0.1:${port}`;
-    const config = join(dir, 'server.json');
-    const doc = {
-      server: { http_addr: `127.0.0.1:${port}` },
-      trust_service: { type: 'local' },
-      storage: { backend: 'memory' },
-      logging: { level: 'info' },
-    };
-    writeFileSync(config, `${JSON.stringify(doc, null, 2)}\n`);
-    const logFile = join(dir, `server-${attempt}.log`);
-    const fd = openSync(logFile, 'w', 0o600);
-    const [cmd, ...args] = [...DEATH_SIGNAL, 'notary-server', '-config', config];
-    let child: ChildProcess;
-    try {
-      child = spawn(cmd ?? 'notary-server', args, { cwd: dir, env, stdio: ['ignore', fd, fd] });
-    } finally {
-      closeSync(fd);
-    }
-    servers.add(child);
-    let spawnError: Error | undefined;
-    const exited = new Promise<void>((res) => {
-      child.once('exit', () => res());
-      child.once('error', (err) => {
-        spawnError = err;
-        res(); // a process that never started emits no exit
-      });
-    });
-    void exited.then(() => servers.delete(child));
-    const logTail = (): string => readFileSync(logFile, 'utf8').split('\n').slice(-20).join('\n');
-    const stop = async (): Promise<void> => {
-      if (exitedYet(child) || spawnError) return;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(timer);
-    };
-    const deadline = Date.now() + 10_000;
-    let up = false;
-    while (!up && Date.now() < deadline && !exitedYet(child) && !spawnError) {
-      if (await healthy(url)) {
-        // a server that could not bind its port (another one answered) exits at once
-        await sleep(200);
-        up = !exitedYet(child);
-      } else {
-        await sleep(100);
-      }
-    }
-    if (up) return { url, pid: child.pid ?? -1, stop };
-    await stop();
-    if (spawnError) {
-      throw new Error(
-        `cannot start notary-server (scripts/install-deps.sh): ${spawnError.message}`,
-      );
-    }
-    const log = logTail();
-    if (/address already in use/.test(log) && attempt < 5) continue;
-    throw new Error(`notary-server did not start on ${url}; the end of its log:\n${log}`);
-  }
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -1007,22 +902,13 @@ async function main(): Promise<number> {
 
 async function stopAll(): Promise<void> {
   for (const c of children) c.kill('SIGKILL');
-  await Promise.all(
-    [...servers].map(
-      (s) =>
-        new Promise<void>((res) => {
-          if (exitedYet(s)) return res();
-          s.once('exit', () => res());
-          s.kill('SIGTERM');
-          setTimeout(() => s.kill('SIGKILL'), 5000).unref();
-        }),
-    ),
-  );
+  await stopServers();
   await cleanUp(5000);
 }
 
 process.on('exit', () => {
-  for (const c of [...children, ...servers]) c.kill('SIGKILL');
+  for (const c of children) c.kill('SIGKILL');
+  killServersNow();
   killAllNow();
 });
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { NotaryHsmError } from '../errors';
-import { NotaryServerClient } from '../notary';
+import type * as Notary from '../notary';
 
 export interface Io {
   out(text: string): void;
@@ -24,7 +24,7 @@ export interface ServerFlags {
 }
 
 /** The Notary server from `--server` or NOTARY_HSM_SERVER. throws: USAGE */
-export function serverFrom(flags: ServerFlags, io: Io): NotaryServerClient {
+export function serverFrom(flags: ServerFlags, io: Io): Notary.NotaryServerClient {
   const url = flags.server ?? io.env.NOTARY_HSM_SERVER;
   if (!url) {
     throw new NotaryHsmError(
@@ -40,7 +40,10 @@ export function serverFrom(flags: ServerFlags, io: Io): NotaryServerClient {
       throw new NotaryHsmError('USAGE', `cannot read --tlscacert ${flags.tlscacert}`, { cause });
     }
   }
-  return new NotaryServerClient(ca ? { url, ca } : { url });
+  // Loaded here, not at start-up: `--version`, help and daemon-only commands need no server client.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { NotaryServerClient: Client } = require('../notary') as typeof Notary;
+  return new Client(ca ? { url, ca } : { url });
 }
 
 /** Exit code for a failure: 2 for usage errors, 1 for everything else. */

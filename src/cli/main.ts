@@ -2,50 +2,92 @@
  * The notary-hsm command line: parses arguments, runs one command, maps failures to
  * messages and exit codes (0 ok, 1 failure, 2 usage error).
  */
-import { Command, CommanderError } from 'commander';
+import type * as Commander from 'commander';
+import type { Command } from 'commander';
 import { NotaryHsmError } from '../errors';
-import { registerAudit } from './commands/audit';
-import { registerDelegation } from './commands/delegation';
-import { registerInit } from './commands/init';
-import { registerTargets } from './commands/targets';
-import { registerKeys } from './commands/keys';
-import { registerList } from './commands/list';
-import { registerReset } from './commands/reset';
-import { registerRoot } from './commands/root';
-import { registerRootCeremony } from './commands/root-ceremony';
-import { registerRotate } from './commands/rotate';
-import { registerVerify } from './commands/verify';
+import type * as AuditCommand from './commands/audit';
+import type * as DelegationCommand from './commands/delegation';
+import type * as InitCommand from './commands/init';
+import type * as KeysCommand from './commands/keys';
+import type * as ListCommand from './commands/list';
+import type * as ResetCommand from './commands/reset';
+import type * as RootCommand from './commands/root';
+import type * as RootCeremonyCommand from './commands/root-ceremony';
+import type * as RotateCommand from './commands/rotate';
+import type * as TargetsCommand from './commands/targets';
+import type * as VerifyCommand from './commands/verify';
 import { exitCodeFor, processIo, type Io } from './context';
 
 export const VERSION = '0.1.0';
 
-export function buildProgram(io: Io): Command {
-  const program = new Command('notary-hsm')
+type Register = (program: Command, io: Io) => void;
+
+/** A command module, loaded when its command runs (a path relative to this file). */
+function load<T>(id: string): T {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on demand
+  return require(id) as T;
+}
+
+/**
+ * Each top-level command and the module that registers it, loaded on demand: a command's
+ * client code (and its dependencies) costs start-up time that other commands need not pay.
+ */
+const COMMANDS: readonly (readonly [readonly string[], () => Register])[] = [
+  [['init'], () => load<typeof InitCommand>('./commands/init').registerInit],
+  [
+    ['sign', 'add', 'remove'],
+    () => load<typeof TargetsCommand>('./commands/targets').registerTargets,
+  ],
+  [
+    ['delegation'],
+    () => load<typeof DelegationCommand>('./commands/delegation').registerDelegation,
+  ],
+  [['list'], () => load<typeof ListCommand>('./commands/list').registerList],
+  [['audit'], () => load<typeof AuditCommand>('./commands/audit').registerAudit],
+  [['reset'], () => load<typeof ResetCommand>('./commands/reset').registerReset],
+  [['verify'], () => load<typeof VerifyCommand>('./commands/verify').registerVerify],
+  [
+    ['root'],
+    () => (program, io) => {
+      const root = load<typeof RootCommand>('./commands/root').registerRoot(program, io);
+      load<typeof RootCeremonyCommand>('./commands/root-ceremony').registerRootCeremony(root, io);
+    },
+  ],
+  [['rotate'], () => load<typeof RotateCommand>('./commands/rotate').registerRotate],
+  [['tokens', 'keys'], () => load<typeof KeysCommand>('./commands/keys').registerKeys],
+];
+
+/**
+ * The program for `argv`: with a known command first, only that command is registered;
+ * anything else (help, a typo) registers them all, so help lists every command and an
+ * unknown one is named as such.
+ */
+export function buildProgram(io: Io, argv: readonly string[] = []): Command {
+  const program = new (load<typeof Commander>('commander').Command)('notary-hsm')
     .description('Notary v1 trust data signed with hardware keys')
     .version(VERSION)
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) });
-  registerInit(program, io);
-  registerTargets(program, io);
-  registerDelegation(program, io);
-  registerList(program, io);
-  registerAudit(program, io);
-  registerReset(program, io);
-  registerVerify(program, io);
-  registerRootCeremony(registerRoot(program, io), io);
-  registerRotate(program, io);
-  registerKeys(program, io);
+  const first = argv.find((a) => !a.startsWith('-'));
+  const chosen = COMMANDS.find(([names]) => first !== undefined && names.includes(first));
+  const registers = chosen ? [chosen] : COMMANDS;
+  for (const [, load] of registers) load()(program, io);
   for (const c of program.commands) c.exitOverride();
   return program;
 }
 
 /** Runs the CLI and resolves with the exit code. */
 export async function main(argv: readonly string[], io: Io = processIo): Promise<number> {
+  // The version needs no command at all (not even the argument parser).
+  if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
+    io.out(VERSION);
+    return 0;
+  }
   try {
-    await buildProgram(io).parseAsync([...argv], { from: 'user' });
+    await buildProgram(io, argv).parseAsync([...argv], { from: 'user' });
     return 0;
   } catch (err) {
-    if (err instanceof CommanderError) {
+    if (err instanceof load<typeof Commander>('commander').CommanderError) {
       return err.exitCode === 0 ? 0 : 2;
     }
     const code = err instanceof NotaryHsmError ? err.code : 'INTERNAL';

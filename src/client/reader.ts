@@ -9,13 +9,14 @@
  * caller's choice (`list` trusts the root it fetched; pinned verification supplies its own).
  */
 import { NotaryHsmError } from '../errors';
+import { canonicalJson } from '../metadata/canonical';
 import { checkRootKey } from '../metadata/certificate';
 import type { FileMeta } from '../metadata/file-meta';
 import type { Root } from '../metadata/root';
 import type { BaseRole } from '../metadata/roles';
 import { parseMetadata, type RoleModel, type SignedMetadata } from '../metadata/signed';
 import type { Snapshot, Timestamp } from '../metadata/snapshot';
-import type { Targets } from '../metadata/targets';
+import { Targets } from '../metadata/targets';
 import { verifyThreshold, type Requirement } from '../metadata/verify';
 import { MAX_TIMESTAMP_BYTES, MAX_UNKNOWN_BYTES, type TrustServer } from './trust-server';
 
@@ -86,6 +87,101 @@ export function verifyRoot(root: SignedMetadata<Root>, gun: string, now: Date): 
   expiryCheck(root, now);
 }
 
+function verifyBase(
+  file: SignedMetadata<RoleModel>,
+  root: Root,
+  role: BaseRole,
+  gun: string,
+  now: Date,
+): void {
+  verifyThreshold(file.message, file.signatures, baseRequirement(root, role, gun, now));
+  expiryCheck(file, now);
+}
+
+/**
+ * The timestamp and the snapshot it pins, verified under `root` (itself verified), and
+ * root checked against the snapshot's pin.
+ * throws: SERVER_*, JSON_*, FIELD_*, THRESHOLD_NOT_MET, METADATA_EXPIRED, HASH_MISMATCH,
+ * LENGTH_MISMATCH, ROLE_MISSING
+ */
+async function readTop(
+  server: TrustServer,
+  gun: string,
+  root: SignedMetadata<Root>,
+  now: Date,
+): Promise<{ timestamp: SignedMetadata<Timestamp>; snapshot: SignedMetadata<Snapshot> }> {
+  const timestamp = parseMetadata(
+    'timestamp',
+    await server.getCurrent(gun, 'timestamp', MAX_TIMESTAMP_BYTES),
+    FROM_SERVER,
+  );
+  verifyBase(timestamp, root.signed, 'timestamp', gun, now);
+  const snapshot = parseMetadata(
+    'snapshot',
+    await fetchPinned(server, gun, 'snapshot', timestamp.signed.snapshotMeta),
+    FROM_SERVER,
+  );
+  verifyBase(snapshot, root.signed, 'snapshot', gun, now);
+  snapshot.signed.meta.get('root')?.check(root.bytes, 'root');
+  return { timestamp, snapshot };
+}
+
+/**
+ * The repository after `files` (targets roles, signed by us) were published over
+ * `before`, read from the new timestamp and snapshot alone: when the snapshot pins exactly
+ * our files for their roles and the very files `before` held for every other role, the
+ * repository is `before` with our files in place, and nothing else needs downloading.
+ * Undefined when anything else changed (another writer, a root change): read it whole.
+ * throws: as readTop
+ */
+export async function readAfterPublish(
+  server: TrustServer,
+  before: TrustedRepository,
+  files: readonly SignedMetadata[],
+  now: Date,
+): Promise<TrustedRepository | undefined> {
+  const ours = new Map(files.map((f) => [f.role, f]));
+  for (const [role, file] of ours) {
+    const was = before.targets.get(role)?.signed;
+    // A new role, or changed delegations, can change what else is trusted: read it whole.
+    if (!was || !(file.signed instanceof Targets) || !sameDelegations(was, file.signed)) {
+      return undefined;
+    }
+  }
+  const { timestamp, snapshot } = await readTop(server, before.gun, before.root, now);
+  const pins = snapshot.signed.meta;
+  const previous = before.snapshot.signed.meta;
+  if (pins.size !== previous.size) return undefined;
+  for (const [role, pin] of pins) {
+    const mine = ours.get(role);
+    if (mine) {
+      if (!pinsExactly(pin, mine.bytes)) return undefined;
+    } else if (!previous.get(role)?.equals(pin)) {
+      return undefined;
+    }
+  }
+  const targets = new Map(
+    [...before.targets].map(([role, file]) => [role, (ours.get(role) as typeof file) ?? file]),
+  );
+  return { ...before, timestamp, snapshot, targets };
+}
+
+/** True when `pin` (length and every listed hash) pins exactly `bytes`. */
+function pinsExactly(pin: FileMeta, bytes: Buffer): boolean {
+  try {
+    pin.check(bytes, 'file');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function sameDelegations(a: Targets, b: Targets): boolean {
+  return (
+    canonicalJson(a.toJson().delegations ?? null) === canonicalJson(b.toJson().delegations ?? null)
+  );
+}
+
 async function fetchPinned(
   server: TrustServer,
   gun: string,
@@ -125,34 +221,16 @@ export async function readRepository(
     );
     verifyRoot(root, gun, now);
   }
-  const r = root.signed;
-  const check = (file: SignedMetadata<RoleModel>, role: BaseRole): void => {
-    verifyThreshold(file.message, file.signatures, baseRequirement(r, role, gun, now));
-    expiryCheck(file, now);
-  };
-
-  const timestamp = parseMetadata(
-    'timestamp',
-    await server.getCurrent(gun, 'timestamp', MAX_TIMESTAMP_BYTES),
-    FROM_SERVER,
-  );
-  check(timestamp, 'timestamp');
-
-  const snapshot = parseMetadata(
-    'snapshot',
-    await fetchPinned(server, gun, 'snapshot', timestamp.signed.snapshotMeta),
-    FROM_SERVER,
-  );
-  check(snapshot, 'snapshot');
+  const { timestamp, snapshot } = await readTop(server, gun, root, now);
   const pins = snapshot.signed.meta;
-  pins.get('root')?.check(root.bytes, 'root');
+  const r = root.signed;
 
   const top = parseMetadata(
     'targets',
     await fetchPinned(server, gun, 'targets', pins.get('targets')),
     FROM_SERVER,
   );
-  check(top, 'targets');
+  verifyBase(top, r, 'targets', gun, now);
 
   const targets = new Map<string, SignedMetadata<Targets>>([['targets', top]]);
   const warnings: string[] = [];

@@ -24,7 +24,7 @@
  */
 import { NotaryHsmError, isNotaryHsmError } from '../errors';
 import type { SignedMetadata } from '../metadata/signed';
-import { readRepository, type TrustedRepository } from './reader';
+import { readAfterPublish, readRepository, type TrustedRepository } from './reader';
 import type { TrustServer } from './trust-server';
 
 /** Bounds of the loop. */
@@ -112,6 +112,11 @@ export async function runUpdateLoop(opts: UpdateLoopOptions): Promise<UpdateResu
   const base = opts.baseDelayMs ?? 25;
   const maxDelay = opts.maxDelayMs ?? 1000;
   const read = opts.read ?? ((s, g, n) => readRepository(s, g, { now: n }));
+  // After a publish, the new snapshot alone tells whether the server holds our files.
+  const after = opts.read
+    ? undefined
+    : (s: TrustServer, before: TrustedRepository, files: readonly SignedMetadata[], n: Date) =>
+        readAfterPublish(s, before, files, n);
   // Every request of an attempt ends by the overall deadline: a hung server cannot hang us.
   const bounded = withDeadline(server, () => deadline - clock());
 
@@ -179,7 +184,11 @@ export async function runUpdateLoop(opts: UpdateLoopOptions): Promise<UpdateResu
         failures++;
         continue;
       }
-      return { repo: await confirm(bounded, gun, files, now(), read), published: files };
+      const fast = after ? await after(bounded, repo, files, now()) : undefined;
+      return {
+        repo: fast ?? (await confirm(bounded, gun, files, now(), read)),
+        published: files,
+      };
     } catch (err) {
       lastError = err;
       // Signed in this attempt and never to be published: ours to sign past.

@@ -6,10 +6,10 @@
  * signature is DER as X.509 requires (the Signer's raw r‖s is converted by @peculiar/x509).
  * The checks below are the ones Notary applies before it trusts a root key.
  */
-import 'reflect-metadata';
 import { webcrypto } from 'node:crypto';
-import * as x509 from '@peculiar/x509';
+import type * as X509 from '@peculiar/x509';
 import { NotaryHsmError } from '../errors';
+import { signatureAlgorithmOid, subjectCommonName } from './der';
 import type { Signer } from '../signer/signer';
 import { TufKey } from './keys';
 
@@ -20,6 +20,20 @@ const DAY_MS = 86_400_000;
 // ASN.1 PrintableString characters. Go's encoding/asn1 writes a name with any other
 // character (including the '*' of a wildcard GUN, and '&') as a UTF8String.
 const PRINTABLE = /^[A-Za-z0-9 '()+,\-./:=?]*$/;
+
+/** Signature algorithms over SHA-1 (RSA, ECDSA, DSA), which Notary refuses. */
+const SHA1_SIGNATURES = new Set(['1.2.840.113549.1.1.5', '1.2.840.10045.4.1', '1.2.840.10040.4.3']);
+
+/**
+ * @peculiar/x509 (and the reflect polyfill it needs), loaded only when a certificate is
+ * made: it costs ~130 ms of start-up that reading a certificate does not need.
+ */
+function loadX509(): typeof X509 {
+  /* eslint-disable @typescript-eslint/no-require-imports -- loaded on first use, not at start-up */
+  require('reflect-metadata');
+  return require('@peculiar/x509') as typeof X509;
+  /* eslint-enable @typescript-eslint/no-require-imports */
+}
 
 /** A WebCrypto stand-in whose only private operation is an async Signer. */
 function signerCrypto(signer: Signer): Crypto {
@@ -63,10 +77,11 @@ export async function createRootCertificate(opts: RootCertificateOptions): Promi
       'a GUN is a non-empty name without control characters',
     );
   }
+  const x509 = loadX509();
   const now = opts.now ?? new Date();
   const notBefore = new Date(Math.floor(now.getTime() / 1000) * 1000);
   const cn = PRINTABLE.test(opts.gun) ? { printableString: opts.gun } : { utf8String: opts.gun };
-  const name: x509.JsonNameParams = [{ CN: [cn] }];
+  const name: X509.JsonNameParams = [{ CN: [cn] }];
   const signingKey = {
     algorithm: { name: 'ECDSA', namedCurve: 'P-256' },
     type: 'private',
@@ -96,10 +111,12 @@ export async function createRootCertificate(opts: RootCertificateOptions): Promi
   return TufKey.ecdsaX509(new Uint8Array(cert.rawData));
 }
 
-/** The subject common name of an x509 TUF key's leaf certificate. */
+/**
+ * The subject common name of an x509 TUF key's leaf certificate, as Go reads it (the last
+ * string-valued CN attribute).
+ */
 export function certificateCommonName(key: TufKey): string | undefined {
-  const cert = new x509.X509Certificate(new Uint8Array(key.certificate().raw));
-  return cert.subjectName.getField('CN')[0];
+  return subjectCommonName(key.certificate().raw);
 }
 
 /** Notary's CN rule: exact match, or a `prefix*` wildcard. */
@@ -132,7 +149,7 @@ export function checkRootKey(key: TufKey, gun: string, now: Date = new Date()): 
   if (!(from <= to)) fail('the certificate validity window is inverted');
   if (now.getTime() + DAY_MS < from) fail(`the certificate is not valid before ${cert.validFrom}`);
   if (now.getTime() > to) fail(`the certificate expired at ${cert.validTo}`);
-  const sigAlg = new x509.X509Certificate(new Uint8Array(cert.raw)).signatureAlgorithm;
-  if ((sigAlg as { hash?: { name?: string } }).hash?.name === 'SHA-1')
+  if (SHA1_SIGNATURES.has(signatureAlgorithmOid(cert.raw) ?? '')) {
     fail('the certificate is SHA-1 signed');
+  }
 }
