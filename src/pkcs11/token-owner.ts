@@ -23,6 +23,7 @@ import {
   type HostRequest,
   type KeyRef,
   type KeyReport,
+  type SignCheck,
   type SlotReport,
   type TokenReport,
   type TokenSelector,
@@ -366,13 +367,19 @@ export class TokenOwner {
     });
   }
 
-  /** Signs a SHA-256 digest with the key; raw r‖s. */
+  /**
+   * Signs a SHA-256 digest with the key; raw r‖s. With `check`, the module host verifies
+   * the signature over `check.message` before answering (throws: SIGNER_INVALID_SIGNATURE).
+   */
   sign(
     key: KeyRef,
     digest: Uint8Array,
-    opts: { pin?: string; contextPin?: boolean } = {},
+    opts: { pin?: string; contextPin?: boolean; check?: SignCheck } = {},
   ): Promise<Buffer> {
-    const req: HostRequest = { op: 'sign', token: this.name, key, digest };
+    const req: HostRequest =
+      opts.check === undefined
+        ? { op: 'sign', token: this.name, key, digest }
+        : { op: 'sign', token: this.name, key, digest, check: opts.check };
     return this.withLogin<Uint8Array>(
       opts.contextPin ? { ...req, pin: opts.pin ?? '' } : req,
       opts.pin,
