@@ -1,15 +1,28 @@
 /**
  * A Signer whose private key lives in a token: SHA-256 is computed here, the token signs
- * the digest with CKM_ECDSA (raw r‖s, what Notary wants), and the module host checks the
- * signature against the key's public key beside it, before it answers — a token that
- * answers with a bad signature fails the operation (SIGNER_INVALID_SIGNATURE) instead of
- * producing unverifiable metadata, and the daemon's event loop neither verifies nor waits
- * on a thread-pool hop for it.
+ * the digest with CKM_ECDSA (raw r‖s, what Notary wants), and the signature is checked
+ * against the key's public key before it is returned — a token that answers with a bad
+ * signature fails the operation instead of producing unverifiable metadata. The check runs
+ * on libuv's thread pool, so a daemon's event loop does not pay for it.
  */
-import { createHash } from 'node:crypto';
+import { createHash, createPublicKey, verify, type KeyObject } from 'node:crypto';
+import { NotaryHsmError } from '../errors';
 import type { SignatureScheme, Signer } from '../signer/signer';
 import type { KeyRef, KeyReport } from './host/protocol';
 import type { TokenOwner } from './token-owner';
+
+/**
+ * crypto.verify with a callback: OpenSSL checks the signature on libuv's thread pool
+ * (~65 µs for P-256 here), not on the caller's event loop, which only dispatches it.
+ */
+function verifyOffLoop(message: Uint8Array, key: KeyObject, sig: Uint8Array): Promise<boolean> {
+  return new Promise((resolve) => {
+    // An error (a signature of the wrong length, say) is a signature that does not verify.
+    verify('sha256', message, { key, dsaEncoding: 'ieee-p1363' }, sig, (err, ok) => {
+      resolve(err === null && ok);
+    });
+  });
+}
 
 export interface Pkcs11SignerOptions {
   owner: TokenOwner;
@@ -25,6 +38,7 @@ export class Pkcs11Signer implements Signer {
   readonly publicKeySpki: Uint8Array;
   private readonly owner: TokenOwner;
   private readonly key: KeyRef;
+  private readonly verifyKey: KeyObject;
   private readonly contextPin: boolean;
   private readonly pin?: string;
 
@@ -32,6 +46,11 @@ export class Pkcs11Signer implements Signer {
     this.owner = opts.owner;
     this.key = opts.key;
     this.publicKeySpki = opts.report.spki;
+    this.verifyKey = createPublicKey({
+      key: Buffer.from(opts.report.spki),
+      format: 'der',
+      type: 'spki',
+    });
     this.contextPin = opts.report.alwaysAuthenticate;
     this.pin = opts.pin;
   }
@@ -43,12 +62,21 @@ export class Pkcs11Signer implements Signer {
   }
 
   /** throws: SIGNER_INVALID_SIGNATURE, and the token owner's codes */
-  sign(message: Uint8Array): Promise<Uint8Array> {
+  async sign(message: Uint8Array): Promise<Uint8Array> {
     const digest = createHash('sha256').update(message).digest();
-    return this.owner.sign(this.key, digest, {
+    const sig = await this.owner.sign(this.key, digest, {
       ...(this.pin === undefined ? {} : { pin: this.pin }),
       contextPin: this.contextPin,
-      check: { message, spki: this.publicKeySpki },
     });
+    if (!(await verifyOffLoop(message, this.verifyKey, sig))) {
+      throw new NotaryHsmError(
+        'SIGNER_INVALID_SIGNATURE',
+        `token ${this.owner.name} returned a signature that does not verify`,
+        {
+          details: { token: this.owner.name },
+        },
+      );
+    }
+    return sig;
   }
 }

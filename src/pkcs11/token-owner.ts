@@ -23,7 +23,6 @@ import {
   type HostRequest,
   type KeyRef,
   type KeyReport,
-  type SignCheck,
   type SlotReport,
   type TokenReport,
   type TokenSelector,
@@ -367,19 +366,13 @@ export class TokenOwner {
     });
   }
 
-  /**
-   * Signs a SHA-256 digest with the key; raw r‖s. With `check`, the module host verifies
-   * the signature over `check.message` before answering (throws: SIGNER_INVALID_SIGNATURE).
-   */
+  /** Signs a SHA-256 digest with the key; raw r‖s. */
   sign(
     key: KeyRef,
     digest: Uint8Array,
-    opts: { pin?: string; contextPin?: boolean; check?: SignCheck } = {},
+    opts: { pin?: string; contextPin?: boolean } = {},
   ): Promise<Buffer> {
-    const req: HostRequest =
-      opts.check === undefined
-        ? { op: 'sign', token: this.name, key, digest }
-        : { op: 'sign', token: this.name, key, digest, check: opts.check };
+    const req: HostRequest = { op: 'sign', token: this.name, key, digest };
     return this.withLogin<Uint8Array>(
       opts.contextPin ? { ...req, pin: opts.pin ?? '' } : req,
       opts.pin,

@@ -50,16 +50,6 @@ export interface KeyReport {
   readonly extractable: boolean;
 }
 
-/**
- * What the host checks a fresh signature against before it answers: the message whose
- * SHA-256 is the digest, and the key's public key (DER SPKI). A signature that does not
- * verify is answered SIGNER_INVALID_SIGNATURE instead of the signature.
- */
-export interface SignCheck {
-  readonly message: Uint8Array;
-  readonly spki: Uint8Array;
-}
-
 export type HostRequest =
   | { op: 'init'; module: string }
   | { op: 'slots' }
@@ -69,15 +59,7 @@ export type HostRequest =
   | { op: 'findKey'; token: string; key: KeyRef }
   | { op: 'listKeys'; token: string }
   | { op: 'generateKey'; token: string; label: string; id: string }
-  | {
-      op: 'sign';
-      token: string;
-      key: KeyRef;
-      digest: Uint8Array;
-      pin?: string;
-      /** Verify the signature here, beside it, before answering (SignCheck). */
-      check?: SignCheck;
-    }
+  | { op: 'sign'; token: string; key: KeyRef; digest: Uint8Array; pin?: string }
   | { op: 'shutdown' };
 
 export interface HostMessage {

@@ -8,7 +8,6 @@ import { NotaryHsmError } from '../../errors';
 import { Pkcs11jsPort } from '../pkcs11js-port';
 import type { Pkcs11Port } from '../port';
 import type { HostRequest, SlotReport } from './protocol';
-import { checkSignature } from './sign-check';
 import { pinStateOf, TokenRuntime } from './token-runtime';
 
 /** A view of `bytes` as a Buffer (no copy). */
@@ -96,14 +95,8 @@ export class ModuleRuntime {
         return this.token(req.token).listKeys();
       case 'generateKey':
         return this.token(req.token).generateKey(req.label, req.id);
-      case 'sign': {
-        const sig = this.token(req.token).sign(req.key, asBuffer(req.digest), req.pin);
-        const check = req.check;
-        if (!check) return sig;
-        return sig instanceof Promise
-          ? sig.then((s) => checkSignature(req.token, check, s))
-          : checkSignature(req.token, check, sig);
-      }
+      case 'sign':
+        return this.token(req.token).sign(req.key, asBuffer(req.digest), req.pin);
       case 'shutdown':
         return this.shutdown();
     }

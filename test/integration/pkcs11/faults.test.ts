@@ -141,25 +141,6 @@ describe('a token that answers with a wrong signature', () => {
     const after = await signer.sign(message('after').data);
     expect(verifies(signer.publicKeySpki, message('after').data, after)).toBe(true);
   });
-
-  it('the module host checks the signature beside it: one over another message never leaves the host', async () => {
-    const { host } = await start('checked');
-    const owner = ownerOf(host, 'checked');
-    const key = await owner.findKey(KEY);
-    const m = message('checked');
-    const sig = await owner.sign(KEY, m.digest, { check: { message: m.data, spki: key.spki } });
-    expect(verifies(key.spki, m.data, sig)).toBe(true);
-    // a good signature of m's digest, checked against another message: refused in the host
-    await expect(
-      owner.sign(KEY, m.digest, { check: { message: message('other').data, spki: key.spki } }),
-    ).rejects.toThrowWithCode('SIGNER_INVALID_SIGNATURE');
-    // and the owner goes on signing
-    const next = message('next');
-    const sig2 = await owner.sign(KEY, next.digest, {
-      check: { message: next.data, spki: key.spki },
-    });
-    expect(verifies(key.spki, next.data, sig2)).toBe(true);
-  });
 });
 
 describe('PIN handling with a simulated retry counter', () => {
