@@ -41,6 +41,7 @@ import type { PeerKey, PeerSignResult, PeerTask } from './peer-load';
 import { startNotarySigner, type SignerProcess } from './peer-signer';
 import { makePeerTls } from './peer-tls';
 import type { RawResult, RawTask } from './pkcs11-raw';
+import { cpuBetween, cpuSnapshot, type Watched } from './daemon-proc';
 import { treeBetween, treeSnapshot } from './proc-tree';
 
 interface Options {
@@ -136,13 +137,23 @@ async function measured<R extends { perSecond: number }>(
   o: Options,
   roots: Record<string, number>,
   load: Promise<R>,
+  parts?: Watched,
 ): Promise<{ result: R; cpu: Record<string, number> }> {
   load.catch(() => undefined);
   await sleep(o.warmupSeconds * 1000);
   const bench = { bench: process.pid };
   const a = treeSnapshot(roots, bench);
+  const pa = parts ? cpuSnapshot(parts) : undefined;
   await sleep(o.seconds * 1000);
   const cpu = treeBetween(a, treeSnapshot(roots, bench));
+  if (parts && pa) {
+    // the service's own split: main thread, other threads, module hosts
+    const split = cpuBetween(pa, cpuSnapshot(parts));
+    for (const k of ['daemon main thread', 'daemon other threads', 'module host']) {
+      const v = split[k];
+      if (v !== undefined) cpu[k] = v;
+    }
+  }
   return { result: await load, cpu };
 }
 
@@ -266,6 +277,7 @@ async function run(o: Options): Promise<Figures> {
           warmupSeconds: o.warmupSeconds,
           seconds: o.seconds,
         }),
+        { server: daemonPid, serverLabel: 'daemon', others: {} },
       );
       bursts.push(burst('notary-hsmd', round, result, cpu));
     };
@@ -404,6 +416,12 @@ function report(o: Options, F: Figures, date: string, version: string): boolean 
     `ratio notary-hsmd / notary-signer: rate ${f2(hsmd.perSecond / signer.perSecond)}×` +
       ` (goal ≥ 1.00), p50 ${f2(hsmd.p50 / signer.p50)}×, p99 ${f2(hsmd.p99 / signer.p99)}×,` +
       ` CPU per signature ${f2(hsmd.serviceUsPerSig / signer.serviceUsPerSig)}×`,
+  );
+  const hb = F.bursts.filter((b) => b.service === 'notary-hsmd');
+  const partUs = (k: string): number => median(hb.map((b) => perSig(b.cpu[k], b.perSecond)));
+  console.log(
+    `notary-hsmd CPU per signature by process: main thread ${f0(partUs('daemon main thread'))} µs, ` +
+      `other threads ${f0(partUs('daemon other threads'))} µs, module hosts ${f0(partUs('module host'))} µs`,
   );
   console.log(
     `notary-hsmd CPU per signature ${f0(hsmd.serviceUsPerSig)} µs − token C_Sign ` +
