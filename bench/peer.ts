@@ -50,6 +50,7 @@ interface Options {
   clients: number;
   rounds: number;
   rawSeconds: number;
+  signHosts?: number;
   signerLog: string;
   json: boolean;
   cpuProf?: string;
@@ -61,6 +62,8 @@ const USAGE = `usage: node dist/bench/bench/peer.js [options]
   --clients N      requests in flight, closed loop (default 32)
   --rounds N       both services N times, alternating which goes first (default 2)
   --raw-seconds N  each raw pkcs11js loop on the daemon's token (default 2)
+  --sign-hosts N   module host processes signing for notary-hsmd's token (default: the
+                   softhsm2 profile's, 2)
   --signer-log L   notary-signer's log level (default info: one line per signature, as
                    notary-hsmd's access log; error: none)
   --cpu-prof DIR   run notary-hsmd (and its module hosts) under --cpu-prof into DIR
@@ -75,6 +78,7 @@ function parseOptions(argv: string[]): Options {
       clients: { type: 'string' },
       rounds: { type: 'string' },
       'raw-seconds': { type: 'string' },
+      'sign-hosts': { type: 'string' },
       'signer-log': { type: 'string' },
       'cpu-prof': { type: 'string' },
       json: { type: 'boolean' },
@@ -105,6 +109,9 @@ function parseOptions(argv: string[]): Options {
     clients: Math.round(num('clients', values.clients, 32, 1, 1024)),
     rounds: Math.round(num('rounds', values.rounds, 2, 1, 20)),
     rawSeconds: num('raw-seconds', values['raw-seconds'], 2, 1, 600),
+    ...(values['sign-hosts'] === undefined
+      ? {}
+      : { signHosts: Math.round(num('sign-hosts', values['sign-hosts'], 2, 1, 8)) }),
     signerLog,
     json: values.json === true,
     ...(cpuProf ? { cpuProf: isAbsolute(cpuProf) ? cpuProf : resolve(cpuProf) } : {}),
@@ -200,7 +207,11 @@ interface Figures {
 
 async function run(o: Options): Promise<Figures> {
   progress('creating a SoftHSM2 token and the delegation key');
-  const setup = await makeDaemonSetup({ prefix: 'peer-', sessions: 2 });
+  const setup = await makeDaemonSetup({
+    prefix: 'peer-',
+    sessions: 2,
+    ...(o.signHosts ? { signHosts: o.signHosts } : {}),
+  });
   progress(`raw pkcs11js on that token (3 loops of ${o.rawSeconds} s)`);
   const rawProc = new Forked<RawTask, RawResult>('pkcs11-raw.js', {
     ...process.env,
@@ -409,7 +420,7 @@ function report(o: Options, F: Figures, date: string, version: string): boolean 
         'errors',
       ],
       row(`notary-signer ${version} (gRPC, mTLS, Go, in-memory key)`, signer),
-      row('notary-hsmd (HTTP, SoftHSM2, 2 sign hosts)', hsmd),
+      row(`notary-hsmd (HTTP, SoftHSM2, ${o.signHosts ?? 'profile'} sign hosts)`, hsmd),
     ]),
   );
   console.log(
