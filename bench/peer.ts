@@ -420,7 +420,7 @@ function report(o: Options, F: Figures, date: string, version: string): boolean 
         'errors',
       ],
       row(`notary-signer ${version} (gRPC, mTLS, Go, in-memory key)`, signer),
-      row(`notary-hsmd (HTTP, SoftHSM2, ${o.signHosts ?? 'profile'} sign hosts)`, hsmd),
+      row(`notary-hsmd (HTTP, SoftHSM2, sign hosts: ${o.signHosts ?? "the profile's"})`, hsmd),
     ]),
   );
   console.log(
