@@ -54,6 +54,7 @@ bench: build
 	node dist/bench/bench/pkcs11.js $(BENCH_ARGS)
 	node dist/bench/bench/daemon.js $(BENCH_DAEMON_ARGS)
 	node dist/bench/bench/concurrent.js $(BENCH_CONCURRENT_ARGS)
+	node dist/bench/bench/peer.js $(BENCH_PEER_ARGS)
 
 clean:
 	rm -rf dist coverage

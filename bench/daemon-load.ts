@@ -14,19 +14,11 @@
 import { createHash } from 'node:crypto';
 import { Agent, request } from 'node:http';
 import { performance } from 'node:perf_hooks';
+import { summarize, type LatencySummary } from './latency';
 import { FileMeta } from '../src/metadata/file-meta';
 import { Targets } from '../src/metadata/targets';
 import { GoTime } from '../src/metadata/time';
-
-export interface LatencySummary {
-  readonly count: number;
-  /** Milliseconds. */
-  readonly p50: number;
-  readonly p90: number;
-  readonly p99: number;
-  readonly max: number;
-  readonly mean: number;
-}
+export { summarize, type LatencySummary } from './latency';
 
 export interface SignTask {
   readonly kind: 'sign';
@@ -86,24 +78,6 @@ export type LoadTask = SignTask | FireTask | PollTask | { readonly kind: 'stop' 
 export type LoadReply =
   | { readonly ok: true; readonly result: SignResult | FireResult | PollResult }
   | { readonly ok: false; readonly error: string };
-
-export function summarize(samples: readonly number[]): LatencySummary {
-  const sorted = Float64Array.from(samples).sort();
-  const at = (q: number): number =>
-    sorted.length === 0
-      ? NaN
-      : (sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN);
-  let sum = 0;
-  for (const v of sorted) sum += v;
-  return {
-    count: sorted.length,
-    p50: at(0.5),
-    p90: at(0.9),
-    p99: at(0.99),
-    max: sorted.length === 0 ? NaN : (sorted[sorted.length - 1] ?? NaN),
-    mean: sorted.length === 0 ? NaN : sum / sorted.length,
-  };
-}
 
 interface Answer {
   /** `200`, `409 VERSION_ROLLBACK`, or a socket error code. */

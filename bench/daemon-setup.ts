@@ -137,6 +137,8 @@ export async function makeDaemonSetup(opts: {
   /** A home for the shim's control files, when `module` is the shim. */
   dir?: string;
   timeoutMs?: number;
+  /** Module host processes signing for the token (`sign_hosts`; default: the profile's). */
+  signHosts?: number;
 }): Promise<DaemonSetup> {
   const dir = opts.dir ?? (await makeTempDir(opts.prefix));
   const label = `bench-${opts.prefix.replace(/[^a-z0-9]/g, '')}`.slice(0, 32);
@@ -157,6 +159,7 @@ export async function makeDaemonSetup(opts: {
         environment: { SOFTHSM2_CONF: token.conf, ...opts.moduleEnv },
         sessions: opts.sessions,
         ...(opts.timeoutMs ? { timeout_ms: opts.timeoutMs } : {}),
+        ...(opts.signHosts ? { sign_hosts: opts.signHosts } : {}),
       },
     ],
     keys: [

@@ -139,7 +139,7 @@ describe('configuration', () => {
       FILE,
     );
     expect(ok.tokens[0]!.config.sign_hosts).toBe(4);
-    expect(ok.tokens[0]!.profile.signHosts).toBe(2);
+    expect(ok.tokens[0]!.profile.signHosts).toBe(1);
   });
 
   it('refuses unknown keys at every level', () => {
