@@ -55,6 +55,7 @@ bench: build
 	node dist/bench/bench/daemon.js $(BENCH_DAEMON_ARGS)
 	node dist/bench/bench/concurrent.js $(BENCH_CONCURRENT_ARGS)
 	node dist/bench/bench/peer.js $(BENCH_PEER_ARGS)
+	node dist/bench/bench/cli.js $(BENCH_CLI_ARGS)
 
 clean:
 	rm -rf dist coverage
