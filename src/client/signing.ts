@@ -10,8 +10,9 @@ import { createRootCertificate } from '../metadata/certificate';
 import { parseJson } from '../metadata/json';
 import { TufKey } from '../metadata/keys';
 import { signMetadata } from '../metadata/sign';
+import { canonicalBytes } from '../metadata/canonical';
 import {
-  parseMetadata,
+  parseEnvelope,
   serialize,
   type RoleModel,
   type Signature,
@@ -84,9 +85,11 @@ export function assemble<T extends RoleModel>(
   requirements: readonly Requirement[],
 ): SignedMetadata<T> {
   const bytes = serialize(signed, signatures);
-  const back = parseMetadata(role, bytes);
-  for (const req of requirements) verifyThreshold(back.message, back.signatures, req);
-  return { role, signed, signatures, message: back.message, bytes };
+  // The message as a reader computes it from these very bytes (the model is ours already).
+  const back = parseEnvelope(bytes);
+  const message = canonicalBytes(back.signed);
+  for (const req of requirements) verifyThreshold(message, back.signatures, req);
+  return { role, signed, signatures, message, bytes };
 }
 
 export interface DaemonSigningOptions {
