@@ -41,6 +41,7 @@ export type ServerErrorCode =
   | 'SERVER_VERSION_CONFLICT' // VERSION: a newer version is already stored
   | 'SERVER_REJECTED' // another 4xx the server explained (MALFORMED_JSON, INVALID_ROLE…)
   | 'SERVER_UNAUTHORIZED' // 401 / 403
+  | 'SERVER_AUTH' // registry token auth failed: credentials missing or refused by the token service
   | 'SERVER_ERROR' // 5xx
   | 'SERVER_UNREACHABLE' // connection refused, DNS, TLS, timeout
   | 'SERVER_RESPONSE_TOO_LARGE' // a body beyond the bound for what was asked
@@ -203,6 +204,7 @@ const HTTP_STATUS: { readonly [C in ErrorCode]: HttpErrorStatus } = {
   SERVER_VERSION_CONFLICT: 500,
   SERVER_REJECTED: 500,
   SERVER_UNAUTHORIZED: 500,
+  SERVER_AUTH: 500,
   SERVER_ERROR: 500,
   SERVER_UNREACHABLE: 500,
   SERVER_RESPONSE_TOO_LARGE: 500,
