@@ -15,7 +15,7 @@ import { ClientRegistry, clientEntryFromConfig } from '../src/policy/clients';
 import { SigningService } from '../src/signing/service';
 import { openStore } from '../src/store';
 import { createApp } from './app';
-import { tokenOperationObserver } from './metrics';
+import { decisionObserver, processMetrics, tokenOperationObserver } from './metrics';
 import { allowedHostsFor, listen, type ServerHandle } from './server';
 
 export const DEFAULT_CONFIG = '/etc/notary-hsm/daemon.yaml';
@@ -51,10 +51,20 @@ export async function startDaemon(opts: ServeOptions = {}): Promise<Daemon> {
   });
   const store = await openStore(config.stateDir);
   const metrics = new Registry();
+  processMetrics(metrics);
   const registry = new TokenRegistry(config, { observe: tokenOperationObserver(metrics) });
   let handle: ServerHandle | undefined;
   try {
-    const services = new SigningService({ config, registry, clients, store });
+    // Tokens are opened (and logged in, where the PIN is not per request) before the
+    // listener: a wrong PIN or an absent token is in the log at once and in /readyz.
+    await registry.open();
+    const services = new SigningService({
+      config,
+      registry,
+      clients,
+      store,
+      observe: decisionObserver(metrics),
+    });
     const address = opts.listen ?? config.listen;
     const app = createApp({
       services,

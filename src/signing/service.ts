@@ -48,6 +48,18 @@ export interface SigningServiceDeps {
   clients: ClientRegistry;
   store: Store;
   now?: () => Date;
+  /** Told of every audited decision, after its record is written (the daemon's counters). */
+  observe?: (decision: SigningDecision) => void;
+}
+
+/** One audited decision, for metrics: what was asked, and what came of it. */
+export interface SigningDecision {
+  readonly endpoint: string;
+  readonly outcome: 'signed' | 'refused' | 'failed';
+  /** The refusal's or failure's code. */
+  readonly code?: string;
+  /** Signatures made (for `signed` answers of the sign endpoints). */
+  readonly signatures?: number;
 }
 
 export class SigningService implements DaemonServices {
@@ -59,8 +71,10 @@ export class SigningService implements DaemonServices {
   private readonly publicKeys = new Map<string, Buffer>();
   private readonly versionBounds: VersionBounds;
   private readonly signingKeys: SigningKeys;
+  private readonly observe: (d: SigningDecision) => void;
 
   constructor(deps: SigningServiceDeps) {
+    this.observe = deps.observe ?? (() => undefined);
     this.config = deps.config;
     this.registry = deps.registry;
     this.clients = deps.clients;
@@ -84,6 +98,7 @@ export class SigningService implements DaemonServices {
     await this.store.audit.append(
       Object.assign({}, base, { outcome: 'refused' as const, code: e.code, reason: e.message }),
     );
+    this.observe({ endpoint: base.endpoint, outcome: 'refused', code: e.code });
     throw err;
   }
 
@@ -140,6 +155,7 @@ export class SigningService implements DaemonServices {
     }
     try {
       const sigs = await Promise.all(signing.map((s) => s.signer.sign(plan.canonical)));
+      this.observe({ endpoint: req.endpoint, outcome: 'signed', signatures: keyIds.length });
       return {
         leaseMs: this.versionBounds.leaseMs ?? 0,
         signatures: signing.flatMap((s, i) =>
@@ -162,6 +178,7 @@ export class SigningService implements DaemonServices {
           reason: e.message,
         })
         .catch(() => undefined);
+      this.observe({ endpoint: req.endpoint, outcome: 'failed', code: e.code });
       throw err;
     }
   }
@@ -211,6 +228,7 @@ export class SigningService implements DaemonServices {
       await this.failed(base, err);
       throw err;
     }
+    this.observe({ endpoint: base.endpoint, outcome: 'signed', signatures: 1 });
     return {
       gun: req.gun,
       key: req.key,
@@ -320,6 +338,7 @@ export class SigningService implements DaemonServices {
         reason: what ? `${what}: ${e.message}` : e.message,
       })
       .catch(() => undefined);
+    this.observe({ endpoint: base.endpoint, outcome: 'failed', code: e.code });
   }
 
   async resetRepository(
@@ -368,6 +387,11 @@ export class SigningService implements DaemonServices {
       code: typeof code === 'string' ? code : 'BAD_REQUEST',
       reason: req.error instanceof Error ? quote(req.error.message, 200) : 'refused',
     });
+    this.observe({
+      endpoint: req.endpoint,
+      outcome: 'refused',
+      code: typeof code === 'string' ? code : 'BAD_REQUEST',
+    });
   }
 
   tokens(_client: Client): Promise<TokenStatusView[]> {
@@ -385,15 +409,15 @@ export class SigningService implements DaemonServices {
     return { ready: problems.length === 0, problems };
   }
 
-  tokenGauges(): readonly {
-    token: string;
-    queueDepth: number;
-    pinState?: string;
-    present?: boolean;
-  }[] {
-    return this.registry.tokenNames.map((token) => ({
-      token,
-      queueDepth: this.registry.owner(token).depth,
+  async tokenGauges(): Promise<
+    readonly { token: string; queueDepth: number; pinState?: string; present?: boolean }[]
+  > {
+    const views = await this.registry.readiness();
+    return views.map((v) => ({
+      token: v.name,
+      queueDepth: this.registry.tokenNames.includes(v.name) ? this.registry.owner(v.name).depth : 0,
+      present: v.present,
+      ...(v.pinState !== undefined ? { pinState: v.pinState } : {}),
     }));
   }
 }

@@ -150,11 +150,13 @@ export interface DaemonServices {
     client: Client,
     req: { endpoint: string; requestId: string; clientRequestId?: string; error: unknown },
   ): Promise<void>;
-  /** Queue depth and PIN state per token, for /metrics. */
-  tokenGauges(): readonly {
-    token: string;
-    queueDepth: number;
-    pinState?: string;
-    present?: boolean;
-  }[];
+  /** Queue depth, presence and PIN state per token, for /metrics (asks idle tokens, never logs in). */
+  tokenGauges(): Promise<
+    readonly {
+      token: string;
+      queueDepth: number;
+      pinState?: string;
+      present?: boolean;
+    }[]
+  >;
 }

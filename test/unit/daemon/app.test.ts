@@ -91,10 +91,12 @@ function fakeServices() {
       Promise.resolve({ gun: r.gun, forgotten: 2 }),
     ),
     auditRefusal: jest.fn(() => Promise.resolve()),
-    tokenGauges: jest.fn(() => [
-      { token: 'softhsm', queueDepth: 2, pinState: 'ok', present: true },
-      { token: 'yubikey', queueDepth: 0, pinState: 'final_try', present: false },
-    ]),
+    tokenGauges: jest.fn(() =>
+      Promise.resolve([
+        { token: 'softhsm', queueDepth: 2, pinState: 'ok', present: true },
+        { token: 'yubikey', queueDepth: 0, pinState: 'final_try', present: false },
+      ]),
+    ),
   };
 }
 
