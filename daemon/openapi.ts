@@ -309,6 +309,10 @@ export const OPENAPI = {
           token: { type: 'string' },
           keyId: { type: 'string', pattern: '^[0-9a-f]{64}$' },
           publicKey: ref('TufPublicKey'),
+          touch: {
+            type: 'boolean',
+            description: "true when the key's token may wait for a touch before it signs",
+          },
         },
       },
       RootCertificate: {

@@ -5,7 +5,8 @@
  * those in flight finish, then drains the tokens (log out, close sessions, C_Finalize)
  * and closes the audit log.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { NotaryHsmError } from '../src/errors';
 import { Registry } from 'prom-client';
 import { embeddedDefault } from '../src/config/embedded';
 import { loadConfig, type Config } from '../src/config/load';
@@ -33,6 +34,22 @@ export interface ServeOptions {
   config?: string;
   /** Overrides the configured listen address (tests: 127.0.0.1:0). */
   listen?: string;
+}
+
+/** The listener's TLS files. throws: CONFIG_INVALID naming the file that cannot be read */
+function readTls(tls: NonNullable<Config['tls']>): { cert: Buffer; key: Buffer; ca: Buffer } {
+  const read = (what: string, file: string): Buffer => {
+    try {
+      return readFileSync(file);
+    } catch (cause) {
+      throw new NotaryHsmError('CONFIG_INVALID', `tls.${what}: cannot read ${file}`, { cause });
+    }
+  };
+  return {
+    cert: read('cert', tls.cert),
+    key: read('key', tls.key),
+    ca: read('client_ca', tls.clientCa),
+  };
 }
 
 export async function startDaemon(opts: ServeOptions = {}): Promise<Daemon> {
@@ -75,7 +92,7 @@ export async function startDaemon(opts: ServeOptions = {}): Promise<Daemon> {
       },
       metrics,
     });
-    handle = await listen(app, { address });
+    handle = await listen(app, { address, ...(config.tls ? { tls: readTls(config.tls) } : {}) });
   } catch (err) {
     await registry.close();
     await store.close();

@@ -95,7 +95,9 @@ export type InputErrorCode =
   | 'REPOSITORY_EXISTS'
   | 'DAEMON_UNREACHABLE' // the signing daemon did not answer
   | 'DAEMON_BAD_RESPONSE' // the daemon answered something its API does not promise
+  | 'DAEMON_TLS' // the TLS handshake with the daemon failed (no or an unaccepted client certificate, an unknown CA)
   | 'KEY_NOT_HELD' // the repository's role is signed by keys the daemon does not hold for us
+  | 'TOKEN_FILE_INSECURE' // a --token-file that others may read or write (refused, as ssh does for keys)
   | 'UPDATE_GAVE_UP' // a change could not be published within its retries and deadline
   | 'CEREMONY_FILE_INVALID' // a root change file that is not ours, inconsistent, or edited
   | 'ROOT_CHANGED'; // the repository's root is no longer the one a root change was made for
@@ -113,6 +115,7 @@ export type TrustErrorCode =
 /** Codes for the daemon's authentication and signing policy. */
 export type PolicyErrorCode =
   | 'UNAUTHENTICATED' // no bearer token, or one that no configured client holds
+  | 'CLIENT_CERTIFICATE_REQUIRED' // a TLS listener's client came without a certificate its CA signed
   | 'FORBIDDEN' // the client's scopes do not allow this endpoint, GUN, role or key
   | 'GUN_INVALID' // not a GUN we accept (lowercase ASCII Docker repository name)
   | 'ROLE_MISMATCH' // the role does not fit the endpoint (`targets` at sign/root…)
@@ -249,7 +252,9 @@ const HTTP_STATUS: { readonly [C in ErrorCode]: HttpErrorStatus } = {
   REPOSITORY_EXISTS: 409,
   DAEMON_UNREACHABLE: 503,
   DAEMON_BAD_RESPONSE: 500,
+  DAEMON_TLS: 500,
   KEY_NOT_HELD: 403,
+  TOKEN_FILE_INSECURE: 500,
   UPDATE_GAVE_UP: 503,
   CEREMONY_FILE_INVALID: 400,
   ROOT_CHANGED: 409,
@@ -263,6 +268,7 @@ const HTTP_STATUS: { readonly [C in ErrorCode]: HttpErrorStatus } = {
   TRUST_CACHE_INVALID: 500,
   // Policy.
   UNAUTHENTICATED: 401,
+  CLIENT_CERTIFICATE_REQUIRED: 401,
   FORBIDDEN: 403,
   GUN_INVALID: 400,
   ROLE_MISMATCH: 400,

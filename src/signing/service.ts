@@ -25,7 +25,7 @@ import type { Root } from '../metadata/root';
 import { Targets } from '../metadata/targets';
 import type { TokenRegistry } from '../pkcs11/registry';
 import { authorize, checkSignRequest, isAdmin } from '../policy';
-import type { ClientRegistry } from '../policy/clients';
+import type { ClientRegistry, PeerCertificate } from '../policy/clients';
 import { anyGunMatches, checkGun, quote } from '../policy/patterns';
 import type { Signer } from '../signer/signer';
 import type { Store } from '../store';
@@ -88,8 +88,8 @@ export class SigningService implements DaemonServices {
     };
   }
 
-  authenticate(authorization: string | undefined): Client {
-    return this.clients.authenticate(authorization);
+  authenticate(authorization: string | undefined, peer?: PeerCertificate): Client {
+    return this.clients.authenticate(authorization, peer);
   }
 
   /** Audits a refusal; if even that cannot be written, the answer is AUDIT_UNAVAILABLE. */
@@ -273,6 +273,7 @@ export class SigningService implements DaemonServices {
         token: k.token,
         keyId: tuf.id,
         publicKey: tuf.toJson(),
+        touch: this.registry.profileOf(k.token).touch.possible,
       });
     }
     return out;

@@ -5,6 +5,7 @@
  * layer in daemon/ only translates requests to these calls and results back.
  */
 import type { JsonValue } from '../metadata/json';
+import type { PeerCertificate } from '../policy/clients';
 import type { Client, Scope } from '../policy/scope';
 
 export type { Client, Scope };
@@ -85,6 +86,8 @@ export interface KeyView {
   readonly keyId: string;
   /** TUF public key JSON (`{"keytype":"ecdsa","keyval":{"private":null,"public":…}}`). */
   readonly publicKey: JsonValue;
+  /** The key's token may wait for a touch before it signs (its profile says so). */
+  readonly touch?: boolean;
 }
 
 /** A root certificate the daemon built and signed for `{gun, key}`. */
@@ -114,8 +117,11 @@ export interface TokenStatusView {
  * inside; routes only translate. Errors are NotaryHsmErrors with stable codes.
  */
 export interface DaemonServices {
-  /** throws: UNAUTHENTICATED */
-  authenticate(authorization: string | undefined): Client;
+  /**
+   * The client holding the bearer token; `peer` is the client certificate of a mutual-TLS
+   * connection (clients bound to a certificate need it). throws: UNAUTHENTICATED
+   */
+  authenticate(authorization: string | undefined, peer?: PeerCertificate): Client;
   tokens(client: Client): Promise<TokenStatusView[]>;
   /** Every configured token present and usable; else the names and problems. Never logs in. */
   readiness(): Promise<{ ready: boolean; problems: readonly string[] }>;

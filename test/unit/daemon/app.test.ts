@@ -209,7 +209,7 @@ describe('routes: happy paths', () => {
     const res = await agent.get('/v1/tokens').set('Authorization', AUTH);
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ tokens: [TOKEN] });
-    expect(services.authenticate).toHaveBeenCalledWith(AUTH);
+    expect(services.authenticate).toHaveBeenCalledWith(AUTH, undefined); // no client certificate over plain HTTP
     expect(services.tokens).toHaveBeenCalledWith(CLIENT);
     expect(res.headers['cache-control']).toBe('no-store');
   });
