@@ -97,6 +97,12 @@ export function registerV1Routes(router: Router<DaemonState>, deps: V1Deps): voi
     ctx.body = { keys: await services.keys(client, present({ gun: q.gun })) };
   });
 
+  router.get('/v1/keys/touch', (ctx) => {
+    const client = authenticate(ctx);
+    validate(emptyQuery, ctx.query, 'query');
+    ctx.body = { keys: services.touchKeys(client) };
+  });
+
   router.post('/v1/keys', async (ctx) => {
     const client = authenticate(ctx);
     const b = await checked(ctx, client, 'keys/generate', async () =>

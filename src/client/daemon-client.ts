@@ -9,7 +9,13 @@ import { NotaryHsmError, isNotaryHsmError, type ErrorCode } from '../errors';
 import { isJsonObject, parseJson, type JsonValue } from '../metadata/json';
 import { TufKey } from '../metadata/keys';
 import { HttpTransport, parseServerUrl } from '../notary/http';
-import type { KeyView, RootCertificateResult, SignResult, TokenStatusView } from '../signing/types';
+import type {
+  KeyTouchView,
+  KeyView,
+  RootCertificateResult,
+  SignResult,
+  TokenStatusView,
+} from '../signing/types';
 
 export interface DaemonClientOptions {
   /**
@@ -52,8 +58,8 @@ export class DaemonClient {
   private readonly http: HttpTransport;
   private readonly onTouchWait: ((message: string) => void) | undefined;
   private readonly touchNoticeMs: number;
-  /** The last keys the daemon offered this client (for touch notices). */
-  private offered?: readonly KeyView[];
+  /** Which of this client's keys may wait for a touch (asked once, for touch notices). */
+  private touchy?: Promise<readonly KeyTouchView[]>;
 
   /** throws: USAGE (a bad URL or socket path, a certificate without its key) */
   constructor(opts: DaemonClientOptions) {
@@ -87,17 +93,18 @@ export class DaemonClient {
     let done = false;
     const timer = setTimeout(() => {
       void (async () => {
-        let offered = this.offered;
-        if (offered === undefined) {
-          try {
-            offered = (await this.keys()).keys;
-          } catch {
-            return; // the notice is a courtesy; the signature's own answer tells the rest
-          }
+        let known: readonly KeyTouchView[];
+        try {
+          this.touchy ??= this.call<{ keys: KeyTouchView[] }>('GET', '/v1/keys/touch').then(
+            (r) => r.keys,
+          );
+          known = await this.touchy;
+        } catch {
+          return; // the notice is a courtesy; the signature's own answer tells the rest
         }
         if (done) return;
-        const touchy = offered.filter(
-          (k) => k.touch === true && (keys === undefined ? k.role === role : keys.includes(k.name)),
+        const touchy = known.filter(
+          (k) => k.touch && (keys === undefined ? k.role === role : keys.includes(k.name)),
         );
         if (touchy.length === 0) return;
         const tokens = [...new Set(touchy.map((k) => k.token))].join(', ');
@@ -185,13 +192,11 @@ export class DaemonClient {
     return this.call('GET', '/v1/tokens');
   }
 
-  async keys(gun?: string): Promise<{ keys: KeyView[] }> {
-    const res = await this.call<{ keys: KeyView[] }>(
+  keys(gun?: string): Promise<{ keys: KeyView[] }> {
+    return this.call(
       'GET',
       gun === undefined ? '/v1/keys' : `/v1/keys?gun=${encodeURIComponent(gun)}`,
     );
-    if (gun === undefined || this.offered === undefined) this.offered = res.keys;
-    return res;
   }
 
   /**

@@ -38,6 +38,7 @@ import type {
   KeyView,
   RootCertificateResult,
   SignRequest,
+  KeyTouchView,
   SignResult,
   TokenStatusView,
 } from './types';
@@ -248,6 +249,26 @@ export class SigningService implements DaemonServices {
     return spki;
   }
 
+  touchKeys(client: Client): KeyTouchView[] {
+    const names = new Set<string>();
+    for (const s of client.scopes) {
+      if (s.kind === 'admin') for (const k of this.config.keys) names.add(k.name);
+      else for (const k of s.keys) names.add(k);
+    }
+    return [...names].flatMap((name) => {
+      const k = this.config.keys.find((x) => x.name === name);
+      if (k?.role === undefined) return [];
+      return [
+        {
+          name,
+          role: k.role,
+          token: k.token,
+          touch: this.registry.profileOf(k.token).touch.possible,
+        },
+      ];
+    });
+  }
+
   async keys(client: Client, opts: { gun?: string }): Promise<KeyView[]> {
     const names = new Set<string>();
     for (const s of client.scopes) {
@@ -273,7 +294,6 @@ export class SigningService implements DaemonServices {
         token: k.token,
         keyId: tuf.id,
         publicKey: tuf.toJson(),
-        touch: this.registry.profileOf(k.token).touch.possible,
       });
     }
     return out;

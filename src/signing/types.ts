@@ -86,8 +86,14 @@ export interface KeyView {
   readonly keyId: string;
   /** TUF public key JSON (`{"keytype":"ecdsa","keyval":{"private":null,"public":…}}`). */
   readonly publicKey: JsonValue;
-  /** The key's token may wait for a touch before it signs (its profile says so). */
-  readonly touch?: boolean;
+}
+
+/** A key the caller may use, and whether its token may wait for a touch (its profile says so). */
+export interface KeyTouchView {
+  readonly name: string;
+  readonly role: 'root' | 'targets' | 'delegation';
+  readonly token: string;
+  readonly touch: boolean;
 }
 
 /** A root certificate the daemon built and signed for `{gun, key}`. */
@@ -126,6 +132,8 @@ export interface DaemonServices {
   /** Every configured token present and usable; else the names and problems. Never logs in. */
   readiness(): Promise<{ ready: boolean; problems: readonly string[] }>;
   keys(client: Client, opts: { gun?: string }): Promise<KeyView[]>;
+  /** The keys `client` may use and whether each may wait for a touch; from the configuration only. */
+  touchKeys(client: Client): KeyTouchView[];
   /** Admin only: generate a key on a token. */
   generateKey(
     client: Client,

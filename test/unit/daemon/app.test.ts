@@ -79,6 +79,9 @@ function fakeServices() {
       }),
     ),
     keys: jest.fn((_c: Client, _o: { gun?: string }) => Promise.resolve([KEY])),
+    touchKeys: jest.fn((_c: Client) => [
+      { name: KEY.name, role: KEY.role, token: KEY.token, touch: true },
+    ]),
     generateKey: jest.fn((_c: Client, _r: { token: string; label: string; requestId: string }) =>
       Promise.resolve(KEY),
     ),
@@ -791,6 +794,7 @@ describe('OpenAPI document', () => {
     ['get', '/openapi.json'],
     ['get', '/v1/tokens'],
     ['get', '/v1/keys'],
+    ['get', '/v1/keys/touch'],
     ['post', '/v1/keys'],
     ['post', '/v1/certificates/root'],
     ['post', '/v1/sign/root'],
