@@ -158,6 +158,7 @@ afterAll(() => {
 /**
  * Starts bin/notary-hsmd with `config` on a free port (of 127.0.0.1, or `opts.listen`) and
  * waits until it listens; `opts.scheme` is the URL's scheme (https for a TLS listener).
+ * For `opts.listen` `unix:/path` the url is that `unix:/path`.
  */
 export async function startDaemonProcess(
   config: string,
@@ -185,10 +186,11 @@ export async function startDaemonProcess(
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`notary-hsmd did not start:\n${out}`)), 20_000);
     const check = (): void => {
-      const m = /listening on (127\.\d+\.\d+\.\d+:\d+)/.exec(out);
+      const m = /listening on (unix:\S+|127\.\d+\.\d+\.\d+:\d+)/.exec(out);
       if (m) {
         clearTimeout(timer);
-        resolve(`${opts.scheme ?? 'http'}://${m[1]}`);
+        const where = m[1] as string;
+        resolve(where.startsWith('unix:') ? where : `${opts.scheme ?? 'http'}://${where}`);
       }
     };
     child.stdout?.on('data', check);
