@@ -5,7 +5,10 @@
  * time, and a hook for the token owners to report how long each operation took.
  * Labels are bounded: routes are route patterns (or `unmatched`), never raw paths.
  */
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { SigningDecision } from '../src/signing/service';
 import type { DaemonServices } from '../src/signing/types';
 
 const PREFIX = 'notary_hsmd_';
@@ -129,7 +132,7 @@ export class DaemonMetrics {
   }
 
   /** Refreshes the token gauges from the services (called at scrape time). */
-  updateTokenGauges(gauges: ReturnType<DaemonServices['tokenGauges']>): void {
+  updateTokenGauges(gauges: Awaited<ReturnType<DaemonServices['tokenGauges']>>): void {
     this.queueDepth.reset();
     this.present.reset();
     this.pinState.reset();
@@ -149,4 +152,80 @@ export class DaemonMetrics {
   async render(): Promise<{ contentType: string; text: string }> {
     return { contentType: this.registry.contentType, text: await this.registry.metrics() };
   }
+}
+
+/** The package's version, from the package.json above this file (source or dist). */
+function packageVersion(): string {
+  for (const dir of [join(__dirname, '..'), join(__dirname, '..', '..')]) {
+    const file = join(dir, 'package.json');
+    if (!existsSync(file)) continue;
+    try {
+      const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: unknown; version?: unknown };
+      if (pkg.name === 'notary-hsm' && typeof pkg.version === 'string') return pkg.version;
+    } catch {
+      // an unreadable file: keep looking
+    }
+  }
+  return 'unknown';
+}
+
+/**
+ * The process-wide metrics of a running daemon (the composition root calls this once per
+ * registry): prom-client's default process and Node.js metrics (CPU, memory, file
+ * descriptors, event-loop delay, GC) under their usual names, and
+ * `notary_hsmd_build_info{version,node}` = 1.
+ */
+export function processMetrics(registry: Registry): void {
+  if (registry.getSingleMetric('process_cpu_seconds_total') === undefined) {
+    collectDefaultMetrics({ register: registry });
+  }
+  const name = `${PREFIX}build_info`;
+  const info = metric(
+    registry,
+    name,
+    () =>
+      new Gauge({
+        name,
+        help: 'Always 1; the labels say which notary-hsmd and which Node.js runs',
+        labelNames: ['version', 'node'] as const,
+        registers: [registry],
+      }),
+  );
+  info.set({ version: packageVersion(), node: process.version }, 1);
+}
+
+/**
+ * Counters of the signing pipeline's audited decisions: `signatures_total` (signatures
+ * made, by endpoint), `refusals_total` (requests refused, by endpoint and code) and
+ * `sign_failures_total` (allowed requests whose token failed, by endpoint and code).
+ * Endpoints and codes are fixed sets, so the labels are bounded.
+ */
+export function decisionObserver(registry: Registry): (d: SigningDecision) => void {
+  const counter = (suffix: string, help: string, labelNames: readonly string[]) =>
+    metric(
+      registry,
+      `${PREFIX}${suffix}`,
+      () => new Counter({ name: `${PREFIX}${suffix}`, help, labelNames, registers: [registry] }),
+    );
+  const signatures = counter('signatures_total', 'Signatures made, by endpoint', ['endpoint']);
+  const refusals = counter(
+    'refusals_total',
+    'Requests refused (and audited), by endpoint and error code',
+    ['endpoint', 'code'],
+  );
+  const failures = counter(
+    'sign_failures_total',
+    'Allowed requests that failed at the token, by endpoint and error code',
+    ['endpoint', 'code'],
+  );
+  return (d) => {
+    if (d.outcome === 'signed') {
+      if (d.signatures !== undefined) signatures.inc({ endpoint: d.endpoint }, d.signatures);
+    } else {
+      (d.outcome === 'refused' ? refusals : failures).inc({
+        endpoint: d.endpoint,
+        code: d.code ?? 'UNKNOWN',
+      });
+    }
+  };
 }

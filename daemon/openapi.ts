@@ -132,6 +132,38 @@ export const OPENAPI = {
         },
       },
     },
+    '/v1/keys/touch': {
+      get: {
+        summary:
+          'Which keys the caller may use can wait for a touch (from the configuration; never asks a token, so it answers while one waits)',
+        security: [{ bearer: [] }],
+        responses: {
+          '200': {
+            description: 'The keys and whether their token may wait for a touch',
+            content: json({
+              type: 'object',
+              required: ['keys'],
+              properties: {
+                keys: {
+                  type: 'array',
+                  items: {
+                    type: 'object',
+                    required: ['name', 'role', 'token', 'touch'],
+                    properties: {
+                      name: { type: 'string' },
+                      role: { enum: ['root', 'targets', 'delegation'] },
+                      token: { type: 'string' },
+                      touch: { type: 'boolean' },
+                    },
+                  },
+                },
+              },
+            }),
+          },
+          ...V1_ERRORS,
+        },
+      },
+    },
     '/v1/keys': {
       get: {
         summary: 'Keys the caller may use',

@@ -5,7 +5,8 @@
  * those in flight finish, then drains the tokens (log out, close sessions, C_Finalize)
  * and closes the audit log.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { NotaryHsmError } from '../src/errors';
 import { Registry } from 'prom-client';
 import { embeddedDefault } from '../src/config/embedded';
 import { loadConfig, type Config } from '../src/config/load';
@@ -15,7 +16,7 @@ import { ClientRegistry, clientEntryFromConfig } from '../src/policy/clients';
 import { SigningService } from '../src/signing/service';
 import { openStore } from '../src/store';
 import { createApp } from './app';
-import { tokenOperationObserver } from './metrics';
+import { decisionObserver, processMetrics, tokenOperationObserver } from './metrics';
 import { allowedHostsFor, listen, type ServerHandle } from './server';
 
 export const DEFAULT_CONFIG = '/etc/notary-hsm/daemon.yaml';
@@ -35,6 +36,22 @@ export interface ServeOptions {
   listen?: string;
 }
 
+/** The listener's TLS files. throws: CONFIG_INVALID naming the file that cannot be read */
+function readTls(tls: NonNullable<Config['tls']>): { cert: Buffer; key: Buffer; ca: Buffer } {
+  const read = (what: string, file: string): Buffer => {
+    try {
+      return readFileSync(file);
+    } catch (cause) {
+      throw new NotaryHsmError('CONFIG_INVALID', `tls.${what}: cannot read ${file}`, { cause });
+    }
+  };
+  return {
+    cert: read('cert', tls.cert),
+    key: read('key', tls.key),
+    ca: read('client_ca', tls.clientCa),
+  };
+}
+
 export async function startDaemon(opts: ServeOptions = {}): Promise<Daemon> {
   let config: Config;
   let adminToken: string | undefined;
@@ -51,10 +68,20 @@ export async function startDaemon(opts: ServeOptions = {}): Promise<Daemon> {
   });
   const store = await openStore(config.stateDir);
   const metrics = new Registry();
+  processMetrics(metrics);
   const registry = new TokenRegistry(config, { observe: tokenOperationObserver(metrics) });
   let handle: ServerHandle | undefined;
   try {
-    const services = new SigningService({ config, registry, clients, store });
+    // Tokens are opened (and logged in, where the PIN is not per request) before the
+    // listener: a wrong PIN or an absent token is in the log at once and in /readyz.
+    await registry.open();
+    const services = new SigningService({
+      config,
+      registry,
+      clients,
+      store,
+      observe: decisionObserver(metrics),
+    });
     const address = opts.listen ?? config.listen;
     const app = createApp({
       services,
@@ -65,7 +92,7 @@ export async function startDaemon(opts: ServeOptions = {}): Promise<Daemon> {
       },
       metrics,
     });
-    handle = await listen(app, { address });
+    handle = await listen(app, { address, ...(config.tls ? { tls: readTls(config.tls) } : {}) });
   } catch (err) {
     await registry.close();
     await store.close();

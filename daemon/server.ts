@@ -1,14 +1,19 @@
 /**
- * Puts an app on a socket: `127.0.0.1:PORT`, `[::1]:PORT` or `unix:/path`. A TCP
- * address that is not loopback is refused unless TLS with client certificates is
- * configured — and that is not implemented yet, so today it is refused either way.
+ * Puts an app on a socket: `127.0.0.1:PORT`, `[::1]:PORT` or `unix:/path`, or with TLS
+ * any TCP address. With `tls` the listener speaks only TLS and asks every client for a
+ * certificate signed by the configured CA (mutual TLS): a request without one, or with
+ * one from another CA, never reaches the app — it is answered 401
+ * CLIENT_CERTIFICATE_REQUIRED and the connection closed; plain HTTP fails in the
+ * handshake. A TCP address that is not loopback is refused unless TLS is configured.
  * The handle's close() shuts down gracefully: stop accepting, close idle keep-alive
  * connections, let requests in flight finish (their connections close after the answer)
  * and, after a timeout, cut whatever is still open.
  */
 import { lstatSync, chmodSync, unlinkSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import { connect, isIP } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { NotaryHsmError } from '../src/errors';
 import { isLoopbackIp } from './http/loopback';
 import { defaultAllowedHosts, LOOPBACK_HOSTS } from './middleware/host-allowlist';
@@ -22,8 +27,8 @@ export interface ListenOptions {
   /** `127.0.0.1:7468`, `[::1]:7468` or `unix:/run/notary-hsm/notary-hsmd.sock`; port 0 picks one. */
   address: string;
   /**
-   * TLS with client certificates, required for a non-loopback address.
-   * TODO: not implemented yet; any value is refused with CONFIG_INVALID.
+   * TLS with client certificates (PEM: the daemon's chain and key, and the CA(s) client
+   * certificates must chain to); required for a non-loopback address, TCP only.
    */
   tls?: { cert: string | Buffer; key: string | Buffer; ca: string | Buffer };
   /** How long close() lets requests in flight finish (default 10 s). */
@@ -78,28 +83,84 @@ export function parseListenAddress(address: string): ListenAddress {
 
 /**
  * The Host allowlist for a listen address: the loopback names with its port (any port for
- * a Unix socket or port 0, where clients say `Host: localhost`), the address itself, and
+ * a Unix socket or port 0, where clients say `Host: localhost`), the address itself (its
+ * host on any port for port 0), and
  * `extra` (the configuration's `allowed_hosts`).
  * throws: CONFIG_INVALID for a bad address
  */
 export function allowedHostsFor(address: string, extra: readonly string[] = []): string[] {
   const addr = parseListenAddress(address);
+  const host = addr.kind === 'tcp' && addr.host.includes(':') ? `[${addr.host}]` : undefined;
   const own =
-    addr.kind === 'unix' || addr.port === 0
+    addr.kind === 'unix'
       ? [...LOOPBACK_HOSTS]
-      : [...defaultAllowedHosts(addr.port), address.toLowerCase()];
+      : addr.port === 0
+        ? [...LOOPBACK_HOSTS, (host ?? addr.host).toLowerCase()] // the port is not known yet
+        : [...defaultAllowedHosts(addr.port), address.toLowerCase()];
   return [...new Set([...own, ...extra])];
 }
 
 function checkSecurity(addr: ListenAddress, opts: ListenOptions): void {
-  if (opts.tls !== undefined) {
+  if (opts.tls !== undefined && addr.kind === 'unix') {
     throw invalid(
-      'TLS with client certificates is not implemented yet (TODO); listen on loopback or a Unix socket',
+      `listen ${opts.address}: TLS is for a TCP listener; a Unix socket is guarded by its file permissions`,
     );
   }
-  if (addr.kind === 'tcp' && !isLoopbackIp(addr.host)) {
+  if (addr.kind === 'tcp' && !isLoopbackIp(addr.host) && opts.tls === undefined) {
     throw invalid(
       `listen ${opts.address}: a non-loopback address needs TLS with client certificates; use 127.0.0.1, [::1] or a Unix socket`,
+    );
+  }
+}
+
+/** An https server that requires client certificates. throws: CONFIG_INVALID for unusable PEM */
+function tlsServer(
+  opts: ListenOptions,
+  onRequest: (req: IncomingMessage, res: ServerResponse) => void,
+): Server {
+  const tls = opts.tls as NonNullable<ListenOptions['tls']>;
+  try {
+    const server = createTlsServer(
+      {
+        cert: tls.cert,
+        key: tls.key,
+        ca: tls.ca,
+        requestCert: true,
+        // Checked per request below, so that the client learns why in the API's error
+        // format instead of a reset connection (which it would take for a restart and retry).
+        rejectUnauthorized: false,
+        minVersion: 'TLSv1.2',
+      },
+      (req, res) => {
+        const socket = req.socket as TLSSocket;
+        if (socket.authorized) {
+          onRequest(req, res);
+          return;
+        }
+        const why = String(socket.authorizationError ?? 'no client certificate');
+        const requestId = randomUUID();
+        const body = JSON.stringify({
+          error: {
+            code: 'CLIENT_CERTIFICATE_REQUIRED',
+            message: `this listener needs a client certificate signed by its client CA (${why})`,
+            requestId,
+          },
+        });
+        res.writeHead(401, {
+          'Content-Type': 'application/json; charset=utf-8',
+          'X-Request-Id': requestId,
+          Connection: 'close',
+        });
+        res.end(body);
+      },
+    );
+    // https.Server has http.Server's request API (closeIdleConnections…), on a TLS socket
+    return server;
+  } catch (cause) {
+    const why = cause instanceof Error ? cause.message : String(cause);
+    throw invalid(
+      `listen ${opts.address}: the TLS certificate, key or client CA cannot be used: ${why}`,
+      cause,
     );
   }
 }
@@ -140,7 +201,7 @@ export async function listen(
   const handler = app.callback();
   const inFlight = new Set<ServerResponse>();
   let closing = false;
-  const server = createServer((req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     inFlight.add(res);
     if (closing) res.setHeader('Connection', 'close');
     res.once('close', () => {
@@ -148,7 +209,9 @@ export async function listen(
       if (closing) server.closeIdleConnections();
     });
     void handler(req, res);
-  });
+  };
+  const server: Server =
+    opts.tls === undefined ? createServer(onRequest) : tlsServer(opts, onRequest);
   server.headersTimeout = 10_000;
   server.requestTimeout = 60_000;
   // Requests Node's HTTP parser refuses never reach Koa: answer them in the API's own error

@@ -41,6 +41,7 @@ export type ServerErrorCode =
   | 'SERVER_VERSION_CONFLICT' // VERSION: a newer version is already stored
   | 'SERVER_REJECTED' // another 4xx the server explained (MALFORMED_JSON, INVALID_ROLE…)
   | 'SERVER_UNAUTHORIZED' // 401 / 403
+  | 'SERVER_AUTH' // registry token auth failed: credentials missing or refused by the token service
   | 'SERVER_ERROR' // 5xx
   | 'SERVER_UNREACHABLE' // connection refused, DNS, TLS, timeout
   | 'SERVER_RESPONSE_TOO_LARGE' // a body beyond the bound for what was asked
@@ -94,7 +95,9 @@ export type InputErrorCode =
   | 'REPOSITORY_EXISTS'
   | 'DAEMON_UNREACHABLE' // the signing daemon did not answer
   | 'DAEMON_BAD_RESPONSE' // the daemon answered something its API does not promise
+  | 'DAEMON_TLS' // the TLS handshake with the daemon failed (no or an unaccepted client certificate, an unknown CA)
   | 'KEY_NOT_HELD' // the repository's role is signed by keys the daemon does not hold for us
+  | 'TOKEN_FILE_INSECURE' // a --token-file that others may read or write (refused, as ssh does for keys)
   | 'UPDATE_GAVE_UP' // a change could not be published within its retries and deadline
   | 'CEREMONY_FILE_INVALID' // a root change file that is not ours, inconsistent, or edited
   | 'ROOT_CHANGED'; // the repository's root is no longer the one a root change was made for
@@ -112,6 +115,7 @@ export type TrustErrorCode =
 /** Codes for the daemon's authentication and signing policy. */
 export type PolicyErrorCode =
   | 'UNAUTHENTICATED' // no bearer token, or one that no configured client holds
+  | 'CLIENT_CERTIFICATE_REQUIRED' // a TLS listener's client came without a certificate its CA signed
   | 'FORBIDDEN' // the client's scopes do not allow this endpoint, GUN, role or key
   | 'GUN_INVALID' // not a GUN we accept (lowercase ASCII Docker repository name)
   | 'ROLE_MISMATCH' // the role does not fit the endpoint (`targets` at sign/root…)
@@ -203,6 +207,7 @@ const HTTP_STATUS: { readonly [C in ErrorCode]: HttpErrorStatus } = {
   SERVER_VERSION_CONFLICT: 500,
   SERVER_REJECTED: 500,
   SERVER_UNAUTHORIZED: 500,
+  SERVER_AUTH: 500,
   SERVER_ERROR: 500,
   SERVER_UNREACHABLE: 500,
   SERVER_RESPONSE_TOO_LARGE: 500,
@@ -247,7 +252,9 @@ const HTTP_STATUS: { readonly [C in ErrorCode]: HttpErrorStatus } = {
   REPOSITORY_EXISTS: 409,
   DAEMON_UNREACHABLE: 503,
   DAEMON_BAD_RESPONSE: 500,
+  DAEMON_TLS: 500,
   KEY_NOT_HELD: 403,
+  TOKEN_FILE_INSECURE: 500,
   UPDATE_GAVE_UP: 503,
   CEREMONY_FILE_INVALID: 400,
   ROOT_CHANGED: 409,
@@ -261,6 +268,7 @@ const HTTP_STATUS: { readonly [C in ErrorCode]: HttpErrorStatus } = {
   TRUST_CACHE_INVALID: 500,
   // Policy.
   UNAUTHENTICATED: 401,
+  CLIENT_CERTIFICATE_REQUIRED: 401,
   FORBIDDEN: 403,
   GUN_INVALID: 400,
   ROLE_MISMATCH: 400,

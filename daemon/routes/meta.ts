@@ -11,6 +11,17 @@ import { isLocalPeer } from '../http/loopback';
 import type { DaemonMetrics } from '../metrics';
 import { OPENAPI } from '../openapi';
 
+/** How long a scrape waits for the token gauges (a stuck module must not hang /metrics). */
+const GAUGES_MS = 5000;
+
+function withinMs<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`token gauges not read within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
 export function registerMetaRoutes(
   router: Router<DaemonState>,
   deps: { services: DaemonServices; logger: winston.Logger; metrics: DaemonMetrics },
@@ -20,7 +31,7 @@ export function registerMetaRoutes(
       throw new NotaryHsmError('FORBIDDEN', '/metrics is served to loopback clients only');
     }
     try {
-      deps.metrics.updateTokenGauges(deps.services.tokenGauges());
+      deps.metrics.updateTokenGauges(await withinMs(deps.services.tokenGauges(), GAUGES_MS));
     } catch (err) {
       // HTTP metrics are still worth serving when the token gauges cannot be read.
       deps.logger.warn('token gauges unavailable', {

@@ -4,6 +4,9 @@
  * Authorisation, policy, signing and audit all happen inside the services; nothing here
  * decides what may be signed.
  */
+import { createHash } from 'node:crypto';
+import type { TLSSocket } from 'node:tls';
+import type { PeerCertificate } from '../../src/policy/clients';
 import type Router from '@koa/router';
 import type { Client, DaemonServices, SignRequest } from '../../src/signing/types';
 import { readJsonBody } from '../http/body';
@@ -33,13 +36,27 @@ function present<T extends Record<string, unknown>>(o: T): T {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 }
 
+/** The verified client certificate of a mutual-TLS connection, if there is one. */
+function peerOf(ctx: DaemonContext): PeerCertificate | undefined {
+  const socket = ctx.req.socket as Partial<TLSSocket>;
+  if (socket.encrypted !== true || typeof socket.getPeerCertificate !== 'function')
+    return undefined;
+  if (socket.authorized !== true) return undefined;
+  const cert = socket.getPeerCertificate();
+  if (cert === null || cert.raw === undefined) return undefined;
+  return {
+    subject: (cert.subject ?? {}) as unknown as PeerCertificate['subject'],
+    sha256: createHash('sha256').update(cert.raw).digest('hex'),
+  };
+}
+
 export function registerV1Routes(router: Router<DaemonState>, deps: V1Deps): void {
   const { services } = deps;
 
   /** throws: UNAUTHENTICATED (from the services) */
   const authenticate = (ctx: DaemonContext): Client => {
     ctx.set('Cache-Control', 'no-store');
-    const client = services.authenticate(ctx.get('Authorization') || undefined);
+    const client = services.authenticate(ctx.get('Authorization') || undefined, peerOf(ctx));
     ctx.state.client = client;
     return client;
   };
@@ -78,6 +95,12 @@ export function registerV1Routes(router: Router<DaemonState>, deps: V1Deps): voi
     const client = authenticate(ctx);
     const q = validate(keysQuery, ctx.query, 'query');
     ctx.body = { keys: await services.keys(client, present({ gun: q.gun })) };
+  });
+
+  router.get('/v1/keys/touch', (ctx) => {
+    const client = authenticate(ctx);
+    validate(emptyQuery, ctx.query, 'query');
+    ctx.body = { keys: services.touchKeys(client) };
   });
 
   router.post('/v1/keys', async (ctx) => {

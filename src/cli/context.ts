@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { NotaryHsmError } from '../errors';
 import type * as Notary from '../notary';
+import type * as TokenAuth from '../notary/token-auth';
 
 export interface Io {
   out(text: string): void;
@@ -21,6 +22,17 @@ export const processIo: Io = {
 export interface ServerFlags {
   server?: string;
   tlscacert?: string;
+  tlscert?: string;
+  tlskey?: string;
+}
+
+/** Reads a file named by a flag. throws: USAGE */
+export function readFlagFile(flag: string, file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (cause) {
+    throw new NotaryHsmError('USAGE', `cannot read ${flag} ${file}`, { cause });
+  }
 }
 
 /** The Notary server from `--server` or NOTARY_HSM_SERVER. throws: USAGE */
@@ -32,18 +44,22 @@ export function serverFrom(flags: ServerFlags, io: Io): Notary.NotaryServerClien
       'no Notary server given: pass --server URL or set NOTARY_HSM_SERVER',
     );
   }
-  let ca: Buffer | undefined;
-  if (flags.tlscacert) {
-    try {
-      ca = readFileSync(flags.tlscacert);
-    } catch (cause) {
-      throw new NotaryHsmError('USAGE', `cannot read --tlscacert ${flags.tlscacert}`, { cause });
-    }
+  if ((flags.tlscert === undefined) !== (flags.tlskey === undefined)) {
+    throw new NotaryHsmError('USAGE', '--tlscert and --tlskey go together');
   }
   // Loaded here, not at start-up: `--version`, help and daemon-only commands need no server client.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { NotaryServerClient: Client } = require('../notary') as typeof Notary;
-  return new Client(ca ? { url, ca } : { url });
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  const { NotaryServerClient } = require('../notary') as typeof Notary;
+  const { credentialsFromNotaryAuth } = require('../notary/token-auth') as typeof TokenAuth;
+  /* eslint-enable @typescript-eslint/no-require-imports */
+  const credentials = credentialsFromNotaryAuth(io.env.NOTARY_AUTH);
+  return new NotaryServerClient({
+    url,
+    ...(flags.tlscacert ? { ca: readFlagFile('--tlscacert', flags.tlscacert) } : {}),
+    ...(flags.tlscert ? { cert: readFlagFile('--tlscert', flags.tlscert) } : {}),
+    ...(flags.tlskey ? { key: readFlagFile('--tlskey', flags.tlskey) } : {}),
+    ...(credentials === undefined ? {} : { credentials }),
+  });
 }
 
 /** Exit code for a failure: 2 for usage errors, 1 for everything else. */

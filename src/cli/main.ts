@@ -1,6 +1,9 @@
 /**
  * The notary-hsm command line: parses arguments, runs one command, maps failures to
- * messages and exit codes (0 ok, 1 failure, 2 usage error).
+ * messages and exit codes (0 ok, 1 failure, 2 usage error). A failure is one line on
+ * stderr, `notary-hsm: MESSAGE [CODE]`; with `--json` it is one JSON object on stderr
+ * instead, `{"error":{"code","message"}}` (the daemon's error shape), usage errors
+ * included, so a script reads results from stdout and failures from stderr.
  */
 import type * as Commander from 'commander';
 import type { Command } from 'commander';
@@ -57,17 +60,41 @@ const COMMANDS: readonly (readonly [readonly string[], () => Register])[] = [
   [['tokens', 'keys'], () => load<typeof KeysCommand>('./commands/keys').registerKeys],
 ];
 
+/** The failure as `--json` prints it. */
+export function jsonError(code: string, message: string): string {
+  return JSON.stringify({ error: { code, message } });
+}
+
+/** Whether `--json` is among the options (before a `--`). */
+function wantsJson(argv: readonly string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end < 0 ? argv : argv.slice(0, end)).includes('--json');
+}
+
 /**
  * The program for `argv`: with a known command first, only that command is registered;
  * anything else (help, a typo) registers them all, so help lists every command and an
  * unknown one is named as such.
  */
-export function buildProgram(io: Io, argv: readonly string[] = []): Command {
+export function buildProgram(
+  io: Io,
+  argv: readonly string[] = [],
+  opts: { json?: boolean } = {},
+): Command {
   const program = new (load<typeof Commander>('commander').Command)('notary-hsm')
     .description('Notary v1 trust data signed with hardware keys')
     .version(VERSION)
     .exitOverride()
-    .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) });
+    .configureOutput({
+      writeOut: (s) => io.out(s),
+      writeErr: (s) => io.err(s),
+      ...(opts.json
+        ? {
+            outputError: (s: string) =>
+              io.err(jsonError('USAGE', s.trim().replace(/^error: /, ''))),
+          }
+        : {}),
+    });
   const first = argv.find((a) => !a.startsWith('-'));
   const chosen = COMMANDS.find(([names]) => first !== undefined && names.includes(first));
   const registers = chosen ? [chosen] : COMMANDS;
@@ -83,8 +110,9 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
     io.out(VERSION);
     return 0;
   }
+  const json = wantsJson(argv);
   try {
-    await buildProgram(io, argv).parseAsync([...argv], { from: 'user' });
+    await buildProgram(io, argv, { json }).parseAsync([...argv], { from: 'user' });
     return 0;
   } catch (err) {
     if (err instanceof load<typeof Commander>('commander').CommanderError) {
@@ -92,7 +120,7 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
     }
     const code = err instanceof NotaryHsmError ? err.code : 'INTERNAL';
     const message = err instanceof Error ? err.message : String(err);
-    io.err(`notary-hsm: ${message} [${code}]`);
+    io.err(json ? jsonError(code, message) : `notary-hsm: ${message} [${code}]`);
     return exitCodeFor(err);
   }
 }

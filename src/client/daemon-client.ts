@@ -9,27 +9,118 @@ import { NotaryHsmError, isNotaryHsmError, type ErrorCode } from '../errors';
 import { isJsonObject, parseJson, type JsonValue } from '../metadata/json';
 import { TufKey } from '../metadata/keys';
 import { HttpTransport, parseServerUrl } from '../notary/http';
-import type { KeyView, RootCertificateResult, SignResult, TokenStatusView } from '../signing/types';
+import type {
+  KeyTouchView,
+  KeyView,
+  RootCertificateResult,
+  SignResult,
+  TokenStatusView,
+} from '../signing/types';
 
 export interface DaemonClientOptions {
-  /** Base URL, e.g. http://127.0.0.1:7468. */
+  /**
+   * Where the daemon is: `http://127.0.0.1:7468`, `https://signer.example:7468` (mutual
+   * TLS) or `unix:/run/notary-hsm/notary-hsmd.sock`.
+   */
   url: string;
   /** The client's bearer token. Never logged. */
   token: string;
   timeoutMs?: number;
+  /** For https: the daemon's CA (PEM), and this client's certificate and key (PEM). */
+  ca?: Buffer | string;
+  cert?: Buffer | string;
+  key?: Buffer | string;
+  /**
+   * Told once when a signature takes longer than `touchNoticeMs` (default 1 s) and a key
+   * it may use sits on a token that can wait for a touch (the daemon says so per key).
+   */
+  onTouchWait?: (message: string) => void;
+  touchNoticeMs?: number;
 }
 
 const MAX_BYTES = 4 << 20;
+const TOUCH_NOTICE_MS = 1000;
+
+/** `unix:PATH` → the socket path; undefined for a URL. */
+function unixSocketOf(url: string): string | undefined {
+  if (!url.startsWith('unix:')) return undefined;
+  const path = url.slice('unix:'.length);
+  if (!path.startsWith('/') || path.includes('\0')) {
+    throw new NotaryHsmError('USAGE', `--signer ${url}: give the socket as unix:/absolute/path`);
+  }
+  return path;
+}
 
 export class DaemonClient {
   private readonly base: URL;
+  private readonly where: string;
   private readonly token: string;
   private readonly http: HttpTransport;
+  private readonly onTouchWait: ((message: string) => void) | undefined;
+  private readonly touchNoticeMs: number;
+  /** Which of this client's keys may wait for a touch (asked once, for touch notices). */
+  private touchy?: Promise<readonly KeyTouchView[]>;
 
+  /** throws: USAGE (a bad URL or socket path, a certificate without its key) */
   constructor(opts: DaemonClientOptions) {
-    this.base = parseServerUrl(opts.url);
+    const socketPath = unixSocketOf(opts.url);
+    this.base = socketPath === undefined ? parseServerUrl(opts.url) : new URL('http://localhost/');
+    this.where = socketPath === undefined ? this.base.origin : `unix:${socketPath}`;
     this.token = opts.token;
-    this.http = new HttpTransport({ timeoutMs: opts.timeoutMs ?? 60_000 });
+    this.http = new HttpTransport({
+      timeoutMs: opts.timeoutMs ?? 60_000,
+      ...(socketPath === undefined ? {} : { socketPath }),
+      ...(opts.ca === undefined ? {} : { ca: opts.ca }),
+      ...(opts.cert === undefined ? {} : { cert: opts.cert }),
+      ...(opts.key === undefined ? {} : { key: opts.key }),
+    });
+    this.onTouchWait = opts.onTouchWait;
+    this.touchNoticeMs = opts.touchNoticeMs ?? TOUCH_NOTICE_MS;
+  }
+
+  /**
+   * Runs a signing call; if it is still waiting after touchNoticeMs and one of the keys it
+   * may use (`keys`, or any key of `role` when the daemon picks) can wait for a touch,
+   * tells onTouchWait once.
+   */
+  private async touchAware<T>(
+    role: KeyView['role'],
+    keys: readonly string[] | undefined,
+    work: Promise<T>,
+  ): Promise<T> {
+    const notify = this.onTouchWait;
+    if (notify === undefined) return work;
+    let done = false;
+    const timer = setTimeout(() => {
+      void (async () => {
+        let known: readonly KeyTouchView[];
+        try {
+          this.touchy ??= this.call<{ keys: KeyTouchView[] }>('GET', '/v1/keys/touch').then(
+            (r) => r.keys,
+          );
+          known = await this.touchy;
+        } catch {
+          return; // the notice is a courtesy; the signature's own answer tells the rest
+        }
+        if (done) return;
+        const touchy = known.filter(
+          (k) => k.touch && (keys === undefined ? k.role === role : keys.includes(k.name)),
+        );
+        if (touchy.length === 0) return;
+        const tokens = [...new Set(touchy.map((k) => k.token))].join(', ');
+        const names = touchy.map((k) => k.name).join(', ');
+        notify(
+          `touch the key: notary-hsmd is waiting for a touch on token ${tokens} (key ${names}); ` +
+            'the key blinks while it waits',
+        );
+      })();
+    }, this.touchNoticeMs);
+    try {
+      return await work;
+    } finally {
+      done = true;
+      clearTimeout(timer);
+    }
   }
 
   private async call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
@@ -54,10 +145,20 @@ export class DaemonClient {
         maxErrorBytes: 64 << 10,
       });
     } catch (err) {
+      const errorCode = isNotaryHsmError(err) ? err.details.errorCode : undefined;
+      if (typeof errorCode === 'string' && /SSL|TLS|CERT|UNABLE_TO_VERIFY/.test(errorCode)) {
+        // Not worth a retry: the same certificates fail the same way.
+        throw new NotaryHsmError(
+          'DAEMON_TLS',
+          `the TLS handshake with notary-hsmd at ${this.where} failed (${errorCode}): it needs ` +
+            "a client certificate its CA signed (--signer-cert, --signer-key) and the daemon's CA (--signer-cacert)",
+          { cause: err, details: { errorCode } },
+        );
+      }
       if (isNotaryHsmError(err, 'SERVER_UNREACHABLE', 'SERVER_TIMEOUT')) {
         throw new NotaryHsmError(
           'DAEMON_UNREACHABLE',
-          `notary-hsmd at ${this.base.origin} did not answer: is it running? (make run)`,
+          `notary-hsmd at ${this.where} did not answer${typeof errorCode === 'string' ? ` (${errorCode})` : ''}: is it running? (make run)`,
           { cause: err },
         );
       }
@@ -127,7 +228,7 @@ export class DaemonClient {
   }
 
   rootCertificate(req: { gun: string; key: string; pin?: string }): Promise<RootCertificateResult> {
-    return this.call('POST', '/v1/certificates/root', req);
+    return this.touchAware('root', [req.key], this.call('POST', '/v1/certificates/root', req));
   }
 
   /** Admin: the repository `gun` was deleted on the server; its versions start over. */
@@ -141,11 +242,11 @@ export class DaemonClient {
     keys?: string[];
     pin?: string;
   }): Promise<SignResult> {
-    return this.call('POST', '/v1/sign/root', req);
+    return this.touchAware('root', req.keys, this.call('POST', '/v1/sign/root', req));
   }
 
   signTargets(req: { gun: string; signed: JsonValue; keys?: string[] }): Promise<SignResult> {
-    return this.call('POST', '/v1/sign/targets', req);
+    return this.touchAware('targets', req.keys, this.call('POST', '/v1/sign/targets', req));
   }
 
   signDelegation(req: {
@@ -154,6 +255,6 @@ export class DaemonClient {
     signed: JsonValue;
     keys?: string[];
   }): Promise<SignResult> {
-    return this.call('POST', '/v1/sign/delegation', req);
+    return this.touchAware('delegation', req.keys, this.call('POST', '/v1/sign/delegation', req));
   }
 }

@@ -43,6 +43,8 @@ export interface ResolvedKey {
 export interface Config {
   readonly file: string;
   readonly listen: string;
+  /** TLS with client certificates for the listener: PEM file paths, resolved. */
+  readonly tls?: { readonly cert: string; readonly key: string; readonly clientCa: string };
   readonly allowedHosts: readonly string[];
   readonly stateDir: string;
   readonly log: { readonly level: string; readonly format: 'json' | 'text' };
@@ -195,6 +197,11 @@ export function resolveConfig(data: unknown, file: string, profileDir?: string):
   return Object.freeze({
     file,
     listen: cfg.listen,
+    ...(cfg.tls
+      ? {
+          tls: { cert: rel(cfg.tls.cert), key: rel(cfg.tls.key), clientCa: rel(cfg.tls.client_ca) },
+        }
+      : {}),
     allowedHosts: cfg.allowed_hosts ?? [],
     stateDir: rel(cfg.state_dir),
     log: cfg.log,

@@ -80,6 +80,21 @@ export const clientConfigSchema = z.strictObject({
   token_sha256: z.string().regex(/^[0-9a-f]{64}$/, 'hex SHA-256 of the bearer token'),
   admin: z.boolean().optional(),
   sign: z.array(scopeSchema).optional(),
+  /**
+   * With a TLS listener: the token counts only from a client certificate with this subject
+   * (`CN=ci-runner-1`, or several attributes `CN=…,O=…`, all of which must match) and/or
+   * this SHA-256 fingerprint (hex, colons allowed).
+   */
+  certificate: z
+    .strictObject({
+      subject: z.string().min(3).max(1024).optional(),
+      sha256: z
+        .string()
+        .regex(/^([0-9a-fA-F]{2}:?){31}[0-9a-fA-F]{2}$/, 'the SHA-256 fingerprint: 64 hex digits')
+        .optional(),
+    })
+    .refine((c) => c.subject !== undefined || c.sha256 !== undefined, 'name a subject or a sha256')
+    .optional(),
 });
 
 export const policyConfigSchema = z.strictObject({
@@ -110,6 +125,19 @@ export const policyConfigSchema = z.strictObject({
 export const fileConfigSchema = z.strictObject({
   /** `127.0.0.1:PORT`, `[::1]:PORT` or `unix:/path`. */
   listen: z.string().min(1).default('127.0.0.1:7468'),
+  /**
+   * TLS with client certificates (mutual TLS) on the TCP listener: the daemon's certificate
+   * chain and key, and the CA(s) whose client certificates are accepted (PEM files,
+   * relative to this file). Required for a listener that is not on loopback; once set,
+   * plain HTTP is not served.
+   */
+  tls: z
+    .strictObject({
+      cert: z.string().min(1),
+      key: z.string().min(1),
+      client_ca: z.string().min(1),
+    })
+    .optional(),
   /** Host header values accepted besides the listen address's own. */
   allowed_hosts: z.array(z.string().min(1)).optional(),
   state_dir: z.string().min(1).default('./var/state'),

@@ -16,6 +16,14 @@ import { NotaryHsmError } from '../errors';
 export interface HttpTransportOptions {
   /** CA certificate(s), PEM, that replace the system CA list for https (a private server's CA). */
   ca?: Buffer | string;
+  /** A client certificate chain and its key, PEM, for servers that ask for one (mutual TLS). */
+  cert?: Buffer | string;
+  key?: Buffer | string;
+  /**
+   * A Unix socket to send every request through (plain HTTP, `Host: localhost`); the
+   * URL then only supplies the path.
+   */
+  socketPath?: string;
   /** Deadline for one whole request (connect, send, receive), in milliseconds. */
   timeoutMs: number;
 }
@@ -81,11 +89,22 @@ export class HttpTransport {
   private readonly httpAgent = new http.Agent({ keepAlive: true });
   private readonly httpsAgent: https.Agent;
   private readonly timeoutMs: number;
+  private readonly socketPath: string | undefined;
 
   constructor(opts: HttpTransportOptions) {
-    const ca = opts.ca === undefined ? {} : { ca: opts.ca };
-    this.httpsAgent = new https.Agent({ keepAlive: true, ...ca });
+    if ((opts.cert === undefined) !== (opts.key === undefined)) {
+      throw new NotaryHsmError(
+        'USAGE',
+        'a client certificate needs its key, and a key its certificate',
+      );
+    }
+    this.httpsAgent = new https.Agent({
+      keepAlive: true,
+      ...(opts.ca === undefined ? {} : { ca: opts.ca }),
+      ...(opts.cert === undefined ? {} : { cert: opts.cert, key: opts.key }),
+    });
     this.timeoutMs = opts.timeoutMs;
+    this.socketPath = opts.socketPath;
   }
 
   /** Sends one request. throws: SERVER_UNREACHABLE, SERVER_TIMEOUT, SERVER_RESPONSE_TOO_LARGE, USAGE */
@@ -94,8 +113,9 @@ export class HttpTransport {
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
       return Promise.reject(new NotaryHsmError('USAGE', `unsupported scheme ${url.protocol}`));
     }
-    const isHttps = url.protocol === 'https:';
-    const where = displayUrl(url);
+    const isHttps = url.protocol === 'https:' && this.socketPath === undefined;
+    const where =
+      this.socketPath === undefined ? displayUrl(url) : `unix:${this.socketPath}${url.pathname}`;
     const timeoutMs = Math.min(this.timeoutMs, req.timeoutMs ?? this.timeoutMs);
     const headers: Record<string, string> = { 'user-agent': 'notary-hsm', ...req.headers };
     if (req.body !== undefined) headers['content-length'] = String(req.body.byteLength);
@@ -116,11 +136,20 @@ export class HttpTransport {
       }, timeoutMs);
 
       const agent = isHttps ? this.httpsAgent : this.httpAgent;
-      const clientReq = (isHttps ? https : http).request(url, { method, headers, agent });
+      const clientReq =
+        this.socketPath === undefined
+          ? (isHttps ? https : http).request(url, { method, headers, agent })
+          : http.request({
+              socketPath: this.socketPath,
+              path: url.pathname + url.search,
+              method,
+              headers: { host: 'localhost', ...headers },
+              agent,
+            });
       clientReq.on('error', (cause: NodeJS.ErrnoException) => {
         const code = cause.code ?? 'unknown';
         const hint = TLS_HINT.test(code)
-          ? "the server's TLS certificate was not accepted; pass its CA certificate (--tlscacert)"
+          ? "the TLS handshake failed: pass the server's CA certificate, and a client certificate if the server asks for one"
           : 'check the URL and that the server is running';
         const msg = `cannot reach the Notary server at ${where}: ${cause.message}; ${hint}`;
         settle(unreachable(msg, where, cause, { errorCode: code }));

@@ -11,6 +11,7 @@ import { HttpTransport, displayUrl, parseServerUrl, type HttpResponse } from './
 import { multipartBody, type MultipartFile } from './multipart';
 import { encodeGun, encodeRole, tufUrl } from './paths';
 import { serverError } from './server-errors';
+import { RegistryTokenAuth, type RegistryCredentials } from './token-auth';
 
 /** Download bounds, as the Go client (const.go, storage/httpstore.go). */
 export const MAX_TIMESTAMP_BYTES = 1 << 20;
@@ -25,6 +26,11 @@ export interface NotaryServerClientOptions {
   url: string;
   /** PEM CA certificate(s) for an https server with a private CA (replaces the system CAs). */
   ca?: Buffer | string;
+  /** A client certificate chain and its key (PEM), for a server that asks for one. */
+  cert?: Buffer | string;
+  key?: Buffer | string;
+  /** Registry credentials for the token service (NOTARY_AUTH); without them tokens are asked for anonymously. */
+  credentials?: RegistryCredentials;
   /** Deadline for each request in milliseconds (default 30 s). */
   timeoutMs?: number;
 }
@@ -44,6 +50,7 @@ export class NotaryServerClient {
   readonly url: string;
   private readonly base: URL;
   private readonly transport: HttpTransport;
+  private readonly auth: RegistryTokenAuth;
 
   /** throws: USAGE (not an http(s) URL, bad timeout) */
   constructor(opts: NotaryServerClientOptions) {
@@ -59,7 +66,13 @@ export class NotaryServerClient {
     this.transport = new HttpTransport({
       timeoutMs,
       ...(opts.ca === undefined ? {} : { ca: opts.ca }),
+      ...(opts.cert === undefined ? {} : { cert: opts.cert }),
+      ...(opts.key === undefined ? {} : { key: opts.key }),
     });
+    this.auth = new RegistryTokenAuth(
+      this.transport,
+      opts.credentials === undefined ? {} : { credentials: opts.credentials },
+    );
   }
 
   /** The current `<role>.json`. throws: SERVER_*, ROLE_NAME_INVALID, USAGE */
@@ -203,15 +216,43 @@ export class NotaryServerClient {
     } = {},
   ): Promise<HttpResponse> {
     const url = tufUrl(this.base, encodeGun(gun), file);
-    const res = await this.transport.request({
-      method,
-      url,
-      maxBytes: opts.maxBytes ?? MAX_ERROR_BYTES,
-      maxErrorBytes: MAX_ERROR_BYTES,
-      ...(opts.body === undefined ? {} : { body: opts.body }),
-      ...(opts.headers === undefined ? {} : { headers: opts.headers }),
-      ...(opts.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs }),
-    });
+    // The scope a request needs depends on the GUN, the method and, for server keys
+    // (created on demand), the kind of file; the last challenge per such key is kept.
+    const authKey = `${method} ${gun} ${file.endsWith('.key') ? 'key' : 'data'}`;
+    const attempt = (authorization: string | undefined): Promise<HttpResponse> =>
+      this.transport.request({
+        method,
+        url,
+        maxBytes: opts.maxBytes ?? MAX_ERROR_BYTES,
+        maxErrorBytes: MAX_ERROR_BYTES,
+        ...(opts.body === undefined ? {} : { body: opts.body }),
+        headers: {
+          ...opts.headers,
+          ...(authorization === undefined ? {} : { authorization }),
+        },
+        ...(opts.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs }),
+      });
+    const cached = this.auth.headerFor(authKey);
+    let res = await attempt(cached);
+    if (res.status === 401) {
+      // Registry token auth: a Bearer challenge is answered once with a fresh token.
+      const authorization = await this.auth.answer(
+        authKey,
+        res.headers['www-authenticate'],
+        cached,
+      );
+      if (authorization !== undefined) {
+        res = await attempt(authorization);
+        if (res.status === 401) {
+          throw new NotaryHsmError(
+            'SERVER_AUTH',
+            `the Notary server refused the token the token service issued for ${what} of ${gun} (${method}); ` +
+              'the credentials in NOTARY_AUTH may not grant access to this repository',
+            { details: { status: 401, url: displayUrl(url), gun } },
+          );
+        }
+      }
+    }
     if (res.status >= 200 && res.status < 300) return res;
     throw serverError(res, { method, url: displayUrl(url), gun, what });
   }

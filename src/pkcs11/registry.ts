@@ -5,6 +5,7 @@
  * missing reader, an absent token). Discovery lives here; signing lives in the owners.
  */
 import { NotaryHsmError, isNotaryHsmError, type ErrorCode } from '../errors';
+import { log } from '../log';
 import type { Config, ResolvedToken } from '../config/load';
 import type { KeyRef, KeyReport, PinState } from './host/protocol';
 import { ModuleHost, type HostKind } from './host/module-host';
@@ -175,6 +176,8 @@ export class TokenRegistry {
           profile: e.token.profile.name,
           ...(e.module ? { module: e.module } : {}),
         };
+        const problem = e.owner.loginProblem;
+        const login = problem ? { error: { code: problem.code, message: problem.message } } : {};
         if (busyIsPresent && !e.moduleError && e.owner.running > 0) {
           const last = e.owner.lastStatus;
           return {
@@ -182,6 +185,8 @@ export class TokenRegistry {
             present: true,
             ...(last?.label !== undefined ? { label: last.label } : {}),
             ...(last?.serial !== undefined ? { serial: last.serial } : {}),
+            ...(last?.pinState !== undefined ? { pinState: last.pinState } : {}),
+            ...login,
           };
         }
         try {
@@ -192,10 +197,35 @@ export class TokenRegistry {
             ...(s.label !== undefined ? { label: s.label } : {}),
             ...(s.serial !== undefined ? { serial: s.serial } : {}),
             ...(s.pinState !== undefined ? { pinState: s.pinState } : {}),
+            ...(s.present ? login : {}),
           };
         } catch (err) {
           const e2 = isNotaryHsmError(err) ? err : new NotaryHsmError('PKCS11_ERROR', String(err));
           return { ...base, present: false, error: { code: e2.code, message: e2.message } };
+        }
+      }),
+    );
+  }
+
+  /**
+   * Opens every token at start (TokenOwner.open: found, and logged in unless its PIN comes
+   * per request) and logs each outcome: `token ready`, or `token not usable` with the code
+   * and message (never a PIN). Never throws: readiness reports what failed.
+   */
+  async open(): Promise<{ name: string; ok: boolean; code?: string }[]> {
+    return Promise.all(
+      [...this.owners.keys()].map(async (name) => {
+        try {
+          const s = await this.run(name, (o) => o.open());
+          log().info('token ready', {
+            token: name,
+            ...(s.pinState !== undefined ? { pinState: s.pinState } : {}),
+          });
+          return { name, ok: true };
+        } catch (err) {
+          const e = isNotaryHsmError(err) ? err : new NotaryHsmError('PKCS11_ERROR', String(err));
+          log().error('token not usable', { token: name, code: e.code, errorMessage: e.message });
+          return { name, ok: false, code: e.code };
         }
       }),
     );

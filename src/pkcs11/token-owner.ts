@@ -103,6 +103,11 @@ export class TokenOwner {
   /** lanes[0] does everything; the others only sign. */
   private readonly lanes: Lane[];
   private pinRefused?: NotaryHsmError;
+  /**
+   * Why the last login with the configured PIN failed (a refused PIN, a PIN at its final
+   * try or locked…); cleared by a login that succeeds. Readiness reports it.
+   */
+  loginProblem?: NotaryHsmError;
   /** Logins, one at a time over all lanes. */
   private loginChain: Promise<unknown> = Promise.resolve();
   private closing = false;
@@ -319,6 +324,7 @@ export class TokenOwner {
         token: this.name,
         ...(this.lanes.length > 1 ? { host: this.lanes.indexOf(lane) } : {}),
       });
+      if (!this.pin.perRequest) this.loginProblem = undefined;
     } catch (err) {
       log().warn('token login refused', {
         token: this.name,
@@ -331,7 +337,11 @@ export class TokenOwner {
           `the PIN from ${this.pin.description} was refused by token ${this.name}; fix it and restart (it is not tried again)`,
           { details: { token: this.name } },
         );
+        this.loginProblem = this.pinRefused;
         throw this.pinRefused;
+      }
+      if (isNotaryHsmError(err) && err.code.startsWith('PIN_') && !this.pin.perRequest) {
+        this.loginProblem = err;
       }
       throw err;
     }
@@ -390,6 +400,19 @@ export class TokenOwner {
 
   generateKey(label: string, id: string, pin?: string): Promise<KeyReport> {
     return this.withLogin({ op: 'generateKey', token: this.name, label, id }, pin);
+  }
+
+  /**
+   * Opens the token at start: finds it and, unless its PIN comes with each request, logs
+   * in with the configured PIN, so a wrong PIN or an absent token shows at once (in the
+   * log and in readiness) rather than at the first signature. Resolves with the status.
+   * throws: the token's codes (TOKEN_NOT_FOUND, TOKEN_NOT_PRESENT, PIN_INCORRECT, PIN_FINAL_TRY…)
+   */
+  async open(): Promise<TokenReport> {
+    if (!this.pin.perRequest) {
+      await this.enqueue((_deadline, lane) => this.ensureLogin(lane), 'login');
+    }
+    return this.status();
   }
 
   /** Presence, identity and PIN state; never logs in. */

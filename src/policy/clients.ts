@@ -73,6 +73,10 @@ export const clientEntrySchema = z.strictObject({
     .string()
     .regex(/^[0-9a-f]{64}$/, 'the SHA-256 of the token: 64 lowercase hex digits'),
   scopes: z.array(scopeSchema),
+  /** The client certificate the token must come with (see PeerCertificate). */
+  certificate: z
+    .strictObject({ subject: z.string().optional(), sha256: z.string().optional() })
+    .optional(),
 });
 
 export type ClientEntry = z.infer<typeof clientEntrySchema>;
@@ -86,12 +90,50 @@ export function clientEntryFromConfig(c: ClientConfig): ClientEntry {
     name: c.name,
     token_sha256: c.token_sha256,
     scopes: [...(c.admin === true ? [{ kind: 'admin' as const }] : []), ...(c.sign ?? [])],
+    ...(c.certificate ? { certificate: c.certificate } : {}),
   };
+}
+
+/** The client certificate a request came with over mutual TLS (what a binding checks). */
+export interface PeerCertificate {
+  /** Subject attributes, e.g. `{ CN: 'ci-runner-1', O: 'acme' }`. */
+  readonly subject: Readonly<Record<string, string | readonly string[]>>;
+  /** SHA-256 of the certificate's DER, lowercase hex without colons. */
+  readonly sha256: string;
+}
+
+/** A client's certificate binding, parsed: attributes to match and a fingerprint. */
+interface Binding {
+  readonly subject?: readonly (readonly [string, string])[];
+  readonly sha256?: string;
+}
+
+/** `CN=a,O=b` → [['CN','a'],['O','b']]; a `\,` keeps a comma in a value. undefined if malformed. */
+function parseSubject(text: string): [string, string][] | undefined {
+  const parts = text.split(/(?<!\\),/).map((p) => p.trim().replace(/\\,/g, ','));
+  const out: [string, string][] = [];
+  for (const p of parts) {
+    const m = /^([A-Za-z][A-Za-z0-9.]*)=(.+)$/.exec(p);
+    if (!m) return undefined;
+    out.push([m[1] as string, m[2] as string]);
+  }
+  return out.length > 0 ? out : undefined;
+}
+
+function bindingMatches(b: Binding, peer: PeerCertificate | undefined): boolean {
+  if (peer === undefined) return false;
+  if (b.sha256 !== undefined && b.sha256 !== peer.sha256) return false;
+  for (const [attr, value] of b.subject ?? []) {
+    const have = peer.subject[attr];
+    if (!(Array.isArray(have) ? have.includes(value) : have === value)) return false;
+  }
+  return true;
 }
 
 interface Entry {
   readonly client: Client;
   readonly digest: Buffer;
+  readonly binding?: Binding;
 }
 
 function duplicates(values: readonly string[]): string[] {
@@ -133,6 +175,12 @@ export class ClientRegistry {
       problems.push(`clients: ${names.join(', ')} share one token`);
     }
     if (options.keys) problems.push(...keyReachProblems(configs, options.keys));
+    for (const c of configs) {
+      const subject = c.certificate?.subject;
+      if (subject !== undefined && parseSubject(subject) === undefined) {
+        problems.push(`clients: ${c.name}: certificate.subject is not ATTR=VALUE[,ATTR=VALUE…]`);
+      }
+    }
     if (problems.length > 0) {
       throw new NotaryHsmError(
         'CONFIG_INVALID',
@@ -144,6 +192,18 @@ export class ClientRegistry {
       configs.map((c) => ({
         client: Object.freeze({ name: c.name, scopes: Object.freeze(c.scopes.map(frozenScope)) }),
         digest: Buffer.from(c.token_sha256, 'hex'),
+        ...(c.certificate
+          ? {
+              binding: Object.freeze({
+                ...(c.certificate.subject !== undefined
+                  ? { subject: parseSubject(c.certificate.subject) ?? [] }
+                  : {}),
+                ...(c.certificate.sha256 !== undefined
+                  ? { sha256: c.certificate.sha256.replace(/:/g, '').toLowerCase() }
+                  : {}),
+              }),
+            }
+          : {}),
       })),
     );
   }
@@ -157,7 +217,7 @@ export class ClientRegistry {
    * The client holding the bearer token in `authorization` (an Authorization header).
    * throws: UNAUTHENTICATED ("missing" without a header, "invalid" for anything else)
    */
-  authenticate(authorization: string | undefined): Client {
+  authenticate(authorization: string | undefined, peer?: PeerCertificate): Client {
     if (authorization === undefined || authorization.trim() === '') {
       throw new NotaryHsmError('UNAUTHENTICATED', 'missing bearer token', {
         details: { reason: 'missing' },
@@ -165,13 +225,13 @@ export class ClientRegistry {
     }
     const m = authorization.length <= MAX_AUTHORIZATION_LENGTH ? BEARER.exec(authorization) : null;
     const token = m?.[1];
-    let found: Client | undefined;
+    let found: Entry | undefined;
     if (token !== undefined) {
       const digest = createHash('sha256').update(token, 'utf8').digest();
       // Every digest is compared, a match does not end the loop: constant work per client.
       for (const e of this.entries) {
         const same = timingSafeEqual(digest, e.digest);
-        found = same ? e.client : found;
+        found = same ? e : found;
       }
     }
     if (found === undefined) {
@@ -179,6 +239,12 @@ export class ClientRegistry {
         details: { reason: 'invalid' },
       });
     }
-    return found;
+    if (found.binding !== undefined && !bindingMatches(found.binding, peer)) {
+      // The same answer as an unknown token: a stolen token alone tells nothing more.
+      throw new NotaryHsmError('UNAUTHENTICATED', 'invalid bearer token', {
+        details: { reason: 'invalid' },
+      });
+    }
+    return found.client;
   }
 }

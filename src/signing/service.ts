@@ -25,7 +25,7 @@ import type { Root } from '../metadata/root';
 import { Targets } from '../metadata/targets';
 import type { TokenRegistry } from '../pkcs11/registry';
 import { authorize, checkSignRequest, isAdmin } from '../policy';
-import type { ClientRegistry } from '../policy/clients';
+import type { ClientRegistry, PeerCertificate } from '../policy/clients';
 import { anyGunMatches, checkGun, quote } from '../policy/patterns';
 import type { Signer } from '../signer/signer';
 import type { Store } from '../store';
@@ -38,6 +38,7 @@ import type {
   KeyView,
   RootCertificateResult,
   SignRequest,
+  KeyTouchView,
   SignResult,
   TokenStatusView,
 } from './types';
@@ -48,6 +49,18 @@ export interface SigningServiceDeps {
   clients: ClientRegistry;
   store: Store;
   now?: () => Date;
+  /** Told of every audited decision, after its record is written (the daemon's counters). */
+  observe?: (decision: SigningDecision) => void;
+}
+
+/** One audited decision, for metrics: what was asked, and what came of it. */
+export interface SigningDecision {
+  readonly endpoint: string;
+  readonly outcome: 'signed' | 'refused' | 'failed';
+  /** The refusal's or failure's code. */
+  readonly code?: string;
+  /** Signatures made (for `signed` answers of the sign endpoints). */
+  readonly signatures?: number;
 }
 
 export class SigningService implements DaemonServices {
@@ -59,8 +72,10 @@ export class SigningService implements DaemonServices {
   private readonly publicKeys = new Map<string, Buffer>();
   private readonly versionBounds: VersionBounds;
   private readonly signingKeys: SigningKeys;
+  private readonly observe: (d: SigningDecision) => void;
 
   constructor(deps: SigningServiceDeps) {
+    this.observe = deps.observe ?? (() => undefined);
     this.config = deps.config;
     this.registry = deps.registry;
     this.clients = deps.clients;
@@ -74,8 +89,8 @@ export class SigningService implements DaemonServices {
     };
   }
 
-  authenticate(authorization: string | undefined): Client {
-    return this.clients.authenticate(authorization);
+  authenticate(authorization: string | undefined, peer?: PeerCertificate): Client {
+    return this.clients.authenticate(authorization, peer);
   }
 
   /** Audits a refusal; if even that cannot be written, the answer is AUDIT_UNAVAILABLE. */
@@ -84,6 +99,7 @@ export class SigningService implements DaemonServices {
     await this.store.audit.append(
       Object.assign({}, base, { outcome: 'refused' as const, code: e.code, reason: e.message }),
     );
+    this.observe({ endpoint: base.endpoint, outcome: 'refused', code: e.code });
     throw err;
   }
 
@@ -140,6 +156,7 @@ export class SigningService implements DaemonServices {
     }
     try {
       const sigs = await Promise.all(signing.map((s) => s.signer.sign(plan.canonical)));
+      this.observe({ endpoint: req.endpoint, outcome: 'signed', signatures: keyIds.length });
       return {
         leaseMs: this.versionBounds.leaseMs ?? 0,
         signatures: signing.flatMap((s, i) =>
@@ -162,6 +179,7 @@ export class SigningService implements DaemonServices {
           reason: e.message,
         })
         .catch(() => undefined);
+      this.observe({ endpoint: req.endpoint, outcome: 'failed', code: e.code });
       throw err;
     }
   }
@@ -211,6 +229,7 @@ export class SigningService implements DaemonServices {
       await this.failed(base, err);
       throw err;
     }
+    this.observe({ endpoint: base.endpoint, outcome: 'signed', signatures: 1 });
     return {
       gun: req.gun,
       key: req.key,
@@ -228,6 +247,26 @@ export class SigningService implements DaemonServices {
       this.publicKeys.set(k.name, spki);
     }
     return spki;
+  }
+
+  touchKeys(client: Client): KeyTouchView[] {
+    const names = new Set<string>();
+    for (const s of client.scopes) {
+      if (s.kind === 'admin') for (const k of this.config.keys) names.add(k.name);
+      else for (const k of s.keys) names.add(k);
+    }
+    return [...names].flatMap((name) => {
+      const k = this.config.keys.find((x) => x.name === name);
+      if (k?.role === undefined) return [];
+      return [
+        {
+          name,
+          role: k.role,
+          token: k.token,
+          touch: this.registry.profileOf(k.token).touch.possible,
+        },
+      ];
+    });
   }
 
   async keys(client: Client, opts: { gun?: string }): Promise<KeyView[]> {
@@ -320,6 +359,7 @@ export class SigningService implements DaemonServices {
         reason: what ? `${what}: ${e.message}` : e.message,
       })
       .catch(() => undefined);
+    this.observe({ endpoint: base.endpoint, outcome: 'failed', code: e.code });
   }
 
   async resetRepository(
@@ -368,6 +408,11 @@ export class SigningService implements DaemonServices {
       code: typeof code === 'string' ? code : 'BAD_REQUEST',
       reason: req.error instanceof Error ? quote(req.error.message, 200) : 'refused',
     });
+    this.observe({
+      endpoint: req.endpoint,
+      outcome: 'refused',
+      code: typeof code === 'string' ? code : 'BAD_REQUEST',
+    });
   }
 
   tokens(_client: Client): Promise<TokenStatusView[]> {
@@ -385,15 +430,15 @@ export class SigningService implements DaemonServices {
     return { ready: problems.length === 0, problems };
   }
 
-  tokenGauges(): readonly {
-    token: string;
-    queueDepth: number;
-    pinState?: string;
-    present?: boolean;
-  }[] {
-    return this.registry.tokenNames.map((token) => ({
-      token,
-      queueDepth: this.registry.owner(token).depth,
+  async tokenGauges(): Promise<
+    readonly { token: string; queueDepth: number; pinState?: string; present?: boolean }[]
+  > {
+    const views = await this.registry.readiness();
+    return views.map((v) => ({
+      token: v.name,
+      queueDepth: this.registry.tokenNames.includes(v.name) ? this.registry.owner(v.name).depth : 0,
+      present: v.present,
+      ...(v.pinState !== undefined ? { pinState: v.pinState } : {}),
     }));
   }
 }

@@ -5,6 +5,7 @@
  * layer in daemon/ only translates requests to these calls and results back.
  */
 import type { JsonValue } from '../metadata/json';
+import type { PeerCertificate } from '../policy/clients';
 import type { Client, Scope } from '../policy/scope';
 
 export type { Client, Scope };
@@ -87,6 +88,14 @@ export interface KeyView {
   readonly publicKey: JsonValue;
 }
 
+/** A key the caller may use, and whether its token may wait for a touch (its profile says so). */
+export interface KeyTouchView {
+  readonly name: string;
+  readonly role: 'root' | 'targets' | 'delegation';
+  readonly token: string;
+  readonly touch: boolean;
+}
+
 /** A root certificate the daemon built and signed for `{gun, key}`. */
 export interface RootCertificateResult {
   readonly gun: string;
@@ -114,12 +123,17 @@ export interface TokenStatusView {
  * inside; routes only translate. Errors are NotaryHsmErrors with stable codes.
  */
 export interface DaemonServices {
-  /** throws: UNAUTHENTICATED */
-  authenticate(authorization: string | undefined): Client;
+  /**
+   * The client holding the bearer token; `peer` is the client certificate of a mutual-TLS
+   * connection (clients bound to a certificate need it). throws: UNAUTHENTICATED
+   */
+  authenticate(authorization: string | undefined, peer?: PeerCertificate): Client;
   tokens(client: Client): Promise<TokenStatusView[]>;
   /** Every configured token present and usable; else the names and problems. Never logs in. */
   readiness(): Promise<{ ready: boolean; problems: readonly string[] }>;
   keys(client: Client, opts: { gun?: string }): Promise<KeyView[]>;
+  /** The keys `client` may use and whether each may wait for a touch; from the configuration only. */
+  touchKeys(client: Client): KeyTouchView[];
   /** Admin only: generate a key on a token. */
   generateKey(
     client: Client,
@@ -150,11 +164,13 @@ export interface DaemonServices {
     client: Client,
     req: { endpoint: string; requestId: string; clientRequestId?: string; error: unknown },
   ): Promise<void>;
-  /** Queue depth and PIN state per token, for /metrics. */
-  tokenGauges(): readonly {
-    token: string;
-    queueDepth: number;
-    pinState?: string;
-    present?: boolean;
-  }[];
+  /** Queue depth, presence and PIN state per token, for /metrics (asks idle tokens, never logs in). */
+  tokenGauges(): Promise<
+    readonly {
+      token: string;
+      queueDepth: number;
+      pinState?: string;
+      present?: boolean;
+    }[]
+  >;
 }

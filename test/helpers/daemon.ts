@@ -155,14 +155,19 @@ afterAll(() => {
   for (const c of running) c.kill('SIGKILL');
 });
 
-/** Starts bin/notary-hsmd with `config` on a free port and waits until it listens. */
+/**
+ * Starts bin/notary-hsmd with `config` on a free port (of 127.0.0.1, or `opts.listen`) and
+ * waits until it listens; `opts.scheme` is the URL's scheme (https for a TLS listener).
+ * For `opts.listen` `unix:/path` the url is that `unix:/path`.
+ */
 export async function startDaemonProcess(
   config: string,
   env: NodeJS.ProcessEnv = {},
+  opts: { listen?: string; scheme?: 'http' | 'https' } = {},
 ): Promise<DaemonProcess> {
   const child = spawn(
     process.execPath,
-    [BIN, 'serve', '--config', config, '--listen', '127.0.0.1:0'],
+    [BIN, 'serve', '--config', config, '--listen', opts.listen ?? '127.0.0.1:0'],
     {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -181,10 +186,11 @@ export async function startDaemonProcess(
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`notary-hsmd did not start:\n${out}`)), 20_000);
     const check = (): void => {
-      const m = /listening on (127\.0\.0\.1:\d+)/.exec(out);
+      const m = /listening on (unix:\S+|127\.\d+\.\d+\.\d+:\d+)/.exec(out);
       if (m) {
         clearTimeout(timer);
-        resolve(`http://${m[1]}`);
+        const where = m[1] as string;
+        resolve(where.startsWith('unix:') ? where : `${opts.scheme ?? 'http'}://${where}`);
       }
     };
     child.stdout?.on('data', check);

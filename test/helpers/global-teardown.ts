@@ -1,7 +1,7 @@
 /**
- * Jest global teardown: no PIN used anywhere in the suite appears in any log record any
- * process wrote during the run (test workers, daemons, module hosts). Fails the run, naming
- * the file and line, if one does.
+ * Jest global teardown: no PIN or registry credential used anywhere in the suite appears in
+ * any log record any process wrote during the run (test workers, daemons, module hosts).
+ * Fails the run, naming the file and line, if one does.
  */
 import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -26,9 +26,9 @@ export default function globalTeardown(): void {
     pins,
   );
   if (found.length > 0)
-    throw new Error(`PINs in log output:\n  ${found.slice(0, 20).join('\n  ')}`);
+    throw new Error(`PINs or credentials in log output:\n  ${found.slice(0, 20).join('\n  ')}`);
   console.log(
-    `\nno PIN in the suite's logs: ${pins.length} test PINs searched in ${lines} log lines`,
+    `\nno PIN or credential in the suite's logs: ${pins.length} test secrets searched in ${lines} log lines`,
   );
   rmSync(dir, { recursive: true, force: true });
 }

@@ -114,10 +114,19 @@ function serverEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
+/** notary-server's registry token auth: the token service and the certificates it signs with. */
+export interface ServerTokenAuth {
+  realm: string;
+  service: string;
+  issuer: string;
+  rootcertbundle: string;
+}
+
 async function launch(
   dir: string,
   tls: { cert: string; key: string } | undefined,
   ca: Buffer | undefined,
+  auth: ServerTokenAuth | undefined,
 ) {
   const port = await freePort();
   const scheme = tls ? 'https' : 'http';
@@ -132,6 +141,7 @@ async function launch(
     trust_service: { type: 'local' },
     storage: { backend: 'memory' },
     logging: { level: 'info' },
+    ...(auth ? { auth: { type: 'token', options: { ...auth, autoredirect: false } } } : {}),
   };
   await writeFile(config, JSON.stringify(cfg, null, 2) + '\n');
 
@@ -191,12 +201,14 @@ function tail(log: string): string {
 }
 
 /** Starts a notary-server on 127.0.0.1; with `tls`, https with a fresh self-signed certificate. */
-export async function startNotaryServer(opts: { tls?: boolean } = {}): Promise<NotaryServer> {
+export async function startNotaryServer(
+  opts: { tls?: boolean; auth?: ServerTokenAuth } = {},
+): Promise<NotaryServer> {
   const dir = await makeTempDir('notary-server-');
   const tls = opts.tls ? await makeTlsCert(dir) : undefined;
   const ca = tls ? await readFile(tls.cert) : undefined;
   for (let attempt = 1; ; attempt++) {
-    const started = await launch(dir, tls, ca);
+    const started = await launch(dir, tls, ca, opts.auth);
     if (started.died) {
       const log = started.log();
       if (/address already in use/.test(log) && attempt < 5) continue; // the port was taken meanwhile

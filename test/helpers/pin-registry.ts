@@ -12,3 +12,11 @@ export function recordTestPins(...pins: string[]): void {
   if (!dir) return;
   appendFileSync(join(dir, 'pins.txt'), pins.map((p) => `${p}\n`).join(''));
 }
+
+/**
+ * Records other secrets the suite uses (registry passwords, NOTARY_AUTH values, bearer
+ * tokens) in the same list, so teardown proves none of them reached a log either.
+ */
+export function recordTestCredentials(...secrets: string[]): void {
+  recordTestPins(...secrets);
+}

@@ -1,7 +1,8 @@
 /**
  * Runs the notary-hsm CLI in process with captured output: the exit code, stdout and
  * stderr as text, and the error code the CLI printed (`[CODE]` at the end of its
- * message), so tests assert refusals by code.
+ * message, or with --json the `error.code` of the JSON object on its last line), so tests
+ * assert refusals by code.
  */
 import { main } from '../../src/cli/main';
 
@@ -23,5 +24,16 @@ export async function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promi
   });
   const errText = err.join('\n');
   const m = /\[([A-Z][A-Z0-9_]+)\]\s*$/.exec(errText);
-  return { code, out: out.join('\n'), err: errText, ...(m?.[1] ? { errorCode: m[1] } : {}) };
+  const errorCode = m?.[1] ?? jsonErrorCode(err.at(-1));
+  return { code, out: out.join('\n'), err: errText, ...(errorCode ? { errorCode } : {}) };
+}
+
+function jsonErrorCode(line: string | undefined): string | undefined {
+  if (line === undefined || !line.trim().startsWith('{')) return undefined;
+  try {
+    const parsed = JSON.parse(line) as { error?: { code?: unknown } };
+    return typeof parsed.error?.code === 'string' ? parsed.error.code : undefined;
+  } catch {
+    return undefined;
+  }
 }

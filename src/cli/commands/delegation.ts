@@ -175,6 +175,8 @@ export function registerDelegation(program: Command, io: Io): void {
     withRetryOptions(withSignerOptions(c))
       .option('-s, --server <url>', 'Notary server (env NOTARY_HSM_SERVER)')
       .option('--tlscacert <file>', 'CA certificate for the server')
+      .option('--tlscert <file>', 'client certificate for the server, PEM (with --tlskey)')
+      .option('--tlskey <file>', 'key of the client certificate, PEM')
       .option('--json', 'print JSON');
   common(
     cmd
@@ -211,6 +213,8 @@ export function registerDelegation(program: Command, io: Io): void {
     .argument('<gun>')
     .option('-s, --server <url>', 'Notary server (env NOTARY_HSM_SERVER)')
     .option('--tlscacert <file>', 'CA certificate for the server')
+    .option('--tlscert <file>', 'client certificate for the server, PEM (with --tlskey)')
+    .option('--tlskey <file>', 'key of the client certificate, PEM')
     .option('--json', 'print JSON: one object per role with role, keyIds, paths, threshold')
     .action((gun: string, flags: DelegationFlags) => runDelegationList(gun, flags, io));
 }

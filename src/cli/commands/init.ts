@@ -114,6 +114,8 @@ export function registerInit(program: Command, io: Io): void {
       )
       .option('-s, --server <url>', 'Notary server (env NOTARY_HSM_SERVER)')
       .option('--tlscacert <file>', 'CA certificate for the server')
+      .option('--tlscert <file>', 'client certificate for the server, PEM (with --tlskey)')
+      .option('--tlskey <file>', 'key of the client certificate, PEM')
       .option('--json', 'print JSON'),
   ).action((gun: string, flags: InitFlags) => runInit(gun, flags, io));
 }

@@ -73,6 +73,8 @@ export function registerList(program: Command, io: Io): void {
   )
     .option('-s, --server <url>', 'Notary server (env NOTARY_HSM_SERVER)')
     .option('--tlscacert <file>', 'CA certificate for the server')
+    .option('--tlscert <file>', 'client certificate for the server, PEM (with --tlskey)')
+    .option('--tlskey <file>', 'key of the client certificate, PEM')
     .option('-r, --role <role...>', 'only targets from these roles (and their delegations)')
     .option('--json', 'print JSON')
     .action((gun: string, flags: ListFlags) => runList(gun, flags, io));

@@ -45,6 +45,8 @@ export function registerReset(program: Command, io: Io): void {
       .option('--force', 'do not check that the server has no trust data for the GUN')
       .option('-s, --server <url>', 'Notary server (env NOTARY_HSM_SERVER)')
       .option('--tlscacert <file>', 'CA certificate for the server')
+      .option('--tlscert <file>', 'client certificate for the server, PEM (with --tlskey)')
+      .option('--tlskey <file>', 'key of the client certificate, PEM')
       .option('--json', 'print JSON'),
   ).action((gun: string, flags: ResetFlags) => runReset(gun, flags, io));
 }

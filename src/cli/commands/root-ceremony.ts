@@ -282,6 +282,8 @@ export function registerRootCeremony(root: Command, io: Io): void {
       .option('--force', 'replace --out if it exists')
       .option('-s, --server <url>', 'Notary server (env NOTARY_HSM_SERVER)')
       .option('--tlscacert <file>', 'CA certificate for the server')
+      .option('--tlscert <file>', 'client certificate for the server, PEM (with --tlskey)')
+      .option('--tlskey <file>', 'key of the client certificate, PEM')
       .option('--json', 'print JSON'),
   ).action((gun: string, flags: ExportFlags) => runRootExport(gun, flags, io));
 
@@ -317,6 +319,8 @@ export function registerRootCeremony(root: Command, io: Io): void {
       .argument('<files...>', 'copies of one root change, each signed by some of the keys')
       .option('-s, --server <url>', 'Notary server (env NOTARY_HSM_SERVER)')
       .option('--tlscacert <file>', 'CA certificate for the server')
+      .option('--tlscert <file>', 'client certificate for the server, PEM (with --tlskey)')
+      .option('--tlskey <file>', 'key of the client certificate, PEM')
       .option('--json', 'print JSON'),
   ).action((files: string[], flags: ImportFlags) => runRootImport(files, flags, io));
 }

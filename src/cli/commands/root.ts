@@ -134,6 +134,8 @@ export function registerRoot(program: Command, io: Io): Command {
     .argument('<guns...>', 'one or more GUNs')
     .option('-s, --server <url>', 'Notary server (env NOTARY_HSM_SERVER)')
     .option('--tlscacert <file>', 'CA certificate for the server')
+    .option('--tlscert <file>', 'client certificate for the server, PEM (with --tlskey)')
+    .option('--tlskey <file>', 'key of the client certificate, PEM')
     .option('--pem', 'also print each root certificate (PEM)')
     .option('--json', 'print JSON')
     .action((guns: string[], flags: ShowFlags) => runRootShow(guns, flags, io));

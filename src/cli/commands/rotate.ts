@@ -138,6 +138,8 @@ export function registerRotate(program: Command, io: Io): void {
         )
         .option('-s, --server <url>', 'Notary server (env NOTARY_HSM_SERVER)')
         .option('--tlscacert <file>', 'CA certificate for the server')
+        .option('--tlscert <file>', 'client certificate for the server, PEM (with --tlskey)')
+        .option('--tlskey <file>', 'key of the client certificate, PEM')
         .option('--json', 'print JSON'),
     ),
   ).action((gun: string, role: string, flags: RotateFlags) => runRotate(gun, role, flags, io));

@@ -218,6 +218,8 @@ function common(cmd: Command): Command {
     )
     .option('-s, --server <url>', 'Notary server (env NOTARY_HSM_SERVER)')
     .option('--tlscacert <file>', 'CA certificate for the server')
+    .option('--tlscert <file>', 'client certificate for the server, PEM (with --tlskey)')
+    .option('--tlskey <file>', 'key of the client certificate, PEM')
     .option('--json', 'print JSON');
 }
 

@@ -108,6 +108,8 @@ export function registerVerify(program: Command, io: Io): void {
     )
     .option('-s, --server <url>', 'Notary server (env NOTARY_HSM_SERVER)')
     .option('--tlscacert <file>', 'CA certificate for the server')
+    .option('--tlscert <file>', 'client certificate for the server, PEM (with --tlskey)')
+    .option('--tlskey <file>', 'key of the client certificate, PEM')
     .option('--json', 'print JSON (also for a refusal)')
     .action((ref: string, flags: VerifyFlags) => runVerify(ref, flags, io));
 }

@@ -79,6 +79,9 @@ function fakeServices() {
       }),
     ),
     keys: jest.fn((_c: Client, _o: { gun?: string }) => Promise.resolve([KEY])),
+    touchKeys: jest.fn((_c: Client) => [
+      { name: KEY.name, role: KEY.role, token: KEY.token, touch: true },
+    ]),
     generateKey: jest.fn((_c: Client, _r: { token: string; label: string; requestId: string }) =>
       Promise.resolve(KEY),
     ),
@@ -91,10 +94,12 @@ function fakeServices() {
       Promise.resolve({ gun: r.gun, forgotten: 2 }),
     ),
     auditRefusal: jest.fn(() => Promise.resolve()),
-    tokenGauges: jest.fn(() => [
-      { token: 'softhsm', queueDepth: 2, pinState: 'ok', present: true },
-      { token: 'yubikey', queueDepth: 0, pinState: 'final_try', present: false },
-    ]),
+    tokenGauges: jest.fn(() =>
+      Promise.resolve([
+        { token: 'softhsm', queueDepth: 2, pinState: 'ok', present: true },
+        { token: 'yubikey', queueDepth: 0, pinState: 'final_try', present: false },
+      ]),
+    ),
   };
 }
 
@@ -207,7 +212,7 @@ describe('routes: happy paths', () => {
     const res = await agent.get('/v1/tokens').set('Authorization', AUTH);
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ tokens: [TOKEN] });
-    expect(services.authenticate).toHaveBeenCalledWith(AUTH);
+    expect(services.authenticate).toHaveBeenCalledWith(AUTH, undefined); // no client certificate over plain HTTP
     expect(services.tokens).toHaveBeenCalledWith(CLIENT);
     expect(res.headers['cache-control']).toBe('no-store');
   });
@@ -789,6 +794,7 @@ describe('OpenAPI document', () => {
     ['get', '/openapi.json'],
     ['get', '/v1/tokens'],
     ['get', '/v1/keys'],
+    ['get', '/v1/keys/touch'],
     ['post', '/v1/keys'],
     ['post', '/v1/certificates/root'],
     ['post', '/v1/sign/root'],

@@ -107,14 +107,14 @@ describe('listen addresses', () => {
     expect(allowedHostsFor('127.0.0.1:0')).toEqual(['127.0.0.1', 'localhost', '[::1]']);
   });
 
-  test('TLS with client certificates is not implemented yet: refused, never ignored', async () => {
+  test('TLS: unusable PEM and a Unix socket with TLS are CONFIG_INVALID, never ignored', async () => {
     const { app } = slowApp();
     const tls = { cert: 'c', key: 'k', ca: 'a' };
-    await expect(listen(app, { address: '192.0.2.10:7468', tls })).rejects.toThrow(
-      /not implemented/,
-    );
     await expect(listen(app, { address: '127.0.0.1:0', tls })).rejects.toThrowWithCode(
       'CONFIG_INVALID',
+    );
+    await expect(listen(app, { address: 'unix:/tmp/never.sock', tls })).rejects.toThrow(
+      /TLS is for a TCP listener/,
     );
   });
 
