@@ -16,6 +16,14 @@
  *   commits: after a failed fsync the kernel may have dropped the dirty pages and report
  *   success next time, so nothing written afterwards could be trusted. Reopening the store
  *   re-reads the file and recovers from whatever reached it.
+ * - Except a write refused for want of space or because the filesystem turned read-only
+ *   (ENOSPC, EDQUOT, EROFS) on a file opened with O_DSYNC: every byte an earlier write
+ *   returned for is durable, so the writer cuts the file back to the end of the last
+ *   batch that was durable (dropping whatever part of the failed batch got in), puts the
+ *   chain's head back to that batch's last record, and takes commits again. It tries
+ *   every RECOVER_MS until the cut succeeds (a read-only filesystem refuses it until it is
+ *   writable again) and the log and the lock are still its own. The versions claimed by
+ *   the rejected records stay claimed (SigningState), so nothing is signed twice.
  * - Before each batch is written, the writer checks that the log's path still names the
  *   file it writes (device and inode) and that the state directory's lock is still its own
  *   (`StateLock.check`). If not — the log or the whole directory removed, renamed or
@@ -25,6 +33,7 @@
  *   `check()` between batches (readiness) counts the same. The check is synchronous: a
  *   stat of the log, a stat of the lock and a 64-byte read of it, once per batch.
  */
+import { fstatSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { NotaryHsmError } from '../errors';
 import type { AuditEntry, AuditInput } from '../signing/types';
@@ -70,7 +79,15 @@ export interface AuditLogStats {
   readonly syncs: number;
   /** The most records one batch held. */
   readonly largestBatch: number;
+  /** Times the writer resumed after a full or read-only filesystem. */
+  readonly recoveries: number;
 }
+
+/** How often a writer stopped by a full or read-only filesystem tries to resume. */
+export const RECOVER_MS = 500;
+
+/** Write errors after which the file is intact up to the last durable batch. */
+const RECOVERABLE = new Set(['ENOSPC', 'EDQUOT', 'EROFS']);
 
 interface Pending {
   readonly entry: AuditEntry;
@@ -94,7 +111,18 @@ export class AuditWriter {
   private scheduled = false;
   private failure: NotaryHsmError | undefined;
   private closed = false;
-  private readonly counters = { records: 0, batches: 0, writes: 0, syncs: 0, largestBatch: 0 };
+  private readonly counters = {
+    records: 0,
+    batches: 0,
+    writes: 0,
+    syncs: 0,
+    largestBatch: 0,
+    recoveries: 0,
+  };
+  /** The file's length and the chain's head after the last durable batch. */
+  private durable: { length: number; seq: number; prev: string };
+  /** Set while a failure may be recovered from (see the file comment). */
+  private recovering: NodeJS.Timeout | undefined;
   /** The open log's device and inode (fstat once: a descriptor's file never changes). */
   private readonly identity: FileIdentity;
 
@@ -113,6 +141,7 @@ export class AuditWriter {
     this.seq = head.seq;
     this.prev = head.hash;
     this.identity = identityOf(file.fd);
+    this.durable = { length: fstatSync(file.fd).size, seq: head.seq, prev: head.hash };
   }
 
   /** The last record given a place in the chain (durable or not yet). */
@@ -181,6 +210,8 @@ export class AuditWriter {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.recovering);
+    this.recovering = undefined;
     while (this.flushing !== undefined || this.batch.length > 0) {
       if (this.flushing === undefined) this.startFlush();
       await this.flushing;
@@ -228,15 +259,21 @@ export class AuditWriter {
       if (this.io.durableWrites !== true) await this.io.datasync(this.file);
     } catch (cause) {
       this.flushing = undefined;
+      const code = (cause as { code?: unknown } | null)?.code;
+      const recoverable =
+        this.io.durableWrites === true && typeof code === 'string' && RECOVERABLE.has(code);
       this.fail(
         new NotaryHsmError(
           'AUDIT_UNAVAILABLE',
           `cannot write the audit log ${this.path} (${describe(cause)}); ` +
-            'nothing more is recorded or signed until the store is reopened',
+            (recoverable
+              ? 'nothing is recorded or signed until it can be written again'
+              : 'nothing more is recorded or signed until the store is reopened'),
           { cause, details: { path: this.path } },
         ),
         batch,
       );
+      if (recoverable && this.failure?.cause === cause) this.startRecovering();
       return;
     }
     this.flushing = undefined;
@@ -245,11 +282,53 @@ export class AuditWriter {
       for (const p of batch) p.reject(this.failure);
       return;
     }
+    const last = batch[batch.length - 1];
+    if (last) {
+      this.durable = {
+        length: this.durable.length + data.length,
+        seq: last.entry.seq,
+        prev: last.entry.hash,
+      };
+    }
     this.counters.records += batch.length;
     this.counters.batches++;
     this.counters.largestBatch = Math.max(this.counters.largestBatch, batch.length);
     for (const p of batch) p.resolve(p.entry);
     if (this.batch.length > 0) this.schedule();
+  }
+
+  /** Tries every RECOVER_MS to resume after a full or read-only filesystem. */
+  private startRecovering(): void {
+    if (this.recovering !== undefined || this.closed) return;
+    let trying = false;
+    this.recovering = setInterval(() => {
+      if (trying) return;
+      trying = true;
+      void this.recover().finally(() => (trying = false));
+    }, RECOVER_MS);
+    this.recovering.unref();
+  }
+
+  /** Cuts the file back to its last durable batch and takes commits again, if it can. */
+  private async recover(): Promise<void> {
+    if (this.closed || this.flushing !== undefined || this.failure === undefined) return;
+    if (this.tampered() !== undefined) {
+      clearInterval(this.recovering); // the log or the lock is gone: that failure is final
+      this.recovering = undefined;
+      return;
+    }
+    try {
+      await this.file.truncate(this.durable.length);
+    } catch {
+      return; // still read-only (or full in a way a cut cannot help): try again later
+    }
+    if (this.closed || fstatSync(this.file.fd).size !== this.durable.length) return;
+    clearInterval(this.recovering);
+    this.recovering = undefined;
+    this.seq = this.durable.seq;
+    this.prev = this.durable.prev;
+    this.failure = undefined;
+    this.counters.recoveries++;
   }
 
   /**
