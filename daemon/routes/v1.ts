@@ -60,7 +60,12 @@ export function registerV1Routes(router: Router<DaemonState>, deps: V1Deps): voi
     ctx.state.client = client;
     return client;
   };
-  const body = (ctx: DaemonContext) => readJsonBody(ctx, deps.bodyBytes);
+  /** A POST's JSON body; POST endpoints define no query parameters, so any is refused. */
+  const body = async (ctx: DaemonContext): Promise<unknown> => {
+    const parsed = await readJsonBody(ctx, deps.bodyBytes);
+    validate(emptyQuery, ctx.query, 'query');
+    return parsed;
+  };
 
   /**
    * Reads and checks a POST body; a request refused here, after authentication, is audited
