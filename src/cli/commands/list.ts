@@ -8,11 +8,19 @@ import type { Command } from 'commander';
 import { listTargets } from '../../client/list';
 import { readRepository, type TrustedRepository } from '../../client/reader';
 import { verifyPinned } from '../../client/verify';
+import { WatchedServer } from '../../client/watched-server';
 import { NotaryHsmError } from '../../errors';
 import { isTargetsRole } from '../../metadata/roles';
 import { serverFrom, type Io, type ServerFlags } from '../context';
 import { table } from '../table';
-import { pinnedOptions, trustNote, wantsPinning, withPinOptions, type PinFlags } from './pin-flags';
+import {
+  pinnedOptions,
+  timeoutMsFrom,
+  trustNote,
+  wantsPinning,
+  withPinOptions,
+  type PinFlags,
+} from './pin-flags';
 
 interface ListFlags extends ServerFlags, PinFlags {
   role?: string[];
@@ -37,7 +45,8 @@ export async function runList(gun: string, flags: ListFlags, io: Io): Promise<vo
     io.err(trustNote(pinned, opts.from));
     repo = pinned;
   } else {
-    repo = await readRepository(server, gun);
+    // --timeout holds here too (it used to apply to pinned reads only).
+    repo = await readRepository(new WatchedServer(server, timeoutMsFrom(flags)), gun);
   }
   const targets = listTargets(repo, roles.length > 0 ? roles : undefined);
   const rootKeyIds = [...repo.root.signed.role('root').keyIds];
