@@ -356,6 +356,9 @@ function typeOf(v: JsonValue): string {
   return v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v;
 }
 
+/** The object a `drop` removed a member from (set by mutate, read right after). */
+let droppedFrom: object | undefined;
+
 /** Applies one mutation to `doc` in place; returns the oracle's verdict on it. */
 function mutate(doc: JsonObject, op: Op): Verdict {
   const all = slots(doc);
@@ -366,8 +369,10 @@ function mutate(doc: JsonObject, op: Op): Verdict {
   switch (op.op) {
     case 'drop': {
       if (!slot) return 'either';
+      const parent = container(doc, parentPath);
       setIn(doc, slot.path, undefined);
       const p = slot.path.join('/');
+      if (typeof parent === 'object' && parent !== null) droppedFrom = parent;
       if (REQUIRED.has(p) || (!inArray && !isMap(parentPath) && REQUIRED_LEAF.has(name))) {
         return 'refuse';
       }
@@ -535,7 +540,17 @@ describe('notary-hsmd under generated requests', () => {
       // Edits that remove or replace come first, so that none undoes a later one that
       // the verdict counts on; duplicates last, so that no edit removes the member written twice.
       const ops = [...plan.body.ops].sort((a, b) => ORDER(a) - ORDER(b));
-      for (const op of ops) verdict = worse(verdict, mutate(doc, op));
+      const verdicts: [Verdict, object | undefined][] = [];
+      for (const op of ops) {
+        droppedFrom = undefined;
+        verdicts.push([mutate(doc, op), droppedFrom]);
+      }
+      // A required member's drop counts only while its object is still in the document (a
+      // later drop of the whole object, say a target entry, makes the request valid again).
+      const live = new Set<unknown>([doc, ...slots(doc).map((x) => x.value)]);
+      for (const [v, from] of verdicts) {
+        verdict = worse(verdict, from !== undefined && !live.has(from) ? 'either' : v);
+      }
       sentDoc = doc;
       bytes = Buffer.from(writeJson(doc, plan.style));
     } else if (plan.body.kind === 'scratch') {
@@ -582,7 +597,7 @@ describe('notary-hsmd under generated requests', () => {
       status: res.status,
       post: plan.method === 'POST',
     });
-    const where = `${id} (${verdict}) ${plan.method} ${plan.endpoint} → ${res.status} ${res.text.slice(0, 300)}`;
+    const where = `${id} (${verdict}) ${plan.method} ${plan.endpoint} → ${res.status} ${res.text.slice(0, 300)} — sent ${bytes.toString('utf8').slice(0, 800)}`;
     if (res.status >= 500) throw new Error(`5xx for a client's request: ${where}`);
     if (res.status >= 400) {
       const e = errorOf(res);
