@@ -5,7 +5,7 @@
  * serialising writes the model's Go field set, so our bytes are the bytes Go writes.
  */
 import { NotaryHsmError } from '../errors';
-import { canonicalBytes } from './canonical';
+import { canonicalBytes, canonicalString } from './canonical';
 import {
   asArray,
   asBase64,
@@ -59,6 +59,8 @@ function readSignature(v: JsonValue, path: string): Signature {
   if (method !== method.toLowerCase() || method.length === 0) {
     fieldValue(at(path, 'method'), 'a signature method is a lowercase name');
   }
+  // A control character would parse here but could not be written back canonically.
+  canonicalString(method);
   return {
     keyid: asKeyId(o.keyid, at(path, 'keyid')),
     method,

@@ -195,12 +195,20 @@ export class NotaryServerClient {
     timeoutMs?: number,
   ): Promise<Buffer> {
     const bound = maxBytes === undefined ? defaultBound(role) : checkMax(maxBytes);
-    return (
-      await this.send('GET', gun, file, what, {
-        maxBytes: bound,
-        ...(timeoutMs === undefined ? {} : { timeoutMs }),
-      })
-    ).body;
+    const res = await this.send('GET', gun, file, what, {
+      maxBytes: bound,
+      ...(timeoutMs === undefined ? {} : { timeoutMs }),
+    });
+    // A file is a 200 with its bytes; 201, 204 and the like carry no file (an empty one
+    // would otherwise be read as the file).
+    if (res.status !== 200) {
+      throw new NotaryHsmError(
+        'SERVER_BAD_RESPONSE',
+        `the Notary server answered ${what} of ${gun} with status ${res.status}, not 200 and the file`,
+        { details: { gun, file: what, status: res.status } },
+      );
+    }
+    return res.body;
   }
 
   private async send(
