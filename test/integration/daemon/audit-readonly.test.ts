@@ -1,0 +1,104 @@
+/**
+ * notary-hsmd whose state directory's filesystem turns read-only while it runs, on a real
+ * daemon with a SoftHSM2 token and its state directory on a loop-mounted ext4
+ * (errors=remount-ro) made by the test. The filesystem is turned read-only through ext4's
+ * own error path (sysfs trigger_fs_error): `mount -o remount,ro` is refused with EBUSY
+ * while the daemon holds the audit log open for writing, on a tmpfs and on a read-only
+ * bind mount alike, so a filesystem that goes read-only under a running daemon is in
+ * practice one that hit an error. While the log cannot be written a signature request is
+ * answered 503 AUDIT_UNAVAILABLE with no signature and /readyz is 503; the log that
+ * reached the disk still verifies.
+ *
+ * An ext4 turned read-only on error (emergency_ro) cannot be remounted read-write without
+ * unmounting it, so recovery without a restart is proven for the full disk
+ * (audit-disk.test.ts) and for EROFS by injection (test/unit/store/recovery.test.ts).
+ *
+ * Mounting needs root (CAP_SYS_ADMIN) and ext4 with its sysfs trigger; without them the
+ * test is skipped, saying so.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, realpathSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { AUDIT_LOG_FILE } from '../../../src/store';
+import { call, errorOf, signaturesOf, targetsDoc } from '../../helpers/daemon-api';
+import { makeDaemonSetup, startDaemonProcess, type DaemonSetup } from '../../helpers/daemon';
+import { runCli } from '../../helpers/run-cli';
+import { makeTempDir } from '../../helpers/tmp';
+
+const GUN = 'localhost:5000/e2e/audit-readonly';
+
+describe('notary-hsmd whose audit filesystem turns read-only', () => {
+  let setup: DaemonSetup;
+  let image = '';
+  let trigger = '';
+  let skip = '';
+
+  beforeAll(async () => {
+    setup = await makeDaemonSetup();
+    if (process.getuid?.() !== 0) {
+      skip = 'mounting needs root with CAP_SYS_ADMIN';
+      return;
+    }
+    image = join(await makeTempDir('ro-image-'), 'fs.img');
+    await writeFile(image, Buffer.alloc(0));
+    spawnSync('truncate', ['-s', '8M', image]);
+    if (spawnSync('mkfs.ext4', ['-q', image]).status !== 0) {
+      skip = 'mkfs.ext4 is not available';
+      return;
+    }
+    await mkdir(setup.stateDir, { recursive: true });
+    const m = spawnSync('mount', ['-o', 'loop,errors=remount-ro', image, setup.stateDir]);
+    if (m.status !== 0) {
+      skip = `cannot loop-mount ext4: ${m.stderr.toString().trim()}`;
+      return;
+    }
+    spawnSync('chmod', ['0700', setup.stateDir]);
+    const source = spawnSync('findmnt', ['-no', 'SOURCE', setup.stateDir]).stdout.toString().trim();
+    trigger = `/sys/fs/ext4/${basename(realpathSync(source))}/trigger_fs_error`;
+    if (!existsSync(trigger)) skip = 'this kernel has no ext4 trigger_fs_error';
+  });
+  afterAll(() => {
+    if (image) spawnSync('umount', ['-l', setup.stateDir]);
+  });
+
+  it('signs nothing once the filesystem is read-only, and the log written before verifies', async () => {
+    if (skip) {
+      console.warn(`skipped: ${skip}`);
+      return;
+    }
+    const daemon = await startDaemonProcess(setup.config);
+    try {
+      const sign = (version: number) =>
+        call(daemon.url, {
+          path: '/v1/sign/delegation',
+          token: setup.ciToken,
+          json: { gun: GUN, role: 'targets/ci', signed: targetsDoc(version, [`v${version}`]) },
+        });
+      expect(signaturesOf(await sign(1))).toHaveLength(1);
+
+      await writeFile(trigger, '1');
+      for (const res of [await sign(2), await sign(3)]) {
+        expect(res.status).toBe(503);
+        expect(errorOf(res).code).toBe('AUDIT_UNAVAILABLE');
+        expect(res.text).not.toContain('signatures');
+      }
+      const down = await call(daemon.url, { path: '/readyz' });
+      expect(down.status).toBe(503);
+      expect((down.body as { problems: string[] }).problems).toEqual(
+        expect.arrayContaining([expect.stringMatching(/^audit: /)]),
+      );
+    } finally {
+      await daemon.stop();
+    }
+
+    const verified = await runCli(['audit', 'verify', '--state-dir', setup.stateDir, '--json']);
+    expect(verified.code).toBe(0);
+    const log = (await readFile(join(setup.stateDir, AUDIT_LOG_FILE), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { outcome: string; version?: number; role?: string });
+    const signed = log.filter((r) => r.outcome === 'signed' && r.role === 'targets/ci');
+    expect(signed.map((r) => r.version)).toEqual([1]);
+  });
+});
