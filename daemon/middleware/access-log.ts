@@ -11,6 +11,9 @@ import type { DaemonMetrics } from '../metrics';
 
 const MAX_PATH = 256;
 
+/** Routes that monitoring polls; their lines are logged at debug. */
+const PROBE_ROUTES = new Set(['/healthz', '/readyz', '/metrics']);
+
 /** The route pattern the router matched, or `unmatched` (bounded metric labels). */
 export function routeLabel(ctx: DaemonContext): string {
   const matched = (ctx as { _matchedRoute?: unknown })._matchedRoute;
@@ -31,7 +34,9 @@ export function accessLog(deps: {
         const route = routeLabel(ctx);
         deps.metrics.observeRequest(ctx.method, route, ctx.status, seconds);
         // One object: winston's single-argument path, the same line as info('request', {…}).
-        deps.logger.info({
+        // Probes (health, readiness, metrics) come every few seconds: debug, not info.
+        deps.logger.log({
+          level: PROBE_ROUTES.has(route) ? 'debug' : 'info',
           message: 'request',
           event: 'http_request',
           method: ctx.method,
