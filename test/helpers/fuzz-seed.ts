@@ -1,13 +1,21 @@
 /**
- * The seed of a generative test run: FUZZ_SEED when set (to replay a run), else a fresh
- * one. Printed once per file so any run can be replayed; fast-check also prints it, with
- * the shrunk counterexample and its path, on failure.
+ * The seed of a generative test run. By default each suite runs its own fixed seed, one
+ * that passed, so that `make test` is the same run every time and a failure is a change
+ * in the code, not a new draw; FUZZ_SEED=N replays run N, and FUZZ_SEED=random draws a
+ * fresh seed (explore with it, then keep a failing seed as a regression). Printed once per
+ * file; fast-check also prints it, with the counterexample and its path, on failure.
  */
-export function fuzzSeed(what: string): number {
+export function fuzzSeed(what: string, fixed: number): number {
   const env = process.env.FUZZ_SEED;
   const seed =
-    env !== undefined && env !== '' ? Number(env) : Math.floor(Math.random() * 0x7fffffff);
-  if (!Number.isSafeInteger(seed)) throw new Error(`FUZZ_SEED must be an integer, got ${env}`);
+    env === 'random'
+      ? Math.floor(Math.random() * 0x7fffffff)
+      : env !== undefined && env !== ''
+        ? Number(env)
+        : fixed;
+  if (!Number.isSafeInteger(seed)) {
+    throw new Error(`FUZZ_SEED must be an integer or "random", got ${env}`);
+  }
   process.stderr.write(`${what}: FUZZ_SEED=${seed} (set it to replay this run)\n`);
   return seed;
 }
