@@ -154,4 +154,4 @@ say "The audit log: every decision, hash-chained"
 "${HSM[@]}" audit verify --state-dir "$DEMO/state"
 
 say "OK: the tag signed through the daemon is what the stock notary CLI lists, and what docker pulls read"
-echo "(Next: delegation add/remove, k-of-n roots and rotate work the same way; see README.md.)"
+echo "(Next: delegation add/remove, k-of-n roots, rotate and the offline root ceremony (root export, sign, import) work the same way; see README.md.)"
