@@ -15,13 +15,13 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash, generateKeyPairSync, sign as nodeSign } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { parse, stringify } from 'yaml';
 import {
   ROOT,
+  addAdminKeys,
   cleanUp,
   killAllNow,
   makeDaemonSetup,
@@ -30,14 +30,10 @@ import {
 } from './daemon-setup';
 import { killServersNow, startNotaryServer, stopServers } from './notary-server';
 import { stockNotary, type StockNotary } from './stock-notary';
-import { loadConfig } from '../src/config/load';
 import { TufKey } from '../src/metadata/keys';
 import { verifySignature } from '../src/metadata/verify';
-import { TokenRegistry } from '../src/pkcs11/registry';
-import { hashToken, newClientToken } from '../src/policy/clients';
 
 const CLI = join(ROOT, 'bin', 'notary-hsm');
-const GUNS = 'localhost:5000/bench/*';
 
 interface Options {
   tags: number;
@@ -165,33 +161,7 @@ async function main(): Promise<number> {
   const o = parseOptions(process.argv.slice(2));
   progress('creating a SoftHSM2 token and keys, starting notary-server and notary-hsmd');
   const setup = await makeDaemonSetup({ prefix: 'cli-', sessions: 2 });
-  const adminToken = newClientToken();
-  const doc = parse(readFileSync(setup.config, 'utf8')) as {
-    keys: Record<string, unknown>[];
-    clients: Record<string, unknown>[];
-  };
-  const guns = [GUNS];
-  doc.keys.push(
-    { name: 'root', token: 'soft', label: 'root', id: '01', role: 'root', guns },
-    { name: 'targets', token: 'soft', label: 'targets', id: '02', role: 'targets', guns },
-  );
-  doc.clients.push({
-    name: 'admin',
-    token_sha256: hashToken(adminToken),
-    admin: true,
-    sign: [
-      { kind: 'root', keys: ['root'], guns },
-      { kind: 'targets', keys: ['targets'], guns },
-    ],
-  });
-  writeFileSync(setup.config, stringify(doc), { mode: 0o600 });
-  const registry = new TokenRegistry(loadConfig(setup.config, join(ROOT, 'hsm-profiles')));
-  try {
-    await registry.generateKey('soft', 'root', '01');
-    await registry.generateKey('soft', 'targets', '02');
-  } finally {
-    await registry.close();
-  }
+  const adminToken = await addAdminKeys(setup);
   const adminFile = join(setup.dir, 'admin.token');
   const ciFile = join(setup.dir, 'ci.token');
   writeFileSync(adminFile, `${adminToken}\n`, { mode: 0o600 });

@@ -37,17 +37,17 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { parse, stringify } from 'yaml';
 import { cpuBetween, cpuSnapshot, type Watched } from './daemon-proc';
 import { killServersNow, startNotaryServer, stopServers, type NotaryServer } from './notary-server';
 import {
   BENCH_GUNS,
   ROOT,
+  addAdminKeys,
   cleanUp,
   killAllNow,
   makeDaemonSetup,
@@ -62,13 +62,11 @@ import { daemonSigning, type MetadataSigning } from '../src/client/signing';
 import { updateTargets } from '../src/client/targets-update';
 import { DEFAULT_RETRIES } from '../src/client/update-loop';
 import type { TrustServer } from '../src/client/trust-server';
-import { loadConfig } from '../src/config/load';
 import { isNotaryHsmError } from '../src/errors';
 import { FileMeta } from '../src/metadata/file-meta';
 import { TufKey } from '../src/metadata/keys';
 import type { RoleModel } from '../src/metadata/signed';
 import { NotaryServerClient } from '../src/notary';
-import { TokenRegistry } from '../src/pkcs11/registry';
 import { hashToken, newClientToken } from '../src/policy/clients';
 import { AUDIT_LOG_FILE, readAudit } from '../src/store';
 
@@ -164,55 +162,25 @@ interface World {
 async function makeWorld(serverDelayMs: number): Promise<World> {
   progress('creating a SoftHSM2 token and keys, starting notary-server and notary-hsmd');
   const setup = await makeDaemonSetup({ prefix: 'concurrent-', sessions: 2 });
-  const adminToken = newClientToken();
   const qaToken = newClientToken();
-  const doc = parse(readFileSync(setup.config, 'utf8')) as {
-    keys: Record<string, unknown>[];
-    clients: Record<string, unknown>[];
-  };
   const guns = [BENCH_GUNS];
-  doc.keys.push(
-    { name: 'root', token: 'soft', label: 'root', id: '01', role: 'root', guns },
-    { name: 'targets', token: 'soft', label: 'targets', id: '02', role: 'targets', guns },
-    {
-      name: 'qa',
-      token: 'soft',
-      label: 'qa',
-      id: '04',
-      role: 'delegation',
-      guns,
-      delegation: { roles: ['targets/qa'], paths: ['**'] },
-    },
-  );
-  doc.clients.push(
-    {
-      name: 'admin',
-      token_sha256: hashToken(adminToken),
-      admin: true,
-      sign: [
-        { kind: 'root', keys: ['root'], guns },
-        { kind: 'targets', keys: ['targets'], guns },
-      ],
-    },
-    {
-      name: 'qa',
-      token_sha256: hashToken(qaToken),
-      sign: [{ kind: 'delegation', keys: ['qa'], guns, roles: ['targets/qa'], paths: ['**'] }],
-    },
-  );
-  writeFileSync(setup.config, stringify(doc), { mode: 0o600 });
-  const registry = new TokenRegistry(loadConfig(setup.config, join(ROOT, 'hsm-profiles')));
-  try {
-    for (const [label, id] of [
-      ['root', '01'],
-      ['targets', '02'],
-      ['qa', '04'],
-    ] as const) {
-      await registry.generateKey('soft', label, id);
-    }
-  } finally {
-    await registry.close();
-  }
+  const adminToken = await addAdminKeys(setup, {
+    keys: [
+      {
+        name: 'qa',
+        id: '04',
+        role: 'delegation',
+        delegation: { roles: ['targets/qa'], paths: ['**'] },
+      },
+    ],
+    clients: [
+      {
+        name: 'qa',
+        token_sha256: hashToken(qaToken),
+        sign: [{ kind: 'delegation', keys: ['qa'], guns, roles: ['targets/qa'], paths: ['**'] }],
+      },
+    ],
+  });
   const tokens = { 'targets/ci': setup.clientToken, 'targets/qa': qaToken };
   const tokenFiles = {
     'targets/ci': join(setup.dir, 'ci.token'),

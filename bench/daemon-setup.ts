@@ -13,12 +13,12 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { loadConfig } from '../src/config/load';
 import { TokenRegistry } from '../src/pkcs11/registry';
 import { hashToken, newClientToken } from '../src/policy/clients';
@@ -308,4 +308,56 @@ export async function startDaemonProcess(
     });
   });
   return { url, child, logTail, collectRequestMs, stop };
+}
+
+/** A further key on a bench setup's token. */
+export interface BenchKey {
+  readonly name: string;
+  /** CKA_ID, hex. */
+  readonly id: string;
+  readonly role: 'root' | 'targets' | 'delegation';
+  readonly delegation?: { roles: string[]; paths: string[] };
+}
+
+/**
+ * Adds to `setup`'s configuration root and targets keys (`root`, CKA_ID 01; `targets`, 02)
+ * with an admin client that signs with them, and `extra` keys and clients (for
+ * BENCH_GUNS), then generates the keys on the setup's token. Returns the admin's token.
+ */
+export async function addAdminKeys(
+  setup: DaemonSetup,
+  extra: { keys?: readonly BenchKey[]; clients?: readonly Record<string, unknown>[] } = {},
+): Promise<string> {
+  const adminToken = newClientToken();
+  const doc = parse(readFileSync(setup.config, 'utf8')) as {
+    keys: Record<string, unknown>[];
+    clients: Record<string, unknown>[];
+  };
+  const guns = [BENCH_GUNS];
+  const keys: BenchKey[] = [
+    { name: 'root', id: '01', role: 'root' },
+    { name: 'targets', id: '02', role: 'targets' },
+    ...(extra.keys ?? []),
+  ];
+  doc.keys.push(...keys.map((k) => ({ ...k, token: 'soft', label: k.name, guns })));
+  doc.clients.push(
+    {
+      name: 'admin',
+      token_sha256: hashToken(adminToken),
+      admin: true,
+      sign: [
+        { kind: 'root', keys: ['root'], guns },
+        { kind: 'targets', keys: ['targets'], guns },
+      ],
+    },
+    ...(extra.clients ?? []),
+  );
+  writeFileSync(setup.config, stringify(doc), { mode: 0o600 });
+  const registry = new TokenRegistry(loadConfig(setup.config, join(ROOT, 'hsm-profiles')));
+  try {
+    for (const k of keys) await registry.generateKey('soft', k.name, k.id);
+  } finally {
+    await registry.close();
+  }
+  return adminToken;
 }

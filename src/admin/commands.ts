@@ -9,7 +9,7 @@ import { loadConfig } from '../config/load';
 import { TufKey } from '../metadata/keys';
 import type { KeyReport } from '../pkcs11/host/protocol';
 import { TokenRegistry } from '../pkcs11/registry';
-import { table } from '../cli/table';
+import { table, tokensTable } from '../cli/table';
 import type { Io } from '../cli/context';
 
 export interface AdminFlags {
@@ -49,19 +49,7 @@ export async function tokensCommand(flags: AdminFlags, io: Io): Promise<number> 
   if (flags.json) {
     io.out(JSON.stringify({ tokens: views }));
   } else {
-    io.out(
-      table(
-        ['NAME', 'PROFILE', 'PRESENT', 'LABEL', 'SERIAL', 'PIN'],
-        views.map((v) => [
-          v.name,
-          v.profile,
-          v.present ? 'yes' : 'no',
-          v.label ?? '-',
-          v.serial ?? '-',
-          v.pinState ?? '-',
-        ]),
-      ),
-    );
+    io.out(tokensTable(views));
     for (const v of views) if (v.error) io.err(`${v.name}: ${v.error.message} [${v.error.code}]`);
   }
   return views.every((v) => !v.error) ? 0 : 1;

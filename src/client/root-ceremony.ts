@@ -11,6 +11,7 @@
  *    server's root is still the one the change was made over, the new root is published.
  */
 import { NotaryHsmError } from '../errors';
+import { bareKeyId } from '../metadata/keys';
 import type { Root } from '../metadata/root';
 import { parseMetadata, type Signature, type SignedMetadata } from '../metadata/signed';
 import { parseJson } from '../metadata/json';
@@ -54,15 +55,6 @@ export function exportRootChange(
   return newRootChange(gun, current, proposeRootChange(current, gun, edits, now));
 }
 
-/** A key's bare ID, as the daemon lists its keys (x509: the key inside the certificate). */
-function bareId(id: string, root: Root): string | undefined {
-  try {
-    return root.keys.get(id)?.canonicalId;
-  } catch {
-    return undefined;
-  }
-}
-
 /** The daemon's root keys that may still sign the change, by name. */
 function keysToSign(change: RootChange, offered: readonly KeyView[]): KeyView[] {
   const status = changeStatus(change);
@@ -73,8 +65,8 @@ function keysToSign(change: RootChange, offered: readonly KeyView[]): KeyView[] 
   ] as const) {
     for (const id of s.keyIds) {
       if (s.signed.includes(id)) continue;
-      const bare = bareId(id, root);
-      if (bare) wanted.add(bare);
+      const key = root.keys.get(id);
+      if (key) wanted.add(bareKeyId(key));
     }
   }
   return offered.filter((k) => k.role === 'root' && wanted.has(k.keyId));

@@ -21,7 +21,7 @@ import { NotaryHsmError } from '../errors';
 import { checkRootKey } from '../metadata/certificate';
 import { asArray, asBase64, asInt, asObject, asString, asStringArray } from '../metadata/fields';
 import { parseJson, type JsonValue } from '../metadata/json';
-import type { TufKey } from '../metadata/keys';
+import { bareKeyId, type TufKey } from '../metadata/keys';
 import { Root } from '../metadata/root';
 import {
   parseEnvelope,
@@ -69,14 +69,6 @@ function usage(message: string): never {
   throw new NotaryHsmError('USAGE', message);
 }
 
-function bareId(key: TufKey): string {
-  try {
-    return key.canonicalId;
-  } catch {
-    return key.id;
-  }
-}
-
 /** The root key of `root` that `ref` names (certificate or canonical ID, or a unique prefix). */
 function findRootKey(root: Root, ref: string): string {
   const wanted = ref.toLowerCase();
@@ -86,7 +78,7 @@ function findRootKey(root: Root, ref: string): string {
   const ids = root.role('root').keyIds;
   const hits = ids.filter((id) => {
     const key = root.keys.get(id);
-    return id.startsWith(wanted) || (key !== undefined && bareId(key).startsWith(wanted));
+    return id.startsWith(wanted) || (key !== undefined && bareKeyId(key).startsWith(wanted));
   });
   if (hits.length === 0) usage(`--remove-key ${ref}: not a root key of this repository`);
   if (hits.length > 1)

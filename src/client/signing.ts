@@ -8,7 +8,7 @@
 import { NotaryHsmError } from '../errors';
 import { createRootCertificate } from '../metadata/certificate';
 import { parseJson } from '../metadata/json';
-import { TufKey } from '../metadata/keys';
+import { bareKeyId, TufKey } from '../metadata/keys';
 import { signMetadata } from '../metadata/sign';
 import { canonicalBytes } from '../metadata/canonical';
 import {
@@ -104,15 +104,6 @@ export interface DaemonSigningOptions {
   pin?: string;
 }
 
-/** A key's bare ID: for a certificate, the ID of the key it carries. */
-function bareId(key: TufKey): string {
-  try {
-    return key.canonicalId;
-  } catch {
-    return key.id; // a key we cannot read is matched by its own ID (and matches nothing)
-  }
-}
-
 /**
  * The daemon keys (by name) that can meet `requirements`: those whose key the roles list.
  * Asking the daemon for a signature no requirement can use would only burn a version and
@@ -127,7 +118,7 @@ export function daemonKeysFor(
 ): string[] {
   const names = new Set<string>();
   for (const req of requirements) {
-    const wanted = new Set(req.keys.map(bareId));
+    const wanted = new Set(req.keys.map(bareKeyId));
     const held = offered.filter((k) => wanted.has(k.keyId));
     if (held.length < req.threshold) {
       const listed = req.keys.map((k) => k.id.slice(0, 12)).join(', ') || 'no key';

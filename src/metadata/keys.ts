@@ -179,3 +179,15 @@ export class TufKey {
     return key;
   }
 }
+
+/**
+ * A key's bare ID, as notary-hsmd lists its keys: for a certificate, the ID of the key it
+ * carries. A key that cannot be read is matched by its own ID (which matches no bare key).
+ */
+export function bareKeyId(key: TufKey): string {
+  try {
+    return key.canonicalId;
+  } catch {
+    return key.id;
+  }
+}

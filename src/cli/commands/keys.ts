@@ -14,7 +14,7 @@ import type { Command } from 'commander';
 import { NotaryHsmError } from '../../errors';
 import type { Io } from '../context';
 import { daemonFrom, withSignerOptions, type SignerFlags } from '../signer-context';
-import { table } from '../table';
+import { table, tokensTable } from '../table';
 
 interface ReadFlags extends SignerFlags {
   json?: boolean;
@@ -36,19 +36,7 @@ export async function runTokens(flags: ReadFlags, io: Io): Promise<void> {
   if (flags.json) {
     io.out(JSON.stringify({ tokens }));
   } else {
-    io.out(
-      table(
-        ['NAME', 'PROFILE', 'PRESENT', 'LABEL', 'SERIAL', 'PIN'],
-        tokens.map((t) => [
-          t.name,
-          t.profile,
-          t.present ? 'yes' : 'no',
-          t.label ?? '-',
-          t.serial ?? '-',
-          t.pinState ?? '-',
-        ]),
-      ),
-    );
+    io.out(tokensTable(tokens));
   }
   for (const t of tokens) if (t.error) io.err(`${t.name}: ${t.error.message} [${t.error.code}]`);
   const bad = tokens.filter((t) => !t.present || t.error);

@@ -10,10 +10,9 @@
  * Mounting needs root (CAP_SYS_ADMIN); without it the test is skipped, saying so.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdir, open, readFile, rm } from 'node:fs/promises';
+import { mkdir, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AUDIT_LOG_FILE } from '../../../src/store';
-import { call, errorOf, signaturesOf, targetsDoc } from '../../helpers/daemon-api';
+import { auditRecords, call, errorOf, signaturesOf, targetsDoc } from '../../helpers/daemon-api';
 import { makeDaemonSetup, startDaemonProcess, type DaemonSetup } from '../../helpers/daemon';
 import { runCli } from '../../helpers/run-cli';
 import { makeTempDir } from '../../helpers/tmp';
@@ -128,11 +127,9 @@ describe('notary-hsmd on a full audit disk', () => {
 
     const verified = await runCli(['audit', 'verify', '--state-dir', setup.stateDir, '--json']);
     expect(verified.code).toBe(0);
-    const log = (await readFile(join(setup.stateDir, AUDIT_LOG_FILE), 'utf8'))
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as { outcome: string; version?: number; role?: string });
-    const signed = log.filter((r) => r.outcome === 'signed' && r.role === 'targets/ci');
+    const signed = (await auditRecords(setup.stateDir)).filter(
+      (r) => r.outcome === 'signed' && r.role === 'targets/ci',
+    );
     expect(signed.map((r) => r.version)).toEqual(signedVersions);
   });
 });

@@ -18,10 +18,9 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, realpathSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { AUDIT_LOG_FILE } from '../../../src/store';
-import { call, errorOf, signaturesOf, targetsDoc } from '../../helpers/daemon-api';
+import { auditRecords, call, errorOf, signaturesOf, targetsDoc } from '../../helpers/daemon-api';
 import { makeDaemonSetup, startDaemonProcess, type DaemonSetup } from '../../helpers/daemon';
 import { runCli } from '../../helpers/run-cli';
 import { makeTempDir } from '../../helpers/tmp';
@@ -94,11 +93,9 @@ describe('notary-hsmd whose audit filesystem turns read-only', () => {
 
     const verified = await runCli(['audit', 'verify', '--state-dir', setup.stateDir, '--json']);
     expect(verified.code).toBe(0);
-    const log = (await readFile(join(setup.stateDir, AUDIT_LOG_FILE), 'utf8'))
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as { outcome: string; version?: number; role?: string });
-    const signed = log.filter((r) => r.outcome === 'signed' && r.role === 'targets/ci');
+    const signed = (await auditRecords(setup.stateDir)).filter(
+      (r) => r.outcome === 'signed' && r.role === 'targets/ci',
+    );
     expect(signed.map((r) => r.version)).toEqual([1]);
   });
 });
