@@ -358,6 +358,27 @@ function typeOf(v: JsonValue): string {
 
 /** The object a `drop` removed a member from (set by mutate, read right after). */
 let droppedFrom: object | undefined;
+/** Where a `retype` wrote its value (set by mutate, read right after). */
+let retyped:
+  { readonly parent: object; readonly key: string | number; readonly value: JsonValue } | undefined;
+/** The valid document before any mutation (set by run, read by a `retype`). */
+let pristine: JsonObject = {};
+
+/** The value at `path` in `doc`, or undefined where the path leads nowhere. */
+function valueAt(doc: JsonValue, path: Path): JsonValue | undefined {
+  let cur: JsonValue | undefined = doc;
+  for (const seg of path) {
+    if (
+      cur === null ||
+      typeof cur !== 'object' ||
+      !Object.prototype.hasOwnProperty.call(cur, seg)
+    ) {
+      return undefined;
+    }
+    cur = (cur as Record<string | number, JsonValue>)[seg];
+  }
+  return cur;
+}
 
 /** Applies one mutation to `doc` in place; returns the oracle's verdict on it. */
 function mutate(doc: JsonObject, op: Op): Verdict {
@@ -381,7 +402,19 @@ function mutate(doc: JsonObject, op: Op): Verdict {
     case 'retype': {
       if (!slot || typeOf(op.value) === typeOf(slot.value)) return 'either';
       setIn(doc, slot.path, op.value);
-      return op.value === null ? 'either' : 'refuse';
+      const parent = container(doc, parentPath);
+      if (typeof parent === 'object' && parent !== null) {
+        retyped = {
+          parent,
+          key: slot.path[slot.path.length - 1] as string | number,
+          value: op.value,
+        };
+      }
+      // A second retype of the same member can give it back its original type (false, then
+      // []): that member is then judged by neither verdict.
+      const original = valueAt(pristine, slot.path);
+      const back = original !== undefined && typeOf(original) === typeOf(op.value);
+      return op.value === null || back ? 'either' : 'refuse';
     }
     case 'duplicate': {
       const objects = all.filter((s) => isRecord(s.value) && Object.keys(s.value).length > 0);
@@ -540,16 +573,22 @@ describe('notary-hsmd under generated requests', () => {
       // Edits that remove or replace come first, so that none undoes a later one that
       // the verdict counts on; duplicates last, so that no edit removes the member written twice.
       const ops = [...plan.body.ops].sort((a, b) => ORDER(a) - ORDER(b));
-      const verdicts: [Verdict, object | undefined][] = [];
+      pristine = structuredClone(doc);
+      const verdicts: [Verdict, object | undefined, typeof retyped][] = [];
       for (const op of ops) {
         droppedFrom = undefined;
-        verdicts.push([mutate(doc, op), droppedFrom]);
+        retyped = undefined;
+        verdicts.push([mutate(doc, op), droppedFrom, retyped]);
       }
       // A required member's drop counts only while its object is still in the document (a
-      // later drop of the whole object, say a target entry, makes the request valid again).
+      // later drop of the whole object, say a target entry, makes the request valid again);
+      // a retype counts only while its value is still there (a later retype replaces it).
       const live = new Set<unknown>([doc, ...slots(doc).map((x) => x.value)]);
-      for (const [v, from] of verdicts) {
-        verdict = worse(verdict, from !== undefined && !live.has(from) ? 'either' : v);
+      for (const [v, from, put] of verdicts) {
+        const undone =
+          (from !== undefined && !live.has(from)) ||
+          (put !== undefined && Reflect.get(put.parent, put.key) !== put.value);
+        verdict = worse(verdict, undone ? 'either' : v);
       }
       sentDoc = doc;
       bytes = Buffer.from(writeJson(doc, plan.style));
