@@ -7,10 +7,13 @@
  *   notary-hsmd tokens --config F [--json]
  *   notary-hsmd keys list --config F [--token T] [--json]
  *   notary-hsmd keys generate --config F --token T --label L [--id HEX] [--json]
+ *   notary-hsmd checkpoint export --config F [--out FILE] [--json]
+ *   notary-hsmd checkpoint reset --config F --yes
  *
  * bin/notary-hsmd calls the exported main(); run directly, the module calls it itself.
  */
 import { Command, CommanderError } from 'commander';
+import { checkpointExportCommand, checkpointResetCommand } from '../src/admin/checkpoint';
 import { keysGenerateCommand, keysListCommand, tokensCommand } from '../src/admin/commands';
 import { exitCodeFor, processIo, type Io } from '../src/cli/context';
 import { NotaryHsmError } from '../src/errors';
@@ -101,7 +104,29 @@ function program(io: Io, setCode: (c: number) => void): Command {
       async (f: { config: string; token: string; label: string; id?: string; json?: boolean }) =>
         setCode(await keysGenerateCommand(f, io)),
     );
-  for (const c of [...p.commands, ...keys.commands]) c.exitOverride();
+  const checkpoint = p
+    .command('checkpoint')
+    .description("the audit log's checkpoint, as its token holds it");
+  checkpoint
+    .command('export')
+    .description('print (or write) the checkpoint, for notary-hsm audit verify --checkpoint')
+    .option('-c, --config <file>', 'configuration file', DEFAULT_CONFIG)
+    .option('-o, --out <file>', 'write it to this file')
+    .option('--json', 'print JSON')
+    .action(async (f: { config: string; out?: string; json?: boolean }) =>
+      setCode(await checkpointExportCommand(f, io)),
+    );
+  checkpoint
+    .command('reset')
+    .description(
+      'destroy the checkpoint (the daemon stopped), after a state directory was lost for good',
+    )
+    .option('-c, --config <file>', 'configuration file', DEFAULT_CONFIG)
+    .option('--yes', 'yes: versions signed in lost records could be signed again')
+    .action(async (f: { config: string; yes?: boolean }) =>
+      setCode(await checkpointResetCommand(f, io)),
+    );
+  for (const c of [...p.commands, ...keys.commands, ...checkpoint.commands]) c.exitOverride();
   return p;
 }
 

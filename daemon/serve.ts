@@ -14,7 +14,8 @@ import { log, setConsoleLevel } from '../src/log';
 import { TokenRegistry } from '../src/pkcs11/registry';
 import { ClientRegistry, clientEntryFromConfig } from '../src/policy/clients';
 import { SigningService } from '../src/signing/service';
-import { openStore } from '../src/store';
+import { openStore, type Store, type StoreOptions } from '../src/store';
+import { TokenCheckpointStore } from '../src/pkcs11/token-checkpoint';
 import { createApp } from './app';
 import { decisionObserver, processMetrics, tokenOperationObserver } from './metrics';
 import { allowedHostsFor, listen, type ServerHandle } from './server';
@@ -52,6 +53,40 @@ function readTls(tls: NonNullable<Config['tls']>): { cert: Buffer; key: Buffer; 
   };
 }
 
+/** The audit checkpoint's store options: none when the configuration has no checkpoint. */
+function checkpointOptions(config: Config, registry: TokenRegistry): StoreOptions {
+  const c = config.auditCheckpoint;
+  if (!c) {
+    log().warn(
+      'audit checkpoint off: a log cut short or restored from an old copy goes unnoticed',
+      {
+        reason:
+          config.tokens.length === 0
+            ? 'no token'
+            : 'audit_checkpoint: off, or no token whose PIN the daemon holds',
+      },
+    );
+    return {};
+  }
+  return {
+    checkpoint: new TokenCheckpointStore(registry, c.token, c.label),
+    onCheckpoint: (verdict, at) => {
+      const fields = { token: c.token, seq: at.seq, hash: at.hash.slice(0, 16) };
+      if (verdict === 'adopt') {
+        log().warn(
+          'audit checkpoint created for an existing log: it guards records from now on',
+          fields,
+        );
+      } else {
+        log().info(
+          verdict === 'new' ? 'audit checkpoint created' : 'audit log matches its checkpoint',
+          fields,
+        );
+      }
+    },
+  };
+}
+
 export async function startDaemon(opts: ServeOptions = {}): Promise<Daemon> {
   let config: Config;
   let adminToken: string | undefined;
@@ -66,15 +101,17 @@ export async function startDaemon(opts: ServeOptions = {}): Promise<Daemon> {
     clients: config.clients.map(clientEntryFromConfig),
     keys: config.keys,
   });
-  const store = await openStore(config.stateDir);
   const metrics = new Registry();
   processMetrics(metrics);
   const registry = new TokenRegistry(config, { observe: tokenOperationObserver(metrics) });
   let handle: ServerHandle | undefined;
+  let store: Store | undefined;
   try {
     // Tokens are opened (and logged in, where the PIN is not per request) before the
-    // listener: a wrong PIN or an absent token is in the log at once and in /readyz.
+    // listener: a wrong PIN or an absent token is in the log at once and in /readyz. Then
+    // the store, which checks its log against the checkpoint kept in a token.
     await registry.open();
+    store = await openStore(config.stateDir, checkpointOptions(config, registry));
     const services = new SigningService({
       config,
       registry,
@@ -94,11 +131,12 @@ export async function startDaemon(opts: ServeOptions = {}): Promise<Daemon> {
     });
     handle = await listen(app, { address, ...(config.tls ? { tls: readTls(config.tls) } : {}) });
   } catch (err) {
+    await store?.close();
     await registry.close();
-    await store.close();
     throw err;
   }
   const server = handle;
+  const openedStore = store;
   logger.info('notary-hsmd listening', {
     address: server.address,
     config: config.file,
@@ -112,8 +150,9 @@ export async function startDaemon(opts: ServeOptions = {}): Promise<Daemon> {
     close: () =>
       (closing ??= (async () => {
         await server.close();
+        // the store first: its last batches write their checkpoint to a token
+        await openedStore.close();
         await registry.close();
-        await store.close();
         logger.info('notary-hsmd stopped');
       })()),
   };

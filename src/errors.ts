@@ -72,6 +72,7 @@ export type TokenErrorCode =
   | 'KEY_EXISTS' // a key with this label or ID already exists on the token
   | 'KEY_TEMPLATE_INVALID' // the token refused the attributes we asked for
   | 'MECHANISM_UNSUPPORTED' // the token cannot perform the mechanism or function
+  | 'DATA_OBJECT_AMBIGUOUS' // two data objects with the application and label we look for
   | 'PKCS11_ERROR' // any other CKR value (its name is in details)
   | 'PROFILE_INVALID' // an HSM profile file does not match its schema
   | 'URI_INVALID'; // a PKCS#11 URI (RFC 7512) that we cannot use
@@ -84,6 +85,8 @@ export type StoreErrorCode =
   | 'AUDIT_UNAVAILABLE' // the audit log cannot be written or read: nothing may be signed
   | 'AUDIT_CORRUPT' // the audit log's records or hash chain do not verify: refuse to start
   | 'AUDIT_RECORD_INVALID' // a record the store cannot hold (wrong types, bad version)
+  | 'AUDIT_BEHIND_CHECKPOINT' // the log lacks records its checkpoint on the token covers (cut or restored): refuse to start
+  | 'CHECKPOINT_UNAVAILABLE' // the audit checkpoint cannot be read from its token: refuse to start
   | 'STATE_LOCKED'; // another live process holds the state directory
 
 /** Codes for user-facing input problems outside metadata. */
@@ -236,6 +239,7 @@ const HTTP_STATUS: { readonly [C in ErrorCode]: HttpErrorStatus } = {
   KEY_EXISTS: 409,
   KEY_TEMPLATE_INVALID: 500,
   MECHANISM_UNSUPPORTED: 500,
+  DATA_OBJECT_AMBIGUOUS: 500,
   PKCS11_ERROR: 500,
   PROFILE_INVALID: 500,
   URI_INVALID: 500,
@@ -243,6 +247,8 @@ const HTTP_STATUS: { readonly [C in ErrorCode]: HttpErrorStatus } = {
   AUDIT_UNAVAILABLE: 503,
   AUDIT_CORRUPT: 500,
   AUDIT_RECORD_INVALID: 500,
+  AUDIT_BEHIND_CHECKPOINT: 500,
+  CHECKPOINT_UNAVAILABLE: 503,
   STATE_LOCKED: 500,
   // Input outside metadata.
   USAGE: 400,

@@ -17,6 +17,7 @@ import { keyRefFromUri } from '../pkcs11/uri';
 import {
   fileConfigSchema,
   type ClientConfig,
+  type FileConfig,
   type KeyConfig,
   type PolicyConfig,
   type TokenConfig,
@@ -47,6 +48,8 @@ export interface Config {
   readonly tls?: { readonly cert: string; readonly key: string; readonly clientCa: string };
   readonly allowedHosts: readonly string[];
   readonly stateDir: string;
+  /** The token and data-object label of the audit checkpoint; undefined: none (`off`, or no token qualifies). */
+  readonly auditCheckpoint?: { readonly token: string; readonly label: string };
   readonly log: { readonly level: string; readonly format: 'json' | 'text' };
   readonly policy: PolicyConfig;
   readonly tokens: readonly ResolvedToken[];
@@ -193,6 +196,7 @@ export function resolveConfig(data: unknown, file: string, profileDir?: string):
     });
   });
 
+  const checkpoint = auditCheckpoint(cfg, rel(cfg.state_dir), problems);
   if (problems.length > 0) throw invalid(file, problems);
   return Object.freeze({
     file,
@@ -204,12 +208,39 @@ export function resolveConfig(data: unknown, file: string, profileDir?: string):
       : {}),
     allowedHosts: cfg.allowed_hosts ?? [],
     stateDir: rel(cfg.state_dir),
+    ...(checkpoint ? { auditCheckpoint: checkpoint } : {}),
     log: cfg.log,
     policy: cfg.policy,
     tokens: Object.freeze(tokens),
     keys: Object.freeze(keys),
     clients: Object.freeze(cfg.clients),
   });
+}
+
+/**
+ * The audit checkpoint's place: the configured token, or the first token whose PIN the
+ * daemon holds (a private object is read after login; a per-request PIN never is held).
+ */
+function auditCheckpoint(
+  cfg: FileConfig,
+  stateDir: string,
+  problems: string[],
+): { token: string; label: string } | undefined {
+  const c = cfg.audit_checkpoint;
+  if (c === 'off') return undefined;
+  const label = (c?.label ?? stateDir).slice(0, 256);
+  if (c === undefined) {
+    const token = cfg.tokens.find((t) => t.pin !== 'request');
+    return token ? { token: token.name, label } : undefined;
+  }
+  const token = cfg.tokens.find((t) => t.name === c.token);
+  if (!token) problems.push(`audit_checkpoint.token: no token named ${c.token}`);
+  else if (token.pin === 'request') {
+    problems.push(
+      `audit_checkpoint.token: token ${c.token} takes its PIN with each request; the checkpoint needs a token whose PIN the daemon holds`,
+    );
+  }
+  return { token: c.token, label };
 }
 
 function keyExtras(k: KeyConfig): Pick<ResolvedKey, 'role' | 'guns' | 'delegation'> {

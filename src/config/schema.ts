@@ -141,6 +141,21 @@ export const fileConfigSchema = z.strictObject({
   /** Host header values accepted besides the listen address's own. */
   allowed_hosts: z.array(z.string().min(1)).optional(),
   state_dir: z.string().min(1).default('./var/state'),
+  /**
+   * Where the audit log's checkpoint is kept (src/store/checkpoint.ts): a token whose PIN
+   * the daemon holds, and a name for this daemon's checkpoint (default: the state
+   * directory's path; two daemons on one token need different ones).
+   * Default: the first such token. `off`: none (a cut or restored log then goes unnoticed).
+   */
+  audit_checkpoint: z
+    .union([
+      z.literal('off'),
+      z.strictObject({
+        token: z.string().min(1),
+        label: z.string().min(1).max(256).optional(),
+      }),
+    ])
+    .optional(),
   log: z
     .strictObject({
       level: z.enum(['error', 'warn', 'info', 'debug']).default('info'),

@@ -121,6 +121,22 @@ export class Pkcs11jsPort implements Pkcs11Port {
     });
   }
 
+  createObject(session: Handle, template: readonly PortAttribute[]): Handle {
+    return this.call('C_CreateObject', () =>
+      this.lib.C_CreateObject(session, template as pkcs11.Template),
+    );
+  }
+
+  setAttributes(session: Handle, object: Handle, template: readonly PortAttribute[]): void {
+    this.call('C_SetAttributeValue', () =>
+      this.lib.C_SetAttributeValue(session, object, template as pkcs11.Template),
+    );
+  }
+
+  destroyObject(session: Handle, object: Handle): void {
+    this.call('C_DestroyObject', () => this.lib.C_DestroyObject(session, object));
+  }
+
   getAttributes(session: Handle, object: Handle, types: readonly number[]): Map<number, Buffer> {
     const res = this.call('C_GetAttributeValue', () =>
       this.lib.C_GetAttributeValue(

@@ -48,4 +48,10 @@ export interface Pkcs11Port {
   /** The same, synchronously (no thread-pool hop), for tokens that never wait for a touch. */
   signSync(session: Handle, digest: Buffer, maxLength: number): Buffer;
   mechanisms(slot: Handle): number[];
+  /** C_CreateObject; returns the new object's handle. */
+  createObject(session: Handle, template: readonly PortAttribute[]): Handle;
+  /** C_SetAttributeValue. */
+  setAttributes(session: Handle, object: Handle, template: readonly PortAttribute[]): void;
+  /** C_DestroyObject. */
+  destroyObject(session: Handle, object: Handle): void;
 }

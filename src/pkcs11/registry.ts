@@ -7,7 +7,7 @@
 import { NotaryHsmError, isNotaryHsmError, type ErrorCode } from '../errors';
 import { log } from '../log';
 import type { Config, ResolvedToken } from '../config/load';
-import type { KeyRef, KeyReport, PinState } from './host/protocol';
+import type { DataRef, KeyRef, KeyReport, PinState } from './host/protocol';
 import { ModuleHost, type HostKind } from './host/module-host';
 import { pinSource } from './pin';
 import { Pkcs11Signer } from './pkcs11-signer';
@@ -247,6 +247,21 @@ export class TokenRegistry {
 
   listKeys(token: string, pin?: string): Promise<KeyReport[]> {
     return this.run(token, (o) => o.listKeys(pin));
+  }
+
+  /** The text kept in a private data object on `token`, or null (see TokenRuntime.readData). */
+  readData(token: string, object: DataRef): Promise<string | null> {
+    return this.run(token, (o) => o.readData(object));
+  }
+
+  /** Keeps `value` in a private data object on `token` (made on first use). */
+  writeData(token: string, object: DataRef, value: string): Promise<void> {
+    return this.run(token, (o) => o.writeData(object, value));
+  }
+
+  /** Destroys a private data object on `token`; true if there was one. */
+  deleteData(token: string, object: DataRef): Promise<boolean> {
+    return this.run(token, (o) => o.deleteData(object));
   }
 
   /** A signer for a configured key. throws: KEY_NOT_FOUND and the token's codes */

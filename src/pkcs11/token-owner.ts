@@ -20,6 +20,7 @@ import { log } from '../log';
 import type { ModuleHost } from './host/module-host';
 import {
   monotonicMs,
+  type DataRef,
   type HostRequest,
   type KeyRef,
   type KeyReport,
@@ -400,6 +401,21 @@ export class TokenOwner {
 
   generateKey(label: string, id: string, pin?: string): Promise<KeyReport> {
     return this.withLogin({ op: 'generateKey', token: this.name, label, id }, pin);
+  }
+
+  /** The text kept in a private data object on the token, or null when there is none. */
+  readData(object: DataRef): Promise<string | null> {
+    return this.withLogin({ op: 'readData', token: this.name, object });
+  }
+
+  /** Keeps `value` in a private data object on the token (made on first use). */
+  async writeData(object: DataRef, value: string): Promise<void> {
+    await this.withLogin({ op: 'writeData', token: this.name, object, value });
+  }
+
+  /** Destroys a private data object; true if there was one. */
+  deleteData(object: DataRef): Promise<boolean> {
+    return this.withLogin({ op: 'deleteData', token: this.name, object });
   }
 
   /**

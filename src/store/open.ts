@@ -16,6 +16,7 @@ import { dirname, join } from 'node:path';
 import { NotaryHsmError } from '../errors';
 import type { AuditInput } from '../signing/types';
 import { AuditLog } from './audit-log';
+import { checkpointVerdict, type Checkpoint, type CheckpointStore } from './checkpoint';
 import { readLines } from './lines';
 import { lockStateDir, type StateLock } from './lock';
 import {
@@ -57,6 +58,13 @@ export interface StoreOptions {
    * its own datasync call.
    */
   io?: Partial<AuditFileIo>;
+  /**
+   * Where the log's checkpoint is kept (checkpoint.ts). With one, the log is checked
+   * against it at open (AUDIT_BEHIND_CHECKPOINT) and every batch's answers wait for it.
+   */
+  checkpoint?: CheckpointStore;
+  /** Told what open found about the checkpoint ('adopt': a log older than its checkpoint). */
+  onCheckpoint?: (verdict: 'ok' | 'new' | 'adopt', at: Checkpoint) => void;
 }
 
 const { O_WRONLY, O_RDONLY, O_APPEND, O_CREAT, O_EXCL, O_NOFOLLOW, O_DSYNC } = constants;
@@ -128,11 +136,17 @@ interface Scan {
   goodBytes: number;
   /** Bytes after it (a torn tail), to cut away. */
   tornBytes: number;
+  /** The hash of the record at the seq asked for (undefined without one). */
+  hashAt: string | undefined;
 }
 
-/** Reads and verifies the whole log. throws: AUDIT_CORRUPT, AUDIT_UNAVAILABLE */
-async function scan(path: string): Promise<Scan> {
+/**
+ * Reads and verifies the whole log, noting the hash of record `at` on the way.
+ * throws: AUDIT_CORRUPT, AUDIT_UNAVAILABLE
+ */
+async function scan(path: string, at = 0): Promise<Scan> {
   const checker = new ChainChecker();
+  let hashAt: string | undefined = at === 0 ? checker.lastHash : undefined;
   const versions = new Map<string, number>();
   let goodBytes = 0;
   let endBytes = 0;
@@ -157,6 +171,7 @@ async function scan(path: string): Promise<Scan> {
         continue;
       }
       goodBytes = endBytes;
+      if (checker.records === at) hashAt = checker.lastHash;
       if (r.outcome === 'reset' && r.gun !== undefined) forgetGun(versions, r.gun);
       if (r.outcome === 'signed' && r.gun !== undefined && r.role !== undefined) {
         const key = stateKey(r.gun, r.role);
@@ -177,7 +192,24 @@ async function scan(path: string): Promise<Scan> {
     versions,
     goodBytes,
     tornBytes: endBytes - goodBytes,
+    hashAt,
   };
+}
+
+/** The checkpoint, or CHECKPOINT_UNAVAILABLE naming where it is kept. */
+async function readCheckpoint(store: CheckpointStore): Promise<Checkpoint | undefined> {
+  try {
+    return await store.read();
+  } catch (cause) {
+    if (cause instanceof NotaryHsmError && cause.code === 'CHECKPOINT_UNAVAILABLE') throw cause;
+    throw new NotaryHsmError(
+      'CHECKPOINT_UNAVAILABLE',
+      `cannot read the audit checkpoint from ${store.where}: ${(cause as Error).message}. ` +
+        'Nothing is signed without it: make that token available (or name another in the ' +
+        "configuration's audit_checkpoint)",
+      { cause, details: { where: store.where } },
+    );
+  }
 }
 
 /**
@@ -201,7 +233,16 @@ export async function openStore(stateDir: string, options: StoreOptions = {}): P
       ? { ...nodeFileIo, durableWrites: false, ...options.io }
       : nodeFileIo;
     file = await openForAppend(path, dirCreated, io.durableWrites === true);
-    const found = await scan(path);
+    const cp = options.checkpoint;
+    const saved = cp ? await readCheckpoint(cp) : undefined;
+    const found = await scan(path, saved?.seq);
+    const verdict = cp
+      ? checkpointVerdict(
+          saved,
+          { path, head: found.head, hashAtCheckpoint: found.hashAt },
+          cp.where,
+        )
+      : undefined;
     if (found.tornBytes > 0) {
       try {
         await file.truncate(found.goodBytes);
@@ -211,17 +252,18 @@ export async function openStore(stateDir: string, options: StoreOptions = {}): P
       }
     }
     const now = options.now ?? (() => new Date());
-    const writer = new AuditWriter(path, file, found.head, io, now, lock);
+    const writer = new AuditWriter(path, file, found.head, io, now, lock, cp);
     file = undefined; // the writer owns it now
     const store = new OpenStore(writer, found.versions, lock);
-    if (found.tornBytes > 0) {
-      try {
-        await store.recover(found.tornBytes);
-      } catch (err) {
-        await store.close();
-        throw err;
-      }
+    try {
+      if (found.tornBytes > 0) await store.recover(found.tornBytes);
+      // The checkpoint matches the head from here on (a recovery record's batch wrote it).
+      else if (cp) await writer.writeCheckpoint();
+    } catch (err) {
+      await store.close();
+      throw err;
     }
+    if (verdict) options.onCheckpoint?.(verdict, writer.head());
     return store;
   } catch (err) {
     await file?.close();

@@ -19,6 +19,8 @@ export interface AuditVerification {
   readonly lastHash: string;
   /** The first problem: its line (1-based) and, when it parsed that far, its seq. */
   readonly error?: { readonly line: number; readonly seq?: number; readonly problem: string };
+  /** The hash of the record at the seq asked for (`at`), when the log verified that far. */
+  readonly hashAt?: string;
 }
 
 export interface ReadAuditOptions {
@@ -49,8 +51,14 @@ async function openForRead(path: string): Promise<FileHandle> {
  * or a write in progress when the daemon is running: run it again).
  * throws: AUDIT_UNAVAILABLE (the file cannot be read)
  */
-export async function verifyAuditLog(path: string): Promise<AuditVerification> {
+export async function verifyAuditLog(
+  path: string,
+  options: { at?: number } = {},
+): Promise<AuditVerification> {
   const checker = new ChainChecker();
+  const at = options.at;
+  let hashAt: string | undefined = at === 0 ? checker.lastHash : undefined;
+  const found = (): { hashAt?: string } => (hashAt === undefined ? {} : { hashAt });
   const file = await openForRead(path);
   try {
     for await (const line of readLines(file, MAX_RECORD_BYTES)) {
@@ -58,6 +66,7 @@ export async function verifyAuditLog(path: string): Promise<AuditVerification> {
         ok: false,
         records: checker.records,
         lastHash: checker.lastHash,
+        ...found(),
         error:
           seq === undefined ? { line: line.number, problem } : { line: line.number, seq, problem },
       });
@@ -67,13 +76,14 @@ export async function verifyAuditLog(path: string): Promise<AuditVerification> {
       }
       const r = checker.check(line.bytes);
       if (isProblem(r)) return fail(r.problem, r.seq);
+      if (checker.records === at) hashAt = checker.lastHash;
     }
   } catch (cause) {
     throw new NotaryHsmError('AUDIT_UNAVAILABLE', `cannot read the audit log ${path}`, { cause });
   } finally {
     await file.close();
   }
-  return { ok: true, records: checker.records, lastHash: checker.lastHash };
+  return { ok: true, records: checker.records, lastHash: checker.lastHash, ...found() };
 }
 
 /**

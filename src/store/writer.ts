@@ -32,11 +32,18 @@
  *   above, nothing is written, and all later commits are refused. A problem found by
  *   `check()` between batches (readiness) counts the same. The check is synchronous: a
  *   stat of the log, a stat of the lock and a 64-byte read of it, once per batch.
+ * - With a checkpoint store (checkpoint.ts), each durable batch's last record is written
+ *   there before any of the batch's promises resolve. If that write fails (the token
+ *   pulled out, its login lost), the batch's records are in the file but rejected like a
+ *   failed write, and later commits are refused until a retry every RECOVER_MS writes the
+ *   checkpoint of the durable head; then commits are taken again. Nothing is answered
+ *   on the strength of a record its checkpoint does not cover.
  */
 import { fstatSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { NotaryHsmError } from '../errors';
 import type { AuditEntry, AuditInput } from '../signing/types';
+import type { CheckpointStore } from './checkpoint';
 import { identityOf, identityProblem, type FileIdentity } from './identity';
 import { MAX_RECORD_BYTES, sealRecord, type SealedRecord } from './record';
 
@@ -123,6 +130,8 @@ export class AuditWriter {
   private durable: { length: number; seq: number; prev: string };
   /** Set while a failure may be recovered from (see the file comment). */
   private recovering: NodeJS.Timeout | undefined;
+  /** True while the durable head's checkpoint is not written (see the file comment). */
+  private checkpointBehind = false;
   /** The open log's device and inode (fstat once: a descriptor's file never changes). */
   private readonly identity: FileIdentity;
 
@@ -137,6 +146,7 @@ export class AuditWriter {
     private readonly io: AuditFileIo,
     private readonly now: () => Date,
     private readonly lock?: { check(): string | undefined },
+    private readonly checkpoint?: CheckpointStore,
   ) {
     this.seq = head.seq;
     this.prev = head.hash;
@@ -204,6 +214,24 @@ export class AuditWriter {
       this.lines.push(sealed.line);
       this.schedule();
     });
+  }
+
+  /**
+   * Writes the durable head to the checkpoint store (none: nothing to do).
+   * throws: CHECKPOINT_UNAVAILABLE
+   */
+  async writeCheckpoint(): Promise<void> {
+    if (!this.checkpoint) return;
+    try {
+      await this.checkpoint.write({ seq: this.durable.seq, hash: this.durable.prev });
+    } catch (cause) {
+      throw new NotaryHsmError(
+        'CHECKPOINT_UNAVAILABLE',
+        `cannot write the audit checkpoint to ${this.checkpoint.where} (${describe(cause)}); ` +
+          'nothing is signed until it can be written',
+        { cause, details: { where: this.checkpoint.where } },
+      );
+    }
   }
 
   /** Refuses new commits, waits until everything committed is durable (or failed), closes. */
@@ -276,8 +304,8 @@ export class AuditWriter {
       if (recoverable && this.failure?.cause === cause) this.startRecovering();
       return;
     }
-    this.flushing = undefined;
     if (this.failure !== undefined) {
+      this.flushing = undefined;
       // check() found the log or the lock gone while this batch was in flight
       for (const p of batch) p.reject(this.failure);
       return;
@@ -289,6 +317,29 @@ export class AuditWriter {
         seq: last.entry.seq,
         prev: last.entry.hash,
       };
+    }
+    if (this.checkpoint) {
+      // still `flushing`: the next batch waits, so checkpoints reach the token in order
+      try {
+        await this.writeCheckpoint();
+      } catch (err) {
+        this.flushing = undefined;
+        this.checkpointBehind = true;
+        this.fail(
+          new NotaryHsmError('AUDIT_UNAVAILABLE', (err as Error).message, {
+            cause: err,
+            details: { path: this.path, where: this.checkpoint.where },
+          }),
+          batch,
+        );
+        this.startRecovering();
+        return;
+      }
+    }
+    this.flushing = undefined;
+    if (this.failure !== undefined) {
+      for (const p of batch) p.reject(this.failure); // found while the checkpoint was written
+      return;
     }
     this.counters.records += batch.length;
     this.counters.batches++;
@@ -317,12 +368,28 @@ export class AuditWriter {
       this.recovering = undefined;
       return;
     }
+    if (this.checkpointBehind) {
+      try {
+        await this.writeCheckpoint();
+      } catch {
+        return; // the token is still away: try again later
+      }
+      this.checkpointBehind = false;
+      if (this.closed) return;
+      this.resume();
+      return;
+    }
     try {
       await this.file.truncate(this.durable.length);
     } catch {
       return; // still read-only (or full in a way a cut cannot help): try again later
     }
     if (this.closed || fstatSync(this.file.fd).size !== this.durable.length) return;
+    this.resume();
+  }
+
+  /** Takes commits again from the durable head. */
+  private resume(): void {
     clearInterval(this.recovering);
     this.recovering = undefined;
     this.seq = this.durable.seq;

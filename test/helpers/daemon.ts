@@ -140,6 +140,33 @@ export async function makeDaemonSetup(
   return { dir, config, adminToken, ciToken, stateDir: join(dir, 'state') };
 }
 
+/** Runs a bin/notary-hsmd administration command to its end: exit code and output. */
+export function runDaemonCommand(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.once('close', (code) => resolve({ code, out, err }));
+  });
+}
+
+/**
+ * Forgets the audit checkpoint of `config`'s state directory (`notary-hsmd checkpoint
+ * reset`), for tests that start again on an emptied state directory on purpose.
+ */
+export async function resetCheckpoint(config: string): Promise<void> {
+  const r = await runDaemonCommand(['checkpoint', 'reset', '--config', config, '--yes']);
+  if (r.code !== 0) throw new Error(`checkpoint reset failed (${String(r.code)}): ${r.err}`);
+}
+
 export interface DaemonProcess {
   readonly url: string;
   readonly child: ChildProcess;

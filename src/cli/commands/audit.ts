@@ -3,11 +3,13 @@
  * (every record and the hash chain that links them) and read it. Both only read the file,
  * so they are safe while the daemon runs.
  */
+import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { NotaryHsmError } from '../../errors';
 import type { AuditEntry } from '../../signing/types';
 import { AUDIT_LOG_FILE, readAudit, verifyAuditLog } from '../../store';
+import { checkpointVerdict, decodeCheckpoint, type Checkpoint } from '../../store/checkpoint';
 import type { Io } from '../context';
 import { table } from '../table';
 
@@ -20,6 +22,7 @@ interface StateDirFlags {
 
 interface VerifyFlags extends StateDirFlags {
   json?: boolean;
+  checkpoint?: string;
 }
 
 interface ShowFlags extends StateDirFlags {
@@ -34,13 +37,41 @@ function auditLogPath(flags: StateDirFlags, io: Io): string {
   return resolve(dir, AUDIT_LOG_FILE);
 }
 
+/** A checkpoint file written by `notary-hsmd checkpoint export`. throws: USAGE, CHECKPOINT_UNAVAILABLE */
+async function readCheckpointFile(file: string): Promise<Checkpoint> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (cause) {
+    throw new NotaryHsmError('USAGE', `--checkpoint: cannot read ${file}`, { cause });
+  }
+  return decodeCheckpoint(text, file);
+}
+
 export async function runAuditVerify(flags: VerifyFlags, io: Io): Promise<void> {
   const path = auditLogPath(flags, io);
-  const result = await verifyAuditLog(path);
-  if (flags.json) io.out(JSON.stringify({ path, ...result }));
+  const checkpoint = flags.checkpoint ? await readCheckpointFile(flags.checkpoint) : undefined;
+  const result = await verifyAuditLog(path, checkpoint ? { at: checkpoint.seq } : {});
+  if (flags.json)
+    io.out(JSON.stringify({ path, ...result, ...(checkpoint ? { checkpoint } : {}) }));
   if (result.ok) {
+    if (checkpoint && flags.checkpoint) {
+      // throws AUDIT_BEHIND_CHECKPOINT: records the checkpoint covers are missing or differ
+      checkpointVerdict(
+        checkpoint,
+        {
+          path,
+          head: { seq: result.records, hash: result.lastHash },
+          hashAtCheckpoint: result.hashAt,
+        },
+        flags.checkpoint,
+      );
+    }
     if (!flags.json) {
       io.out(`audit log OK: ${result.records} records, last hash ${result.lastHash}`);
+      if (checkpoint) {
+        io.out(`it reaches the checkpoint: seq ${checkpoint.seq}, hash ${checkpoint.hash}`);
+      }
     }
     return;
   }
@@ -116,6 +147,10 @@ export function registerAudit(program: Command, io: Io): void {
     .command('verify')
     .description('verify every record of the audit log and the hash chain that links them')
     .option('--state-dir <dir>', 'the daemon state directory (env NOTARY_HSM_STATE_DIR)')
+    .option(
+      '--checkpoint <file>',
+      'also check that the log holds every record this checkpoint covers (notary-hsmd checkpoint export)',
+    )
     .option('--json', 'print JSON')
     .action((flags: VerifyFlags) => runAuditVerify(flags, io));
   audit

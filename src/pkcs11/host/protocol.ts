@@ -18,6 +18,18 @@ export interface KeyRef {
   readonly id?: string;
 }
 
+/**
+ * A private data object (CKO_DATA, CKA_TOKEN, CKA_PRIVATE) found by its CKA_APPLICATION,
+ * holding a short text in its CKA_LABEL: the daemon's audit checkpoint lives in one. The
+ * label, not CKA_VALUE, because tokens may refuse to change a data object's value once
+ * it is made (SoftHSM2: CKR_ATTRIBUTE_READ_ONLY), while a storage object's label is
+ * modifiable: one C_SetAttributeValue per update (~0.3 ms on SoftHSM2's file store)
+ * instead of a create and a destroy (~3 ms).
+ */
+export interface DataRef {
+  readonly application: string;
+}
+
 export type PinState = 'ok' | 'count_low' | 'final_try' | 'locked';
 
 export interface TokenReport {
@@ -60,6 +72,9 @@ export type HostRequest =
   | { op: 'listKeys'; token: string }
   | { op: 'generateKey'; token: string; label: string; id: string }
   | { op: 'sign'; token: string; key: KeyRef; digest: Uint8Array; pin?: string }
+  | { op: 'readData'; token: string; object: DataRef }
+  | { op: 'writeData'; token: string; object: DataRef; value: string }
+  | { op: 'deleteData'; token: string; object: DataRef }
   | { op: 'shutdown' };
 
 export interface HostMessage {

@@ -97,6 +97,12 @@ export class ModuleRuntime {
         return this.token(req.token).generateKey(req.label, req.id);
       case 'sign':
         return this.token(req.token).sign(req.key, asBuffer(req.digest), req.pin);
+      case 'readData':
+        return this.token(req.token).readData(req.object);
+      case 'writeData':
+        return this.token(req.token).writeData(req.object, req.value);
+      case 'deleteData':
+        return this.token(req.token).deleteData(req.object);
       case 'shutdown':
         return this.shutdown();
     }

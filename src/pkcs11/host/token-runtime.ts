@@ -9,7 +9,7 @@ import * as pkcs11 from 'pkcs11js';
 import { NotaryHsmError, isNotaryHsmError } from '../../errors';
 import { P256_PARAMS, p256Spki } from '../ec';
 import type { Handle, Pkcs11Port, PortAttribute, PortTokenInfo } from '../port';
-import type { KeyRef, KeyReport, PinState, TokenReport, TokenSelector } from './protocol';
+import type { DataRef, KeyRef, KeyReport, PinState, TokenReport, TokenSelector } from './protocol';
 
 /** PIN state from CK_TOKEN_INFO flags. */
 export function pinStateOf(flags: number): PinState {
@@ -51,6 +51,8 @@ export class TokenRuntime {
   private waiters: ((s: Handle) => void)[] = [];
   private loggedIn = false;
   private readonly keyCache = new Map<string, { handle: Handle; alwaysAuthenticate: boolean }>();
+  /** Data objects' handles by application (see writeData). */
+  private readonly dataCache = new Map<string, Handle>();
 
   constructor(
     private readonly port: Pkcs11Port,
@@ -125,6 +127,7 @@ export class TokenRuntime {
     this.free = [];
     this.loggedIn = false;
     this.keyCache.clear();
+    this.dataCache.clear();
   }
 
   /** Runs `fn` with the token attached; a removal detaches it and is reported. */
@@ -519,6 +522,99 @@ export class TokenRuntime {
     } finally {
       this.release(s);
     }
+  }
+
+  /** The data objects with `ref`'s application (at most 2: one is expected). */
+  private findData(s: Handle, ref: DataRef): Handle[] {
+    return this.port.findObjects(
+      s,
+      [
+        { type: pkcs11.CKA_CLASS, value: pkcs11.CKO_DATA },
+        { type: pkcs11.CKA_TOKEN, value: true },
+        { type: pkcs11.CKA_APPLICATION, value: ref.application },
+      ],
+      2,
+    );
+  }
+
+  private oneData(s: Handle, ref: DataRef): Handle | undefined {
+    const found = this.findData(s, ref);
+    if (found.length > 1) {
+      throw new NotaryHsmError(
+        'DATA_OBJECT_AMBIGUOUS',
+        `token ${this.name} holds more than one data object of application ${JSON.stringify(ref.application)}`,
+        { details: { token: this.name, application: ref.application } },
+      );
+    }
+    return found[0];
+  }
+
+  /**
+   * The text kept in the private data object `ref` (its CKA_LABEL), or null when the
+   * token holds no such object.
+   * throws: DATA_OBJECT_AMBIGUOUS, NOT_LOGGED_IN, TOKEN_NOT_PRESENT, PKCS#11 codes
+   */
+  readData(ref: DataRef): Promise<string | null> {
+    return this.guarded(() => {
+      this.requireLogin();
+      return this.withSession((s) => {
+        const h = this.oneData(s, ref);
+        if (h === undefined) return null;
+        const label = this.port.getAttributes(s, h, [pkcs11.CKA_LABEL]).get(pkcs11.CKA_LABEL);
+        return label?.toString('utf8') ?? '';
+      });
+    });
+  }
+
+  /**
+   * Keeps `value` in the private data object `ref`, creating it on first use (a token
+   * object, private: found and read only after login). The handle is kept, so an update
+   * is one C_SetAttributeValue.
+   * throws: DATA_OBJECT_AMBIGUOUS, NOT_LOGGED_IN, TOKEN_NOT_PRESENT, PKCS#11 codes
+   */
+  writeData(ref: DataRef, value: string): Promise<null> {
+    return this.guarded(() => {
+      this.requireLogin();
+      return this.withSession((s) => {
+        let h = this.dataCache.get(ref.application) ?? this.oneData(s, ref);
+        try {
+          if (h !== undefined) {
+            this.port.setAttributes(s, h, [{ type: pkcs11.CKA_LABEL, value }]);
+          } else {
+            h = this.port.createObject(s, [
+              { type: pkcs11.CKA_CLASS, value: pkcs11.CKO_DATA },
+              { type: pkcs11.CKA_TOKEN, value: true },
+              { type: pkcs11.CKA_PRIVATE, value: true },
+              { type: pkcs11.CKA_MODIFIABLE, value: true },
+              { type: pkcs11.CKA_APPLICATION, value: ref.application },
+              { type: pkcs11.CKA_LABEL, value },
+            ]);
+          }
+        } catch (err) {
+          this.dataCache.delete(ref.application);
+          throw err;
+        }
+        this.dataCache.set(ref.application, h);
+        return null;
+      });
+    });
+  }
+
+  /**
+   * Destroys the private data object `ref`; true if there was one.
+   * throws: DATA_OBJECT_AMBIGUOUS, NOT_LOGGED_IN, TOKEN_NOT_PRESENT, PKCS#11 codes
+   */
+  deleteData(ref: DataRef): Promise<boolean> {
+    this.dataCache.delete(ref.application);
+    return this.guarded(() => {
+      this.requireLogin();
+      return this.withSession((s) => {
+        const h = this.oneData(s, ref);
+        if (h === undefined) return false;
+        this.port.destroyObject(s, h);
+        return true;
+      });
+    });
   }
 
   /** Logs out and closes every session (shutdown). */

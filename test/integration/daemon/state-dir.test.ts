@@ -14,6 +14,7 @@ import { AUDIT_LOG_FILE, LOCK_FILE } from '../../../src/store';
 import { call, errorOf, signaturesOf, targetsDoc } from '../../helpers/daemon-api';
 import {
   makeDaemonSetup,
+  resetCheckpoint,
   startDaemonProcess,
   type DaemonProcess,
   type DaemonSetup,
@@ -32,6 +33,7 @@ describe('notary-hsmd whose state directory goes away or fails', () => {
   });
   beforeEach(async () => {
     await rm(setup.stateDir, { recursive: true, force: true });
+    await resetCheckpoint(setup.config); // the last case's records are gone on purpose
     daemon = await startDaemonProcess(setup.config);
   });
   afterEach(async () => {
