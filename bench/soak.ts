@@ -6,7 +6,8 @@
  * one minute) it prints: signatures/s, RSS and open descriptors of the daemon and of its
  * module host (/proc/PID/status, /proc/PID/fd), the daemon's event-loop delay p99 (its
  * /metrics gauge, reset at each scrape), /healthz p99 (polled every 100 ms) and errors:
- * expected ones (token codes inside a fault window or the 15 s after it) and unexpected
+ * expected ones (token codes, and AUDIT_UNAVAILABLE while the audit checkpoint on the
+ * token cannot be written, inside a fault window or the 15 s after it) and unexpected
  * ones (anything else). Exit status 1 when there was any unexpected error.
  *
  *   node dist/bench/bench/soak.js [--minutes 10] [--seconds N] [--interval 60]
@@ -35,13 +36,18 @@ import {
   startDaemonProcess,
 } from './daemon-setup';
 
-/** Codes a client may see while the token is out or a touch does not come. */
+/**
+ * Codes a client may see while the token is out or a touch does not come. The token also
+ * keeps the audit log's checkpoint: while it cannot be written, nothing is signed
+ * (AUDIT_UNAVAILABLE), and signing resumes by itself once it can.
+ */
 const FAULT_CODES = new Set([
   'TOKEN_NOT_PRESENT',
   'TOKEN_TIMEOUT',
   'TOKEN_BUSY',
   'NOT_LOGGED_IN',
   'DEVICE_ERROR',
+  'AUDIT_UNAVAILABLE',
 ]);
 const GRACE_MS = 15_000;
 

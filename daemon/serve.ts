@@ -70,7 +70,14 @@ function checkpointOptions(config: Config, registry: TokenRegistry): StoreOption
   }
   return {
     checkpoint: new TokenCheckpointStore(registry, c.token, c.label),
-    onCheckpoint: (verdict, at) => {
+    onCheckpoint: (verdict, at, error) => {
+      if (verdict === 'behind') {
+        log().error('audit log behind its checkpoint: nothing will be signed', {
+          token: c.token,
+          errorMessage: error?.message,
+        });
+        return;
+      }
       const fields = { token: c.token, seq: at.seq, hash: at.hash.slice(0, 16) };
       if (verdict === 'adopt') {
         log().warn(

@@ -196,7 +196,7 @@ export function resolveConfig(data: unknown, file: string, profileDir?: string):
     });
   });
 
-  const checkpoint = auditCheckpoint(cfg, rel(cfg.state_dir), problems);
+  const checkpoint = auditCheckpoint(cfg, tokens, rel(cfg.state_dir), problems);
   if (problems.length > 0) throw invalid(file, problems);
   return Object.freeze({
     file,
@@ -218,11 +218,13 @@ export function resolveConfig(data: unknown, file: string, profileDir?: string):
 }
 
 /**
- * The audit checkpoint's place: the configured token, or the first token whose PIN the
- * daemon holds (a private object is read after login; a per-request PIN never is held).
+ * The audit checkpoint's place: the configured token, or by default the first token whose
+ * PIN the daemon holds (a private object is read after login; a per-request PIN is never
+ * held), preferring one that never waits for a touch (a write waits for a free session).
  */
 function auditCheckpoint(
   cfg: FileConfig,
+  resolved: readonly ResolvedToken[],
   stateDir: string,
   problems: string[],
 ): { token: string; label: string } | undefined {
@@ -230,8 +232,9 @@ function auditCheckpoint(
   if (c === 'off') return undefined;
   const label = (c?.label ?? stateDir).slice(0, 256);
   if (c === undefined) {
-    const token = cfg.tokens.find((t) => t.pin !== 'request');
-    return token ? { token: token.name, label } : undefined;
+    const held = resolved.filter((t) => t.config.pin !== 'request');
+    const token = held.find((t) => !t.profile.touch.possible) ?? held[0];
+    return token ? { token: token.config.name, label } : undefined;
   }
   const token = cfg.tokens.find((t) => t.name === c.token);
   if (!token) problems.push(`audit_checkpoint.token: no token named ${c.token}`);

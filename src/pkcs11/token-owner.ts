@@ -150,10 +150,15 @@ export class TokenOwner {
     return this.queue.length + this.inFlight;
   }
 
+  /**
+   * Queues `run` for a lane. `first`: ahead of everything queued and never refused for a
+   * full queue (the audit checkpoint, which every waiting signature's answer waits for).
+   */
   private enqueue<T>(
     run: (deadline: number, lane: Lane) => Promise<T>,
     operation = 'operation',
     anyLane = false,
+    first = false,
   ): Promise<T> {
     if (this.closing)
       return Promise.reject(
@@ -162,7 +167,7 @@ export class TokenOwner {
     // Waiting: here, and in the host beyond the sessions (see `pipeline`).
     const waiting =
       this.queue.length + Math.max(0, this.inFlight - this.sessions * this.lanes.length);
-    if (waiting >= this.queueLimit) {
+    if (waiting >= this.queueLimit && !first) {
       return Promise.reject(
         new NotaryHsmError(
           'TOKEN_BUSY',
@@ -198,7 +203,8 @@ export class TokenOwner {
           ),
         );
       }, this.timeoutMs);
-      this.queue.push(job);
+      if (first) this.queue.unshift(job);
+      else this.queue.push(job);
       this.pump();
     });
   }
@@ -350,7 +356,12 @@ export class TokenOwner {
   }
 
   /** Runs a host request that needs a logged-in token; a lost login is restored once. */
-  private withLogin<T>(req: HostRequest, requestPin?: string, anyLane = false): Promise<T> {
+  private withLogin<T>(
+    req: HostRequest,
+    requestPin?: string,
+    anyLane = false,
+    first = false,
+  ): Promise<T> {
     return this.enqueue(
       (deadline, lane) =>
         lane.ready
@@ -360,6 +371,7 @@ export class TokenOwner {
             ),
       req.op,
       anyLane,
+      first,
     );
   }
 
@@ -408,9 +420,17 @@ export class TokenOwner {
     return this.withLogin({ op: 'readData', token: this.name, object });
   }
 
-  /** Keeps `value` in a private data object on the token (made on first use). */
+  /**
+   * Keeps `value` in a private data object on the token (made on first use), ahead of the
+   * queue: the answers to every waiting signature wait for it (the audit checkpoint).
+   */
   async writeData(object: DataRef, value: string): Promise<void> {
-    await this.withLogin({ op: 'writeData', token: this.name, object, value });
+    await this.withLogin(
+      { op: 'writeData', token: this.name, object, value },
+      undefined,
+      false,
+      true,
+    );
   }
 
   /** Destroys a private data object; true if there was one. */

@@ -27,7 +27,7 @@ import {
   type RecordProblem,
 } from './record';
 import { SigningState, forgetGun, stateKey } from './signing-state';
-import { AuditWriter, nodeFileIo, type AuditFileIo, type AuditHead } from './writer';
+import { AuditWriter, RECOVER_MS, nodeFileIo, type AuditFileIo, type AuditHead } from './writer';
 
 /** The audit log's name inside the state directory. */
 export const AUDIT_LOG_FILE = 'audit.log';
@@ -63,8 +63,16 @@ export interface StoreOptions {
    * against it at open (AUDIT_BEHIND_CHECKPOINT) and every batch's answers wait for it.
    */
   checkpoint?: CheckpointStore;
-  /** Told what open found about the checkpoint ('adopt': a log older than its checkpoint). */
-  onCheckpoint?: (verdict: 'ok' | 'new' | 'adopt', at: Checkpoint) => void;
+  /**
+   * Told what was found about the checkpoint, at open or once it could be read ('adopt':
+   * a log that had none; 'behind': the log lacks records it covers — `error` says which —
+   * and nothing will be signed).
+   */
+  onCheckpoint?: (
+    verdict: 'ok' | 'new' | 'adopt' | 'behind',
+    at: Checkpoint,
+    error?: Error,
+  ) => void;
 }
 
 const { O_WRONLY, O_RDONLY, O_APPEND, O_CREAT, O_EXCL, O_NOFOLLOW, O_DSYNC } = constants;
@@ -204,9 +212,7 @@ async function readCheckpoint(store: CheckpointStore): Promise<Checkpoint | unde
     if (cause instanceof NotaryHsmError && cause.code === 'CHECKPOINT_UNAVAILABLE') throw cause;
     throw new NotaryHsmError(
       'CHECKPOINT_UNAVAILABLE',
-      `cannot read the audit checkpoint from ${store.where}: ${(cause as Error).message}. ` +
-        'Nothing is signed without it: make that token available (or name another in the ' +
-        "configuration's audit_checkpoint)",
+      `cannot read the audit checkpoint from ${store.where}: ${(cause as Error).message}`,
       { cause, details: { where: store.where } },
     );
   }
@@ -234,15 +240,27 @@ export async function openStore(stateDir: string, options: StoreOptions = {}): P
       : nodeFileIo;
     file = await openForAppend(path, dirCreated, io.durableWrites === true);
     const cp = options.checkpoint;
-    const saved = cp ? await readCheckpoint(cp) : undefined;
+    // A checkpoint that cannot be read now (its token absent, its PIN refused) does not stop
+    // the start: the store opens held, signs nothing, and checks again every RECOVER_MS.
+    let saved: Checkpoint | undefined;
+    let unread: NotaryHsmError | undefined;
+    if (cp) {
+      try {
+        saved = await readCheckpoint(cp);
+      } catch (err) {
+        if (!(err instanceof NotaryHsmError)) throw err;
+        unread = err;
+      }
+    }
     const found = await scan(path, saved?.seq);
-    const verdict = cp
-      ? checkpointVerdict(
-          saved,
-          { path, head: found.head, hashAtCheckpoint: found.hashAt },
-          cp.where,
-        )
-      : undefined;
+    const verdict =
+      cp && !unread
+        ? checkpointVerdict(
+            saved,
+            { path, head: found.head, hashAtCheckpoint: found.hashAt },
+            cp.where,
+          )
+        : undefined;
     if (found.tornBytes > 0) {
       try {
         await file.truncate(found.goodBytes);
@@ -255,10 +273,12 @@ export async function openStore(stateDir: string, options: StoreOptions = {}): P
     const writer = new AuditWriter(path, file, found.head, io, now, lock, cp);
     file = undefined; // the writer owns it now
     const store = new OpenStore(writer, found.versions, lock);
+    if (cp && unread) {
+      store.verifyLater(cp, unread, found.tornBytes, options.onCheckpoint);
+      return store;
+    }
     try {
-      if (found.tornBytes > 0) await store.recover(found.tornBytes);
-      // The checkpoint matches the head from here on (a recovery record's batch wrote it).
-      else if (cp) await writer.writeCheckpoint();
+      await store.started(found.tornBytes, cp !== undefined);
     } catch (err) {
       await store.close();
       throw err;
@@ -277,6 +297,8 @@ class OpenStore implements Store {
   readonly state: SigningState;
   recovered?: { readonly truncatedBytes: number };
   private closing: Promise<void> | undefined;
+  /** Set while the log waits to be checked against its checkpoint (verifyLater). */
+  private verifying: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly writer: AuditWriter,
@@ -285,6 +307,89 @@ class OpenStore implements Store {
   ) {
     this.audit = new AuditLog(writer);
     this.state = new SigningState(writer, versions);
+  }
+
+  /**
+   * What follows a good open: the record of a recovered tail (its batch writes the
+   * checkpoint), or else the checkpoint of the head as found.
+   */
+  async started(truncatedBytes: number, checkpoint: boolean): Promise<void> {
+    if (truncatedBytes > 0) await this.recover(truncatedBytes);
+    else if (checkpoint) await this.writer.writeCheckpoint();
+  }
+
+  /**
+   * The checkpoint could not be read at open (`why`): sign nothing, and every RECOVER_MS
+   * read it again and check the log against it; a log behind it holds the store for good.
+   */
+  verifyLater(
+    cp: CheckpointStore,
+    why: NotaryHsmError,
+    truncatedBytes: number,
+    told: StoreOptions['onCheckpoint'],
+  ): void {
+    const held = (reason: string): NotaryHsmError =>
+      new NotaryHsmError('AUDIT_UNAVAILABLE', reason, { cause: why, details: { where: cp.where } });
+    this.writer.hold(
+      held(`${why.message}; nothing is signed until the audit log is checked against it`),
+    );
+    let trying = false;
+    this.verifying = setInterval(() => {
+      if (trying) return;
+      trying = true;
+      void this.verifyNow(cp, truncatedBytes, told, held).finally(() => (trying = false));
+    }, RECOVER_MS);
+    this.verifying.unref();
+  }
+
+  private async verifyNow(
+    cp: CheckpointStore,
+    truncatedBytes: number,
+    told: StoreOptions['onCheckpoint'],
+    held: (reason: string) => NotaryHsmError,
+  ): Promise<void> {
+    let saved: Checkpoint | undefined;
+    try {
+      saved = await cp.read();
+    } catch {
+      return; // still unreadable: try again later
+    }
+    const stop = (): void => {
+      clearInterval(this.verifying);
+      this.verifying = undefined;
+    };
+    if (this.closing) return stop();
+    let verdict: 'ok' | 'new' | 'adopt';
+    try {
+      const found = await scan(this.writer.path, saved?.seq);
+      verdict = checkpointVerdict(
+        saved,
+        { path: this.writer.path, head: found.head, hashAtCheckpoint: found.hashAt },
+        cp.where,
+      );
+    } catch (err) {
+      stop();
+      // final: the daemon must not sign on a log behind its checkpoint
+      this.writer.hold(held((err as Error).message));
+      told?.('behind', { seq: 0, hash: '' }, err as Error);
+      return;
+    }
+    if (truncatedBytes > 0) {
+      // once only: its batch writes the checkpoint, or the writer retries it by itself
+      stop();
+      this.writer.resume();
+      await this.recover(truncatedBytes).catch(() => undefined);
+    } else {
+      // written while still held: no batch can write a newer checkpoint meanwhile
+      try {
+        await this.writer.writeCheckpoint();
+      } catch {
+        return; // the whole check again later
+      }
+      stop();
+      this.writer.resume();
+    }
+    told?.(verdict, this.writer.head());
   }
 
   async recover(truncatedBytes: number): Promise<void> {
@@ -303,6 +408,8 @@ class OpenStore implements Store {
   }
 
   close(): Promise<void> {
+    clearInterval(this.verifying);
+    this.verifying = undefined;
     this.closing ??= this.writer.close().finally(() => this.lock.release());
     return this.closing;
   }

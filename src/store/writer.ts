@@ -388,8 +388,17 @@ export class AuditWriter {
     this.resume();
   }
 
+  /**
+   * Refuses commits with `reason` (nothing queued is affected) until resume(): the store
+   * holds the writer while its log is not yet checked against the checkpoint, and for
+   * good once the log is found behind it.
+   */
+  hold(reason: NotaryHsmError): void {
+    this.failure = reason;
+  }
+
   /** Takes commits again from the durable head. */
-  private resume(): void {
+  resume(): void {
     clearInterval(this.recovering);
     this.recovering = undefined;
     this.seq = this.durable.seq;

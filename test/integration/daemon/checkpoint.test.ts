@@ -1,0 +1,262 @@
+/**
+ * The audit log's checkpoint in a token, on the real daemon process and SoftHSM2 tokens.
+ * Records cut off the end of the log (the daemon stopped), or the whole state directory
+ * restored from an older copy, still make a chain that verifies; the daemon refuses to
+ * start on either, naming the checkpoint, so no version is ever signed twice. The
+ * checkpoint is exported for `notary-hsm audit verify --checkpoint`. A checkpoint token
+ * pulled out while the daemon runs (the fault shim's `present=0`, below pkcs11js) stops
+ * all signing with AUDIT_UNAVAILABLE until it is back; one absent at start makes the daemon
+ * start not ready, and ready once it appears. A log that had no checkpoint gets one.
+ */
+import { cp, readFile, rm, truncate } from 'node:fs/promises';
+import { join } from 'node:path';
+import { AUDIT_LOG_FILE } from '../../../src/store';
+import { auditRecords, call, errorOf, signaturesOf, targetsDoc } from '../../helpers/daemon-api';
+import { writeConfigVariant } from '../../helpers/daemon-config';
+import {
+  makeDaemonSetup,
+  runDaemonCommand,
+  startDaemonProcess,
+  type DaemonProcess,
+  type DaemonSetup,
+} from '../../helpers/daemon';
+import { buildFaultShim, FaultControl } from '../../helpers/fault-shim';
+import { runCli } from '../../helpers/run-cli';
+import { makeTempDir } from '../../helpers/tmp';
+
+const GUN = 'localhost:5000/e2e/checkpoint';
+
+/** Polls `check` every 100 ms until it holds or `ms` pass (then fails with `what`). */
+async function eventually(what: string, check: () => Promise<boolean>, ms = 15_000) {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`still not so after ${ms} ms: ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Waits for the daemon's log (written in batches) to show `line`. */
+function logged(d: DaemonProcess, line: RegExp): Promise<void> {
+  return eventually(`the log shows ${String(line)}`, () => Promise.resolve(line.test(d.output())));
+}
+
+describe('the audit checkpoint in a token', () => {
+  let setup: DaemonSetup;
+  let daemon: DaemonProcess | undefined;
+
+  beforeAll(async () => {
+    setup = await makeDaemonSetup({ extraTokens: ['ckpt'] });
+  });
+  afterEach(async () => {
+    await daemon?.stop();
+    daemon = undefined;
+  });
+
+  /** A variant whose state lives in `state` (relative to the setup's directory). */
+  function variant(
+    name: string,
+    state: string,
+    edit: (doc: Record<string, unknown>) => void = () => {},
+  ) {
+    return writeConfigVariant(setup, `${name}.yaml`, (doc) => {
+      doc.state_dir = state;
+      edit(doc);
+    });
+  }
+
+  function sign(d: DaemonProcess, version: number, tag = `v${version}`) {
+    return call(d.url, {
+      path: '/v1/sign/delegation',
+      token: setup.ciToken,
+      json: { gun: GUN, role: 'targets/ci', signed: targetsDoc(version, [tag]) },
+    });
+  }
+
+  async function exportCheckpoint(
+    config: string,
+    out: string,
+  ): Promise<{ seq: number; hash: string }> {
+    const r = await runDaemonCommand(['checkpoint', 'export', '--config', config, '--out', out]);
+    expect({ code: r.code, err: r.err }).toEqual({ code: 0, err: '' });
+    return JSON.parse(await readFile(out, 'utf8')) as { seq: number; hash: string };
+  }
+
+  /** Starts the daemon on `config` and expects it to refuse; returns what it printed. */
+  async function refusesToStart(config: string): Promise<string> {
+    const r = await runDaemonCommand(['serve', '--config', config, '--listen', '127.0.0.1:0']);
+    expect(r.code).not.toBe(0);
+    return r.out + r.err;
+  }
+
+  it('records cut off the log: audit verify still passes, the checkpoint does not, and the daemon refuses to start', async () => {
+    const config = variant('cut', 'state-cut');
+    const state = join(setup.dir, 'state-cut');
+    daemon = await startDaemonProcess(config);
+    await logged(daemon, /audit checkpoint created/);
+    for (const v of [1, 2, 3, 4]) expect(signaturesOf(await sign(daemon, v))).toHaveLength(1);
+    await daemon.stop();
+    daemon = undefined;
+
+    const file = join(setup.dir, 'cut-checkpoint.json');
+    const saved = await exportCheckpoint(config, file);
+    const records = await auditRecords(state);
+    expect(saved.seq).toBe(records.length);
+    expect(saved.hash).toBe(records[records.length - 1]?.hash);
+    const good = await runCli(['audit', 'verify', '--state-dir', state, '--checkpoint', file]);
+    expect(good.code).toBe(0);
+    expect(good.out).toContain(`reaches the checkpoint: seq ${saved.seq}`);
+
+    // cut the records of the last two signatures (and whatever follows them)
+    const text = await readFile(join(state, AUDIT_LOG_FILE), 'utf8');
+    const lines = text.split('\n').filter(Boolean);
+    const keep = lines.findIndex((l) => (JSON.parse(l) as { version?: number }).version === 3);
+    expect(keep).toBeGreaterThan(0);
+    await truncate(
+      join(state, AUDIT_LOG_FILE),
+      Buffer.byteLength(lines.slice(0, keep).join('\n') + '\n'),
+    );
+
+    // the chain alone cannot tell
+    expect((await runCli(['audit', 'verify', '--state-dir', state])).code).toBe(0);
+    const checked = await runCli(['audit', 'verify', '--state-dir', state, '--checkpoint', file]);
+    expect(checked.errorCode).toBe('AUDIT_BEHIND_CHECKPOINT');
+    expect(checked.err).toContain(`ends at seq ${keep}`);
+
+    const said = await refusesToStart(config);
+    expect(said).toContain('AUDIT_BEHIND_CHECKPOINT');
+    expect(said).toContain(`seq ${saved.seq}, hash ${saved.hash.slice(0, 16)}`);
+    expect(said).toContain(`ends at seq ${keep}`);
+    expect(said).toContain('token soft');
+  });
+
+  it('an older copy of the state directory restored: refused, and the version it forgot is never signed again', async () => {
+    const config = variant('restore', 'state-restore');
+    const state = join(setup.dir, 'state-restore');
+    const old = join(setup.dir, 'state-restore.old');
+    const newest = join(setup.dir, 'state-restore.newest');
+    daemon = await startDaemonProcess(config);
+    expect(signaturesOf(await sign(daemon, 1))).toHaveLength(1);
+    await daemon.stop();
+    await cp(state, old, { recursive: true });
+
+    daemon = await startDaemonProcess(config);
+    expect(signaturesOf(await sign(daemon, 2, 'v2'))).toHaveLength(1);
+    await daemon.stop();
+    daemon = undefined;
+    await cp(state, newest, { recursive: true });
+
+    await rm(state, { recursive: true });
+    await cp(old, state, { recursive: true });
+    const said = await refusesToStart(config);
+    expect(said).toContain('AUDIT_BEHIND_CHECKPOINT');
+    expect(said).toMatch(
+      /the audit log \S+ ends at seq \d+ \(hash [0-9a-f]{16}…\), behind the audit checkpoint/,
+    );
+
+    // the newest copy back: the daemon starts, and version 2 stays signed once
+    await rm(state, { recursive: true });
+    await cp(newest, state, { recursive: true });
+    daemon = await startDaemonProcess(config);
+    const again = await sign(daemon, 2, 'v2b');
+    expect(again.status).toBe(409);
+    expect(errorOf(again).code).toBe('VERSION_ROLLBACK');
+    const v2 = (await auditRecords(state)).filter((r) => r.outcome === 'signed' && r.version === 2);
+    expect(v2).toHaveLength(1);
+  });
+
+  it('a checkpoint token pulled out: nothing is signed, /readyz says so, and signing resumes when it is back', async () => {
+    const [shim, dir] = await Promise.all([buildFaultShim(), makeTempDir('ckpt-shim-')]);
+    const control = new FaultControl(dir);
+    const config = variant('pulled', 'state-pulled', (doc) => {
+      const tokens = doc.tokens as Record<string, unknown>[];
+      const ckpt = tokens.find((t) => t.name === 'ckpt') as Record<string, unknown>;
+      ckpt.profile = 'generic';
+      ckpt.module = shim;
+      ckpt.environment = { ...(ckpt.environment as object), ...control.env };
+      doc.audit_checkpoint = { token: 'ckpt' };
+    });
+    const state = join(setup.dir, 'state-pulled');
+    daemon = await startDaemonProcess(config);
+    const d = daemon;
+    expect(signaturesOf(await sign(d, 1))).toHaveLength(1);
+
+    control.set({ present: 0 });
+    const refused = await sign(d, 2);
+    expect(refused.status).toBe(503);
+    expect(errorOf(refused).code).toBe('AUDIT_UNAVAILABLE');
+    expect(refused.text).not.toContain('signatures');
+    expect(errorOf(await sign(d, 3)).code).toBe('AUDIT_UNAVAILABLE');
+    const ready = await call(d.url, { path: '/readyz' });
+    expect(ready.status).toBe(503);
+    expect((ready.body as { problems: string[] }).problems).toContainEqual(
+      expect.stringMatching(/^audit: cannot write the audit checkpoint to token ckpt/),
+    );
+
+    control.set({ present: 1 });
+    await eventually(
+      '/readyz is 200 again',
+      async () => (await call(d.url, { path: '/readyz' })).status === 200,
+    );
+    // version 2 was claimed by the record whose answer never went out; 3 is next
+    expect(signaturesOf(await sign(d, 3))).toHaveLength(1);
+    await d.stop();
+    daemon = undefined;
+
+    const file = join(setup.dir, 'pulled-checkpoint.json');
+    const saved = await exportCheckpoint(config, file);
+    const records = await auditRecords(state);
+    expect(saved).toMatchObject({ seq: records.length, hash: records[records.length - 1]?.hash });
+    expect(
+      (await runCli(['audit', 'verify', '--state-dir', state, '--checkpoint', file])).code,
+    ).toBe(0);
+  });
+
+  it('a checkpoint token absent at start: the daemon starts not ready, signs nothing, and is ready once the token is there', async () => {
+    const [shim, dir] = await Promise.all([buildFaultShim(), makeTempDir('ckpt-absent-')]);
+    const control = new FaultControl(dir);
+    const config = variant('absent', 'state-absent', (doc) => {
+      const tokens = doc.tokens as Record<string, unknown>[];
+      const ckpt = tokens.find((t) => t.name === 'ckpt') as Record<string, unknown>;
+      ckpt.profile = 'generic';
+      ckpt.module = shim;
+      ckpt.environment = { ...(ckpt.environment as object), ...control.env };
+      doc.audit_checkpoint = { token: 'ckpt', label: 'absent-at-start' };
+    });
+    control.set({ present: 0 });
+    daemon = await startDaemonProcess(config);
+    const d = daemon;
+    const ready = await call(d.url, { path: '/readyz' });
+    expect(ready.status).toBe(503);
+    expect((ready.body as { problems: string[] }).problems).toContainEqual(
+      expect.stringMatching(/^audit: cannot read the audit checkpoint from token ckpt/),
+    );
+    const refused = await sign(d, 1);
+    expect(errorOf(refused).code).toBe('AUDIT_UNAVAILABLE');
+
+    control.set({ present: 1 });
+    await eventually(
+      '/readyz is 200',
+      async () => (await call(d.url, { path: '/readyz' })).status === 200,
+    );
+    await logged(d, /audit checkpoint created/);
+    expect(signaturesOf(await sign(d, 1))).toHaveLength(1);
+  });
+
+  it('a log that had no checkpoint gets one at the next start, and is guarded from then on', async () => {
+    const off = variant('adopt-off', 'state-adopt', (doc) => (doc.audit_checkpoint = 'off'));
+    const on = variant('adopt-on', 'state-adopt');
+    daemon = await startDaemonProcess(off);
+    await logged(daemon, /audit checkpoint off/);
+    expect(signaturesOf(await sign(daemon, 1))).toHaveLength(1);
+    await daemon.stop();
+
+    daemon = await startDaemonProcess(on);
+    await logged(daemon, /audit checkpoint created for an existing log/);
+    expect(signaturesOf(await sign(daemon, 2))).toHaveLength(1);
+    await daemon.stop();
+    daemon = undefined;
+    const records = await auditRecords(join(setup.dir, 'state-adopt'));
+    const saved = await exportCheckpoint(on, join(setup.dir, 'adopt-checkpoint.json'));
+    expect(saved.seq).toBe(records.length);
+  });
+});
