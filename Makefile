@@ -56,6 +56,7 @@ bench: build
 	node dist/bench/bench/concurrent.js $(BENCH_CONCURRENT_ARGS)
 	node dist/bench/bench/peer.js $(BENCH_PEER_ARGS)
 	node dist/bench/bench/cli.js $(BENCH_CLI_ARGS)
+	node dist/bench/bench/checkpoint.js $(BENCH_CHECKPOINT_ARGS)
 
 clean:
 	rm -rf dist coverage
