@@ -17,9 +17,10 @@ import { SOFTHSM_MODULE } from './softhsm';
 
 const SHIM_DIR = resolve(__dirname, '..', 'fault-shim');
 const NODE_MODULES = resolve(__dirname, '..', '..', 'node_modules');
-const SOURCES = ['fault_pkcs11.c', 'build.sh', 'driver.ts'];
+const SOURCES = ['fault_pkcs11.c', 'build.sh', 'driver.ts', 'readonly_preload.c'];
 const LIBRARY = 'libfaultpkcs11.so';
 const DRIVER = 'driver.js';
+const READONLY = 'libreadonly.so';
 
 function uid(): number {
   return typeof process.getuid === 'function' ? process.getuid() : 0;
@@ -94,6 +95,23 @@ async function compileDriver(tmp: string): Promise<void> {
   await writeFile(tmp, outputText, { mode: 0o600 });
 }
 
+async function compileReadonly(tmp: string): Promise<void> {
+  const cc = process.env.CC ?? 'cc';
+  const args = ['-std=gnu11', '-shared', '-fPIC', '-O2', '-Wall', '-Wextra', '-Werror'];
+  try {
+    await promisify(execFile)(cc, [
+      ...args,
+      '-o',
+      tmp,
+      join(SHIM_DIR, 'readonly_preload.c'),
+      '-ldl',
+    ]);
+  } catch (err) {
+    const stderr = (err as { stderr?: string }).stderr ?? '';
+    throw new Error(`building the read-only preload failed: ${stderr.trim() || String(err)}`);
+  }
+}
+
 const building = new Map<string, Promise<string>>();
 
 function once(name: string, make: (tmp: string) => Promise<void>): Promise<string> {
@@ -121,6 +139,24 @@ export function buildFaultShim(): Promise<string> {
  */
 export function buildFaultShimDriver(): Promise<string> {
   return once(DRIVER, compileDriver);
+}
+
+/**
+ * The LD_PRELOAD library that makes one file's filesystem look read-only while a control
+ * file exists (test/fault-shim/readonly_preload.c), built and cached like the shim. Its
+ * environment for a process: `readonlyPreloadEnv`.
+ */
+export function buildReadonlyPreload(): Promise<string> {
+  return once(READONLY, compileReadonly);
+}
+
+/** The environment that loads `library` and turns `suffix`'s writes to EROFS while `control` exists. */
+export function readonlyPreloadEnv(
+  library: string,
+  control: string,
+  suffix: string,
+): Record<string, string> {
+  return { LD_PRELOAD: library, READONLY_SHIM_CONTROL: control, READONLY_SHIM_SUFFIX: suffix };
 }
 
 /** NODE_PATH for the driver: it lives outside the project and requires pkcs11js. */

@@ -10,18 +10,24 @@
  * reached the disk still verifies.
  *
  * An ext4 turned read-only on error (emergency_ro) cannot be remounted read-write without
- * unmounting it, so recovery without a restart is proven for the full disk
- * (audit-disk.test.ts) and for EROFS by injection (test/unit/store/recovery.test.ts).
+ * unmounting it, and no mount can be turned read-only while the daemon writes to it, so
+ * the way back is staged one level below Node: the second case runs the daemon with an
+ * LD_PRELOAD library (test/fault-shim/readonly_preload.c) that answers EROFS for the
+ * audit log's writes and truncations while a control file exists, as the kernel does on a
+ * read-only filesystem. Nothing is signed meanwhile, signing resumes by itself once the
+ * filesystem is writable again, and the log verifies.
  *
  * Mounting needs root (CAP_SYS_ADMIN) and ext4 with its sysfs trigger; without them the
- * test is skipped, saying so.
+ * first test is skipped, saying so.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, realpathSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, unlink, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { auditRecords, call, errorOf, signaturesOf, targetsDoc } from '../../helpers/daemon-api';
 import { makeDaemonSetup, startDaemonProcess, type DaemonSetup } from '../../helpers/daemon';
+import { writeConfigVariant } from '../../helpers/daemon-config';
+import { buildReadonlyPreload, readonlyPreloadEnv } from '../../helpers/fault-shim';
 import { runCli } from '../../helpers/run-cli';
 import { makeTempDir } from '../../helpers/tmp';
 
@@ -97,5 +103,56 @@ describe('notary-hsmd whose audit filesystem turns read-only', () => {
       (r) => r.outcome === 'signed' && r.role === 'targets/ci',
     );
     expect(signed.map((r) => r.version)).toEqual([1]);
+  });
+
+  it('read-only and writable again: nothing signed meanwhile, signing resumes without a restart, the log verifies', async () => {
+    const [library, dir] = await Promise.all([buildReadonlyPreload(), makeTempDir('readonly-')]);
+    const control = join(dir, 'read-only');
+    const config = writeConfigVariant(setup, 'readonly-preload.yaml', (doc) => {
+      doc.state_dir = 'state-preload';
+    });
+    const state = join(setup.dir, 'state-preload');
+    const daemon = await startDaemonProcess(
+      config,
+      readonlyPreloadEnv(library, control, '/audit.log'),
+    );
+    const sign = (version: number) =>
+      call(daemon.url, {
+        path: '/v1/sign/delegation',
+        token: setup.ciToken,
+        json: { gun: GUN, role: 'targets/ci', signed: targetsDoc(version, [`v${version}`]) },
+      });
+    try {
+      expect(signaturesOf(await sign(1))).toHaveLength(1);
+
+      await writeFile(control, '');
+      const refused = await sign(2);
+      expect(refused.status).toBe(503);
+      expect(errorOf(refused).code).toBe('AUDIT_UNAVAILABLE');
+      expect(refused.text).not.toContain('signatures');
+      const down = await call(daemon.url, { path: '/readyz' });
+      expect(down.status).toBe(503);
+      expect((down.body as { problems: string[] }).problems).toContainEqual(
+        expect.stringMatching(/^audit: cannot write the audit log .*EROFS/),
+      );
+
+      await unlink(control);
+      const end = Date.now() + 15_000;
+      while ((await call(daemon.url, { path: '/readyz' })).status !== 200) {
+        if (Date.now() > end) throw new Error('/readyz did not come back within 15 s');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      // version 2 was claimed by the refused reservation: the next is 3
+      expect(signaturesOf(await sign(3))).toHaveLength(1);
+    } finally {
+      await daemon.stop();
+    }
+
+    const verified = await runCli(['audit', 'verify', '--state-dir', state]);
+    expect(verified.code).toBe(0);
+    const signed = (await auditRecords(state)).filter(
+      (r) => r.outcome === 'signed' && r.role === 'targets/ci',
+    );
+    expect(signed.map((r) => r.version)).toEqual([1, 3]);
   });
 });
