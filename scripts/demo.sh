@@ -151,7 +151,9 @@ echo "(without --pin-root, verify refuses: ROOT_NOT_PINNED)"
 kill "$DAEMON_PID"; wait "$DAEMON_PID" 2>/dev/null || true; DAEMON_PID=''
 say "The audit log: every decision, hash-chained"
 "${HSM[@]}" audit show --state-dir "$DEMO/state"
-"${HSM[@]}" audit verify --state-dir "$DEMO/state"
+say "Checked against its checkpoint in the token (a log cut short or restored from an old copy fails here, and the daemon would not start on it)"
+"${HSMD[@]}" checkpoint export --config "$DEMO/daemon.yaml" --out "$DEMO/checkpoint.json"
+"${HSM[@]}" audit verify --state-dir "$DEMO/state" --checkpoint "$DEMO/checkpoint.json"
 
 say "OK: the tag signed through the daemon is what the stock notary CLI lists, and what docker pulls read"
 echo "(Next: delegation add/remove, k-of-n roots, rotate and the offline root ceremony (root export, sign, import) work the same way; see README.md.)"
