@@ -8,8 +8,10 @@
  * all signing with AUDIT_UNAVAILABLE until it is back; one absent at start makes the daemon
  * start not ready, and ready once it appears. A log that had no checkpoint gets one.
  */
-import { cp, readFile, rm, truncate } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { cp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { AUDIT_LOG_FILE } from '../../../src/store';
 import { auditRecords, call, errorOf, signaturesOf, targetsDoc } from '../../helpers/daemon-api';
 import { writeConfigVariant } from '../../helpers/daemon-config';
@@ -22,6 +24,7 @@ import {
 } from '../../helpers/daemon';
 import { buildFaultShim, FaultControl } from '../../helpers/fault-shim';
 import { runCli } from '../../helpers/run-cli';
+import { SOFTHSM_MODULE } from '../../helpers/softhsm';
 import { makeTempDir } from '../../helpers/tmp';
 
 const GUN = 'localhost:5000/e2e/checkpoint';
@@ -240,6 +243,71 @@ describe('the audit checkpoint in a token', () => {
     );
     await logged(d, /audit checkpoint created/);
     expect(signaturesOf(await sign(d, 1))).toHaveLength(1);
+  });
+
+  it("a public data object of the checkpoint's application, made without the PIN, is not taken for the checkpoint", async () => {
+    const label = 'public-decoy';
+    const application = `notary-hsmd audit checkpoint ${label}`;
+    const config = variant('decoy', 'state-decoy', (doc) => {
+      doc.audit_checkpoint = { token: 'ckpt', label };
+    });
+    const state = join(setup.dir, 'state-decoy');
+    // pkcs11-tool (OpenSC) without --login: a public session, no PIN
+    const tool = (args: string[]) =>
+      promisify(execFile)(
+        'pkcs11-tool',
+        ['--module', SOFTHSM_MODULE, '--token-label', 'ckpt', ...args],
+        { env: { ...process.env, SOFTHSM2_CONF: join(setup.dir, 'ckpt', 'softhsm2.conf') } },
+      );
+    const plant = async (at: { seq: number; hash: string }) => {
+      const value = join(setup.dir, 'decoy-value');
+      await writeFile(value, 'x');
+      const text = JSON.stringify({ format: 'notary-hsmd-audit-checkpoint/1', ...at });
+      await tool(
+        ['--write-object', value, '--type', 'data', '--application-label', application].concat([
+          '--label',
+          text,
+        ]),
+      );
+    };
+    // before the daemon's first start with this checkpoint, someone without the PIN plants
+    // a public object saying "the empty log"
+    await plant({ seq: 0, hash: '0'.repeat(64) });
+
+    daemon = await startDaemonProcess(config);
+    for (const v of [1, 2, 3, 4]) expect(signaturesOf(await sign(daemon, v))).toHaveLength(1);
+    await daemon.stop();
+    daemon = undefined;
+
+    // the daemon stopped: records cut back to before version 3 ...
+    const log = join(state, AUDIT_LOG_FILE);
+    const lines = (await readFile(log, 'utf8')).split('\n').filter(Boolean);
+    const keep = lines.findIndex((l) => (JSON.parse(l) as { version?: number }).version === 3);
+    expect(keep).toBeGreaterThan(0);
+    await truncate(log, Buffer.byteLength(lines.slice(0, keep).join('\n') + '\n'));
+    const left = await auditRecords(state);
+    // ... and, still without the PIN, the public object replaced by one agreeing with the cut
+    await tool(['--delete-object', '--type', 'data', '--application-label', application]);
+    await plant({ seq: left.length, hash: left[left.length - 1]?.hash ?? '' });
+
+    let started: DaemonProcess | undefined;
+    let refusal = '';
+    try {
+      started = await startDaemonProcess(config);
+    } catch (err) {
+      refusal = (err as Error).message;
+    }
+    if (started) {
+      daemon = started;
+      // the daemon started on the cut log: it signs version 3 again, a different document
+      await sign(started, 3, 'v3-again');
+      await started.stop();
+      daemon = undefined;
+    }
+    const v3 = (await auditRecords(state)).filter((r) => r.outcome === 'signed' && r.version === 3);
+    expect(v3).toHaveLength(0); // the record of the first version 3 was cut; none since
+    expect(started).toBeUndefined();
+    expect(refusal).toContain('AUDIT_BEHIND_CHECKPOINT');
   });
 
   it('a log that had no checkpoint gets one at the next start, and is guarded from then on', async () => {
