@@ -524,13 +524,18 @@ export class TokenRuntime {
     }
   }
 
-  /** The data objects with `ref`'s application (at most 2: one is expected). */
+  /**
+   * The private data objects with `ref`'s application (at most 2: one is expected). Private
+   * only: a public object of the same application can be made, and rewritten, by anyone
+   * who can open a session, without the PIN; taken for ours, it would say what they like.
+   */
   private findData(s: Handle, ref: DataRef): Handle[] {
     return this.port.findObjects(
       s,
       [
         { type: pkcs11.CKA_CLASS, value: pkcs11.CKO_DATA },
         { type: pkcs11.CKA_TOKEN, value: true },
+        { type: pkcs11.CKA_PRIVATE, value: true },
         { type: pkcs11.CKA_APPLICATION, value: ref.application },
       ],
       2,
