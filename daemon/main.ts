@@ -119,7 +119,7 @@ function program(io: Io, setCode: (c: number) => void): Command {
   checkpoint
     .command('reset')
     .description(
-      'destroy the checkpoint (the daemon stopped), after a state directory was lost for good',
+      "re-anchor the checkpoint at the audit log's head (the daemon stopped), after a state directory was lost for good or the checkpoint moved",
     )
     .option('-c, --config <file>', 'configuration file', DEFAULT_CONFIG)
     .option('--yes', 'yes: versions signed in lost records could be signed again')

@@ -86,7 +86,8 @@ export type StoreErrorCode =
   | 'AUDIT_CORRUPT' // the audit log's records or hash chain do not verify: refuse to start
   | 'AUDIT_RECORD_INVALID' // a record the store cannot hold (wrong types, bad version)
   | 'AUDIT_BEHIND_CHECKPOINT' // the log lacks records its checkpoint on the token covers (cut or restored): refuse to start
-  | 'CHECKPOINT_UNAVAILABLE' // the audit checkpoint cannot be read from its token: refuse to start
+  | 'CHECKPOINT_UNAVAILABLE' // the audit checkpoint cannot be read or written: nothing is signed
+  | 'CHECKPOINT_MISSING' // the log says it has a checkpoint, and its token holds none: refuse to start
   | 'STATE_LOCKED'; // another live process holds the state directory
 
 /** Codes for user-facing input problems outside metadata. */
@@ -249,6 +250,7 @@ const HTTP_STATUS: { readonly [C in ErrorCode]: HttpErrorStatus } = {
   AUDIT_RECORD_INVALID: 500,
   AUDIT_BEHIND_CHECKPOINT: 500,
   CHECKPOINT_UNAVAILABLE: 503,
+  CHECKPOINT_MISSING: 500,
   STATE_LOCKED: 500,
   // Input outside metadata.
   USAGE: 400,

@@ -3,17 +3,19 @@
  * token holds it (src/store/checkpoint.ts), read straight from the token with the
  * configuration's PIN, not from a running daemon — an auditor compares the log with what
  * the token says. Export writes it for `notary-hsm audit verify --checkpoint FILE`; reset
- * destroys it, deliberately, when a state directory was lost for good (the daemon refuses
- * to start on a log behind its checkpoint until then).
+ * re-anchors it, deliberately, at the log as it is now — after a state directory was lost
+ * for good, or the checkpoint moved to another token — recording that in the log (the
+ * daemon refuses to start on a log behind its checkpoint, or without the checkpoint its
+ * log says it has, until then).
  */
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import type { Io } from '../cli/context';
 import { loadConfig, type Config } from '../config/load';
 import { NotaryHsmError } from '../errors';
 import { TokenCheckpointStore } from '../pkcs11/token-checkpoint';
 import { TokenRegistry } from '../pkcs11/registry';
-import { CHECKPOINT_FORMAT } from '../store/checkpoint';
-import { lockStateDir } from '../store/lock';
+import { openStore, type Store } from '../store';
+import { anchorRecord, CHECKPOINT_FORMAT } from '../store/checkpoint';
 import type { AdminFlags } from './commands';
 
 /** Runs `fn` with the configuration's checkpoint store. throws: CONFIG_INVALID without one */
@@ -71,15 +73,6 @@ export async function checkpointExportCommand(
   return 0;
 }
 
-function report(existed: boolean, where: string, io: Io): number {
-  io.out(
-    existed
-      ? `audit checkpoint removed from ${where}; the daemon writes a new one at its next start`
-      : `${where} held no audit checkpoint`,
-  );
-  return 0;
-}
-
 export async function checkpointResetCommand(
   flags: AdminFlags & { yes?: boolean },
   io: Io,
@@ -87,28 +80,38 @@ export async function checkpointResetCommand(
   if (!flags.yes) {
     throw new NotaryHsmError(
       'USAGE',
-      'checkpoint reset forgets which audit records the token vouches for: versions signed in ' +
-        'records that are lost could then be signed again. Run it with --yes once you are sure',
+      'checkpoint reset makes the token vouch for the audit log as it is now: versions signed ' +
+        'in records that are lost could then be signed again. Run it with --yes once you are sure',
     );
   }
   return withCheckpoint(flags, async (store, config) => {
-    // never under a running daemon: it would write its next checkpoint again (a state
-    // directory that is gone has no daemon)
-    if (!existsSync(config.stateDir)) return report(await store.reset(), store.where, io);
-    const lock = await lockStateDir(config.stateDir).catch((err: unknown) => {
+    // The store's lock: never under a running daemon, which writes its own checkpoints.
+    let opened: Store;
+    try {
+      opened = await openStore(config.stateDir);
+    } catch (err) {
       if (err instanceof NotaryHsmError && err.code === 'STATE_LOCKED') {
         throw new NotaryHsmError(
           'STATE_LOCKED',
-          `a daemon is running on ${config.stateDir}: stop it before resetting its checkpoint`,
+          `a daemon is running on ${config.stateDir}: stop it before re-anchoring its checkpoint`,
           { cause: err },
         );
       }
       throw err;
-    });
-    try {
-      return report(await store.reset(), store.where, io);
-    } finally {
-      await lock.release();
     }
+    let head: { seq: number; hash: string };
+    try {
+      const entry = await opened.audit.append(
+        anchorRecord(store.where, 're-anchored by notary-hsmd checkpoint reset'),
+      );
+      head = { seq: entry.seq, hash: entry.hash };
+    } finally {
+      await opened.close();
+    }
+    await store.write(head);
+    io.out(
+      `audit checkpoint in ${store.where} re-anchored at the log's head: seq ${head.seq}, hash ${head.hash}`,
+    );
+    return 0;
   });
 }

@@ -133,10 +133,6 @@ export class Pkcs11jsPort implements Pkcs11Port {
     );
   }
 
-  destroyObject(session: Handle, object: Handle): void {
-    this.call('C_DestroyObject', () => this.lib.C_DestroyObject(session, object));
-  }
-
   getAttributes(session: Handle, object: Handle, types: readonly number[]): Map<number, Buffer> {
     const res = this.call('C_GetAttributeValue', () =>
       this.lib.C_GetAttributeValue(

@@ -52,6 +52,4 @@ export interface Pkcs11Port {
   createObject(session: Handle, template: readonly PortAttribute[]): Handle;
   /** C_SetAttributeValue. */
   setAttributes(session: Handle, object: Handle, template: readonly PortAttribute[]): void;
-  /** C_DestroyObject. */
-  destroyObject(session: Handle, object: Handle): void;
 }

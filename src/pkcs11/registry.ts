@@ -259,11 +259,6 @@ export class TokenRegistry {
     return this.run(token, (o) => o.writeData(object, value));
   }
 
-  /** Destroys a private data object on `token`; true if there was one. */
-  deleteData(token: string, object: DataRef): Promise<boolean> {
-    return this.run(token, (o) => o.deleteData(object));
-  }
-
   /** A signer for a configured key. throws: KEY_NOT_FOUND and the token's codes */
   signer(keyName: string, pin?: string): Promise<Pkcs11Signer> {
     const key = this.config.keys.find((k) => k.name === keyName);

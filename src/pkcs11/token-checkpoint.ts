@@ -21,7 +21,7 @@ export class TokenCheckpointStore implements CheckpointStore {
   private readonly object: DataRef;
 
   constructor(
-    private readonly registry: Pick<TokenRegistry, 'readData' | 'writeData' | 'deleteData'>,
+    private readonly registry: Pick<TokenRegistry, 'readData' | 'writeData'>,
     private readonly token: string,
     label: string,
   ) {
@@ -36,10 +36,5 @@ export class TokenCheckpointStore implements CheckpointStore {
 
   write(checkpoint: Checkpoint): Promise<void> {
     return this.registry.writeData(this.token, this.object, encodeCheckpoint(checkpoint));
-  }
-
-  /** Destroys the checkpoint (a deliberate reset); true if there was one. */
-  reset(): Promise<boolean> {
-    return this.registry.deleteData(this.token, this.object);
   }
 }

@@ -433,11 +433,6 @@ export class TokenOwner {
     );
   }
 
-  /** Destroys a private data object; true if there was one. */
-  deleteData(object: DataRef): Promise<boolean> {
-    return this.withLogin({ op: 'deleteData', token: this.name, object });
-  }
-
   /**
    * Opens the token at start: finds it and, unless its PIN comes with each request, logs
    * in with the configured PIN, so a wrong PIN or an absent token shows at once (in the

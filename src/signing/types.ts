@@ -60,8 +60,12 @@ export interface AuditEntry {
   /** Hex SHA-256 of the canonical bytes that were (or would have been) signed. */
   readonly payloadDigest?: string;
   readonly keyIds?: readonly string[];
-  /** `reset`: the admin acknowledged that the GUN's repository was deleted; its versions start over. */
-  readonly outcome: 'signed' | 'refused' | 'failed' | 'recovered' | 'reset';
+  /**
+   * `reset`: the admin acknowledged that the GUN's repository was deleted; its versions
+   * start over. `checkpointed`: the log's checkpoint is kept from here on where `reason`
+   * says (store/checkpoint.ts).
+   */
+  readonly outcome: 'signed' | 'refused' | 'failed' | 'recovered' | 'reset' | 'checkpointed';
   /** Stable error code for refusals and failures. */
   readonly code?: string;
   readonly reason?: string;

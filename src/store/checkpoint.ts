@@ -16,6 +16,14 @@
  * At start the log must reach the checkpoint and hold, at its sequence number, the record
  * with its hash; a log ahead of it is normal (a crash between a batch and its checkpoint:
  * none of that batch's answers went out).
+ *
+ * The log also says that it has a checkpoint: a `checkpointed` record, written when the
+ * checkpoint is made (and when an operator re-anchors it). A token that then holds none —
+ * its object lost (SoftHSM2's file store rewrites an object in place without fsync, so a
+ * power cut can leave it unreadable, and the object is then simply not found), the token
+ * replaced, or the configuration pointing elsewhere — is refused (CHECKPOINT_MISSING)
+ * rather than taken for a first start, which would let a log cut back at the same time
+ * through.
  */
 import { NotaryHsmError } from '../errors';
 
@@ -81,6 +89,8 @@ export interface LogExtent {
   readonly head: Checkpoint;
   /** The hash of its record at the checkpoint's seq (undefined when it has none). */
   readonly hashAtCheckpoint: string | undefined;
+  /** Its last `checkpointed` record (seq and reason), if it has one. */
+  readonly anchor?: { readonly seq: number; readonly reason: string };
 }
 
 /** What start-up does about the checkpoint. */
@@ -104,7 +114,22 @@ export function checkpointVerdict(
   log: LogExtent,
   where: string,
 ): CheckpointVerdict {
-  if (checkpoint === undefined) return log.head.seq === 0 ? 'new' : 'adopt';
+  if (checkpoint === undefined) {
+    if (log.anchor !== undefined) {
+      throw new NotaryHsmError(
+        'CHECKPOINT_MISSING',
+        `the audit log ${log.path} says at seq ${log.anchor.seq} "${log.anchor.reason}", ` +
+          `but ${where} holds no checkpoint: the checkpoint was lost, the token replaced, or ` +
+          'audit_checkpoint changed. The daemon does not start: a log cut back meanwhile ' +
+          'would go unnoticed. If the checkpoint moved on purpose and the log is the newest ' +
+          'copy, re-anchor it with "notary-hsmd checkpoint reset --yes"',
+        {
+          details: { where, path: log.path, anchor: log.anchor, log: { seq: log.head.seq } },
+        },
+      );
+    }
+    return log.head.seq === 0 ? 'new' : 'adopt';
+  }
   const details = {
     where,
     path: log.path,
@@ -114,9 +139,9 @@ export function checkpointVerdict(
   const named = `the audit checkpoint in ${where} (seq ${checkpoint.seq}, hash ${short(checkpoint.hash)}…)`;
   const advice =
     'Restore the newest copy of the state directory; if its records are truly lost, keep ' +
-    'what is left for investigation and reset the checkpoint deliberately ' +
-    '("notary-hsmd checkpoint reset"): versions signed in the lost records could then be ' +
-    'signed again';
+    'what is left for investigation and re-anchor the checkpoint deliberately ' +
+    '("notary-hsmd checkpoint reset --yes"): versions signed in the lost records could ' +
+    'then be signed again';
   if (log.head.seq < checkpoint.seq) {
     const last =
       log.head.seq === 0
@@ -139,4 +164,22 @@ export function checkpointVerdict(
     );
   }
   return 'ok';
+}
+
+/** The `checkpointed` record that says where the checkpoint is kept from here on. */
+export function anchorRecord(
+  where: string,
+  why: string,
+): {
+  client: string;
+  endpoint: string;
+  outcome: 'checkpointed';
+  reason: string;
+} {
+  return {
+    client: 'notary-hsmd',
+    endpoint: 'store/checkpoint',
+    outcome: 'checkpointed',
+    reason: `checkpoint kept in ${where} (${why})`,
+  };
 }

@@ -16,7 +16,14 @@ import { dirname, join } from 'node:path';
 import { NotaryHsmError } from '../errors';
 import type { AuditInput } from '../signing/types';
 import { AuditLog } from './audit-log';
-import { checkpointVerdict, type Checkpoint, type CheckpointStore } from './checkpoint';
+import {
+  anchorRecord,
+  checkpointVerdict,
+  type Checkpoint,
+  type CheckpointStore,
+  type CheckpointVerdict,
+  type LogExtent,
+} from './checkpoint';
 import { readLines } from './lines';
 import { lockStateDir, type StateLock } from './lock';
 import {
@@ -146,6 +153,8 @@ interface Scan {
   tornBytes: number;
   /** The hash of the record at the seq asked for (undefined without one). */
   hashAt: string | undefined;
+  /** The last `checkpointed` record (checkpoint.ts), if any. */
+  anchor: { seq: number; reason: string } | undefined;
 }
 
 /**
@@ -155,6 +164,7 @@ interface Scan {
 async function scan(path: string, at = 0): Promise<Scan> {
   const checker = new ChainChecker();
   let hashAt: string | undefined = at === 0 ? checker.lastHash : undefined;
+  let anchor: { seq: number; reason: string } | undefined;
   const versions = new Map<string, number>();
   let goodBytes = 0;
   let endBytes = 0;
@@ -180,6 +190,7 @@ async function scan(path: string, at = 0): Promise<Scan> {
       }
       goodBytes = endBytes;
       if (checker.records === at) hashAt = checker.lastHash;
+      if (r.outcome === 'checkpointed') anchor = { seq: r.seq, reason: r.reason ?? '' };
       if (r.outcome === 'reset' && r.gun !== undefined) forgetGun(versions, r.gun);
       if (r.outcome === 'signed' && r.gun !== undefined && r.role !== undefined) {
         const key = stateKey(r.gun, r.role);
@@ -201,6 +212,17 @@ async function scan(path: string, at = 0): Promise<Scan> {
     goodBytes,
     tornBytes: endBytes - goodBytes,
     hashAt,
+    anchor,
+  };
+}
+
+/** What the start-up check needs of a scan. */
+function extent(path: string, found: Scan): LogExtent {
+  return {
+    path,
+    head: found.head,
+    hashAtCheckpoint: found.hashAt,
+    ...(found.anchor ? { anchor: found.anchor } : {}),
   };
 }
 
@@ -254,13 +276,7 @@ export async function openStore(stateDir: string, options: StoreOptions = {}): P
     }
     const found = await scan(path, saved?.seq);
     const verdict =
-      cp && !unread
-        ? checkpointVerdict(
-            saved,
-            { path, head: found.head, hashAtCheckpoint: found.hashAt },
-            cp.where,
-          )
-        : undefined;
+      cp && !unread ? checkpointVerdict(saved, extent(path, found), cp.where) : undefined;
     if (found.tornBytes > 0) {
       try {
         await file.truncate(found.goodBytes);
@@ -278,7 +294,7 @@ export async function openStore(stateDir: string, options: StoreOptions = {}): P
       return store;
     }
     try {
-      await store.started(found.tornBytes, cp !== undefined);
+      await store.started(found.tornBytes, cp, verdict);
     } catch (err) {
       await store.close();
       throw err;
@@ -310,12 +326,22 @@ class OpenStore implements Store {
   }
 
   /**
-   * What follows a good open: the record of a recovered tail (its batch writes the
-   * checkpoint), or else the checkpoint of the head as found.
+   * What follows a good open: the record of a recovered tail, and for a checkpoint made
+   * now the `checkpointed` record that says so (their batches write the checkpoint), or
+   * else the checkpoint of the head as found.
    */
-  async started(truncatedBytes: number, checkpoint: boolean): Promise<void> {
+  async started(
+    truncatedBytes: number,
+    cp: CheckpointStore | undefined,
+    verdict: CheckpointVerdict | undefined,
+  ): Promise<void> {
     if (truncatedBytes > 0) await this.recover(truncatedBytes);
-    else if (checkpoint) await this.writer.writeCheckpoint();
+    if (cp && (verdict === 'new' || verdict === 'adopt')) {
+      const why = verdict === 'new' ? 'a new log' : 'a log that had none, from here on';
+      await this.writer.commit(normalizeInput(anchorRecord(cp.where, why)));
+    } else if (cp && truncatedBytes === 0) {
+      await this.writer.writeCheckpoint();
+    }
   }
 
   /**
@@ -359,14 +385,10 @@ class OpenStore implements Store {
       this.verifying = undefined;
     };
     if (this.closing) return stop();
-    let verdict: 'ok' | 'new' | 'adopt';
+    let verdict: CheckpointVerdict;
     try {
       const found = await scan(this.writer.path, saved?.seq);
-      verdict = checkpointVerdict(
-        saved,
-        { path: this.writer.path, head: found.head, hashAtCheckpoint: found.hashAt },
-        cp.where,
-      );
+      verdict = checkpointVerdict(saved, extent(this.writer.path, found), cp.where);
     } catch (err) {
       stop();
       // final: the daemon must not sign on a log behind its checkpoint
@@ -374,11 +396,11 @@ class OpenStore implements Store {
       told?.('behind', { seq: 0, hash: '' }, err as Error);
       return;
     }
-    if (truncatedBytes > 0) {
-      // once only: its batch writes the checkpoint, or the writer retries it by itself
+    if (truncatedBytes > 0 || verdict !== 'ok') {
+      // once only: the records' batch writes the checkpoint, or the writer retries it
       stop();
       this.writer.resume();
-      await this.recover(truncatedBytes).catch(() => undefined);
+      await this.started(truncatedBytes, cp, verdict).catch(() => undefined);
     } else {
       // written while still held: no batch can write a newer checkpoint meanwhile
       try {

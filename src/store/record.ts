@@ -26,6 +26,7 @@ const OUTCOMES: ReadonlySet<string> = new Set([
   'failed',
   'recovered',
   'reset',
+  'checkpointed',
 ]);
 const TEXT_FIELDS = [
   'client',

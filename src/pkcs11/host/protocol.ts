@@ -74,7 +74,6 @@ export type HostRequest =
   | { op: 'sign'; token: string; key: KeyRef; digest: Uint8Array; pin?: string }
   | { op: 'readData'; token: string; object: DataRef }
   | { op: 'writeData'; token: string; object: DataRef; value: string }
-  | { op: 'deleteData'; token: string; object: DataRef }
   | { op: 'shutdown' };
 
 export interface HostMessage {

@@ -101,8 +101,6 @@ export class ModuleRuntime {
         return this.token(req.token).readData(req.object);
       case 'writeData':
         return this.token(req.token).writeData(req.object, req.value);
-      case 'deleteData':
-        return this.token(req.token).deleteData(req.object);
       case 'shutdown':
         return this.shutdown();
     }

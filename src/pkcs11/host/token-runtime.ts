@@ -605,23 +605,6 @@ export class TokenRuntime {
     });
   }
 
-  /**
-   * Destroys the private data object `ref`; true if there was one.
-   * throws: DATA_OBJECT_AMBIGUOUS, NOT_LOGGED_IN, TOKEN_NOT_PRESENT, PKCS#11 codes
-   */
-  deleteData(ref: DataRef): Promise<boolean> {
-    this.dataCache.delete(ref.application);
-    return this.guarded(() => {
-      this.requireLogin();
-      return this.withSession((s) => {
-        const h = this.oneData(s, ref);
-        if (h === undefined) return false;
-        this.port.destroyObject(s, h);
-        return true;
-      });
-    });
-  }
-
   /** Logs out and closes every session (shutdown). */
   close(): void {
     if (this.loggedIn && this.all[0]) {

@@ -2,11 +2,11 @@
  * The audit checkpoint lost from its token while the log goes back. SoftHSM2's file store
  * rewrites an object's file in place (truncate, then write) and never calls fsync, so a
  * power cut during a checkpoint write can leave the object's file short; SoftHSM2 then
- * drops the object without an error, and the daemon reads "no checkpoint". Today a log
- * with records and no checkpoint is taken for the first start after an upgrade and
- * adopted (a warning): a log cut back at the same time is not noticed. The log itself
- * could say that it has been checkpointed (a record naming the token and the label when
- * the checkpoint is first made), so that a checkpoint gone missing is refused instead.
+ * drops the object without an error, and the daemon reads "no checkpoint". The log says
+ * that it has been checkpointed (a `checkpointed` record naming the token and the label,
+ * written when the checkpoint is made), so a checkpoint gone missing is refused
+ * (CHECKPOINT_MISSING) instead of being taken for a first start, and a log cut back at
+ * the same time is not signed on.
  */
 import { readdir, readFile, truncate } from 'node:fs/promises';
 import { join } from 'node:path';

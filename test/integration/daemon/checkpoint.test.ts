@@ -327,4 +327,34 @@ describe('the audit checkpoint in a token', () => {
     const saved = await exportCheckpoint(on, join(setup.dir, 'adopt-checkpoint.json'));
     expect(saved.seq).toBe(records.length);
   });
+
+  it('a checkpoint moved elsewhere is refused as missing until it is re-anchored on purpose', async () => {
+    const first = variant('moved-a', 'state-moved');
+    const moved = variant('moved-b', 'state-moved', (doc) => {
+      doc.audit_checkpoint = { token: 'ckpt', label: 'moved-elsewhere' };
+    });
+    daemon = await startDaemonProcess(first);
+    expect(signaturesOf(await sign(daemon, 1))).toHaveLength(1);
+    await daemon.stop();
+    daemon = undefined;
+
+    const said = await refusesToStart(moved);
+    expect(said).toContain('CHECKPOINT_MISSING');
+    expect(said).toMatch(
+      /says at seq 1 "checkpoint kept in token soft .*", but token ckpt .* holds no checkpoint/,
+    );
+
+    const reset = await runDaemonCommand(['checkpoint', 'reset', '--config', moved, '--yes']);
+    expect({ code: reset.code, err: reset.err }).toEqual({ code: 0, err: '' });
+    expect(reset.out).toMatch(/re-anchored at the log's head: seq \d+/);
+    daemon = await startDaemonProcess(moved);
+    expect(signaturesOf(await sign(daemon, 2))).toHaveLength(1);
+    const records = await auditRecords(join(setup.dir, 'state-moved'));
+    expect(records.filter((r) => r.outcome === 'checkpointed').map((r) => r.reason)).toEqual([
+      expect.stringMatching(/^checkpoint kept in token soft .*\(a new log\)$/),
+      expect.stringMatching(
+        /^checkpoint kept in token ckpt .*\(re-anchored by notary-hsmd checkpoint reset\)$/,
+      ),
+    ]);
+  });
 });

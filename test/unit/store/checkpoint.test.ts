@@ -7,7 +7,7 @@
  */
 import { truncate } from 'node:fs/promises';
 import { NotaryHsmError } from '../../../src/errors';
-import { openStore, verifyAuditLog } from '../../../src/store';
+import { openStore, readAudit, verifyAuditLog } from '../../../src/store';
 import {
   checkpointVerdict,
   decodeCheckpoint,
@@ -46,9 +46,16 @@ describe('checkpointVerdict', () => {
     hashAtCheckpoint,
   });
 
-  it('no checkpoint: a new log, or one that had none yet', () => {
+  it('no checkpoint: a new log, or one that had none yet; refused when the log says it had one', () => {
     expect(checkpointVerdict(undefined, log(0, undefined), 'memory')).toBe('new');
     expect(checkpointVerdict(undefined, log(5, undefined), 'memory')).toBe('adopt');
+    const anchored = {
+      ...log(5, undefined),
+      anchor: { seq: 1, reason: 'checkpoint kept in memory' },
+    };
+    expect(() => checkpointVerdict(undefined, anchored, 'memory')).toThrowWithCode(
+      'CHECKPOINT_MISSING',
+    );
   });
 
   it('a log that reaches its checkpoint, or goes past it', () => {
@@ -87,20 +94,21 @@ describe('a store with a checkpoint', () => {
     const dir = await stateDir('ckpt-');
     const cp = new MemoryCheckpoint();
     const store = await openStore(dir, { checkpoint: cp });
-    expect(cp.saved).toEqual({ seq: 0, hash: H('0') });
+    // a new log's first record says where its checkpoint is kept; its batch wrote it
+    expect(cp.saved?.seq).toBe(1);
     // three records in one turn: one batch, one checkpoint, written before they resolve
     const answers = [refusal(0), refusal(1), refusal(2)].map((r) =>
       store.audit.append(r).then((e) => ({ seq: e.seq, checkpoint: cp.saved?.seq })),
     );
     expect(await Promise.all(answers)).toEqual([
-      { seq: 1, checkpoint: 3 },
-      { seq: 2, checkpoint: 3 },
-      { seq: 3, checkpoint: 3 },
+      { seq: 2, checkpoint: 4 },
+      { seq: 3, checkpoint: 4 },
+      { seq: 4, checkpoint: 4 },
     ]);
-    expect(cp.writes.map((w) => w.seq)).toEqual([0, 3]);
+    expect(cp.writes.map((w) => w.seq)).toEqual([1, 4]);
     await store.state.reserve(signing(1));
     await store.close();
-    expect(cp.saved?.seq).toBe(4);
+    expect(cp.saved?.seq).toBe(5);
 
     const v = await verifyAuditLog(logPath(dir), { at: 2 });
     expect(v.hashAt).toMatch(/^[0-9a-f]{64}$/);
@@ -122,11 +130,11 @@ describe('a store with a checkpoint', () => {
     cp.failWrite = false;
     await until(() => store.audit.available);
     // the durable record of version 2 is covered now, and its version stays claimed
-    expect(cp.saved?.seq).toBe(2);
+    expect(cp.saved?.seq).toBe(3);
     await expect(store.state.reserve(signing(2))).rejects.toThrowWithCode('VERSION_ROLLBACK');
-    await expect(store.state.reserve(signing(3))).resolves.toMatchObject({ seq: 3 });
+    await expect(store.state.reserve(signing(3))).resolves.toMatchObject({ seq: 4 });
     await store.close();
-    await expect(verifyAuditLog(logPath(dir))).resolves.toMatchObject({ ok: true, records: 3 });
+    await expect(verifyAuditLog(logPath(dir))).resolves.toMatchObject({ ok: true, records: 4 });
   });
 
   it('a checkpoint unreadable at open holds the store until it can be read', async () => {
@@ -144,8 +152,37 @@ describe('a store with a checkpoint', () => {
     cp.failRead = false;
     await until(() => store.audit.available);
     expect(told).toEqual(['ok']);
-    await expect(store.state.reserve(signing(2))).resolves.toMatchObject({ seq: 2 });
+    await expect(store.state.reserve(signing(2))).resolves.toMatchObject({ seq: 3 });
     await store.close();
+  });
+
+  it('a checkpoint gone from its token while the log says it has one: refused', async () => {
+    const dir = await stateDir('ckpt-');
+    const cp = new MemoryCheckpoint();
+    const first = await openStore(dir, { checkpoint: cp });
+    await first.state.reserve(signing(1));
+    await first.close();
+    cp.saved = undefined; // lost (a torn object file), the token replaced, or moved
+    await expect(openStore(dir, { checkpoint: cp })).rejects.toThrowWithCode('CHECKPOINT_MISSING');
+    await expect(openStore(dir, { checkpoint: cp })).rejects.toThrow(
+      /says at seq 1 "checkpoint kept in memory \(a new log\)", but memory holds no checkpoint/,
+    );
+  });
+
+  it('a log that had none is adopted once, and says so', async () => {
+    const dir = await stateDir('ckpt-');
+    const plain = await openStore(dir);
+    await plain.state.reserve(signing(1));
+    await plain.close();
+    const cp = new MemoryCheckpoint();
+    const told: string[] = [];
+    const store = await openStore(dir, { checkpoint: cp, onCheckpoint: (v) => told.push(v) });
+    expect(told).toEqual(['adopt']);
+    expect(cp.saved?.seq).toBe(2);
+    await store.close();
+    const records = [];
+    for await (const r of readAudit(logPath(dir))) records.push(r);
+    expect(records.map((r) => r.outcome)).toEqual(['signed', 'checkpointed']);
   });
 
   it('a log found behind its checkpoint once it can be read: held for good', async () => {
