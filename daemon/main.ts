@@ -4,11 +4,13 @@
  *
  *   notary-hsmd [serve] [--config F] [--listen ADDR]
  *   notary-hsmd token [--json]
- *   notary-hsmd tokens --config F [--json]
- *   notary-hsmd keys list --config F [--token T] [--json]
- *   notary-hsmd keys generate --config F --token T --label L [--id HEX] [--json]
- *   notary-hsmd checkpoint export --config F [--out FILE] [--json]
- *   notary-hsmd checkpoint reset --config F --yes
+ *   notary-hsmd tokens [--config F] [--json]
+ *   notary-hsmd keys list [--config F] [--token T] [--json]
+ *   notary-hsmd keys generate [--config F] --token T --label L [--id HEX] [--json]
+ *   notary-hsmd checkpoint export [--config F] [--out FILE] [--json]
+ *   notary-hsmd checkpoint reset [--config F] --yes
+ *
+ * Without --config every subcommand reads the same file (src/config/default-file.ts).
  *
  * bin/notary-hsmd calls the exported main(); run directly, the module calls it itself.
  */
@@ -18,7 +20,8 @@ import { keysGenerateCommand, keysListCommand, tokensCommand } from '../src/admi
 import { exitCodeFor, processIo, type Io } from '../src/cli/context';
 import { NotaryHsmError } from '../src/errors';
 import { hashToken, newClientToken } from '../src/policy/clients';
-import { DEFAULT_CONFIG, startDaemon } from './serve';
+import { adminConfigFile } from '../src/config/default-file';
+import { startDaemon } from './serve';
 
 /** Runs the daemon until SIGTERM/SIGINT; resolves with the exit code. */
 async function serveCommand(flags: { config?: string; listen?: string }, io: Io): Promise<number> {
@@ -52,6 +55,9 @@ async function serveCommand(flags: { config?: string; listen?: string }, io: Io)
   return 0;
 }
 
+const CONFIG_HELP =
+  'configuration file (default: the one serve reads, /etc/notary-hsm/daemon.yaml, else $NOTARY_HSM_VAR/daemon.yaml)';
+
 function program(io: Io, setCode: (c: number) => void): Command {
   const p = new Command('notary-hsmd')
     .description('notary-hsm signing daemon and its local token administration')
@@ -80,29 +86,31 @@ function program(io: Io, setCode: (c: number) => void): Command {
     });
   p.command('tokens')
     .description('configured tokens: profile, presence, label, serial, PIN state')
-    .option('-c, --config <file>', 'configuration file', DEFAULT_CONFIG)
+    .option('-c, --config <file>', CONFIG_HELP)
     .option('--json', 'print JSON')
-    .action(async (f: { config: string; json?: boolean }) => setCode(await tokensCommand(f, io)));
+    .action(async (f: { config?: string; json?: boolean }) =>
+      setCode(await tokensCommand({ ...f, config: adminConfigFile(f.config) }, io)),
+    );
   const keys = p.command('keys').description('keys on the configured tokens');
   keys
     .command('list')
-    .option('-c, --config <file>', 'configuration file', DEFAULT_CONFIG)
+    .option('-c, --config <file>', CONFIG_HELP)
     .option('-t, --token <name>', 'only this token')
     .option('--json', 'print JSON')
-    .action(async (f: { config: string; token?: string; json?: boolean }) =>
-      setCode(await keysListCommand(f, io)),
+    .action(async (f: { config?: string; token?: string; json?: boolean }) =>
+      setCode(await keysListCommand({ ...f, config: adminConfigFile(f.config) }, io)),
     );
   keys
     .command('generate')
     .description('generate an EC P-256 key pair on the token (never exported)')
-    .option('-c, --config <file>', 'configuration file', DEFAULT_CONFIG)
+    .option('-c, --config <file>', CONFIG_HELP)
     .requiredOption('-t, --token <name>', 'token to generate on')
     .requiredOption('-l, --label <label>', 'CKA_LABEL of the new key')
     .option('--id <hex>', 'CKA_ID of the new key (default: from the label)')
     .option('--json', 'print JSON')
     .action(
-      async (f: { config: string; token: string; label: string; id?: string; json?: boolean }) =>
-        setCode(await keysGenerateCommand(f, io)),
+      async (f: { config?: string; token: string; label: string; id?: string; json?: boolean }) =>
+        setCode(await keysGenerateCommand({ ...f, config: adminConfigFile(f.config) }, io)),
     );
   const checkpoint = p
     .command('checkpoint')
@@ -110,21 +118,21 @@ function program(io: Io, setCode: (c: number) => void): Command {
   checkpoint
     .command('export')
     .description('print (or write) the checkpoint, for notary-hsm audit verify --checkpoint')
-    .option('-c, --config <file>', 'configuration file', DEFAULT_CONFIG)
+    .option('-c, --config <file>', CONFIG_HELP)
     .option('-o, --out <file>', 'write it to this file')
     .option('--json', 'print JSON')
-    .action(async (f: { config: string; out?: string; json?: boolean }) =>
-      setCode(await checkpointExportCommand(f, io)),
+    .action(async (f: { config?: string; out?: string; json?: boolean }) =>
+      setCode(await checkpointExportCommand({ ...f, config: adminConfigFile(f.config) }, io)),
     );
   checkpoint
     .command('reset')
     .description(
       "re-anchor the checkpoint at the audit log's head (the daemon stopped), after a state directory was lost for good or the checkpoint moved",
     )
-    .option('-c, --config <file>', 'configuration file', DEFAULT_CONFIG)
+    .option('-c, --config <file>', CONFIG_HELP)
     .option('--yes', 'yes: versions signed in lost records could be signed again')
-    .action(async (f: { config: string; yes?: boolean }) =>
-      setCode(await checkpointResetCommand(f, io)),
+    .action(async (f: { config?: string; yes?: boolean }) =>
+      setCode(await checkpointResetCommand({ ...f, config: adminConfigFile(f.config) }, io)),
     );
   for (const c of [...p.commands, ...keys.commands, ...checkpoint.commands]) c.exitOverride();
   return p;

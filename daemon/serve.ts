@@ -8,6 +8,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { NotaryHsmError } from '../src/errors';
 import { Registry } from 'prom-client';
+import { DEFAULT_CONFIG } from '../src/config/default-file';
 import { embeddedDefault } from '../src/config/embedded';
 import { loadConfig, type Config } from '../src/config/load';
 import { log, setConsoleLevel } from '../src/log';
@@ -20,7 +21,7 @@ import { createApp } from './app';
 import { decisionObserver, processMetrics, tokenOperationObserver } from './metrics';
 import { allowedHostsFor, listen, type ServerHandle } from './server';
 
-export const DEFAULT_CONFIG = '/etc/notary-hsm/daemon.yaml';
+export { DEFAULT_CONFIG };
 
 export interface Daemon {
   readonly address: string;

@@ -13,11 +13,12 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, rename, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { stringify } from 'yaml';
 import { TokenRegistry } from '../pkcs11/registry';
 import { initSoftHsmToken } from '../pkcs11/softhsm';
 import { hashToken, newClientToken } from '../policy/clients';
+import { embeddedConfigFile } from './default-file';
 import { loadConfig, type Config } from './load';
 
 export const DEFAULT_LABEL = 'notary-hsm';
@@ -37,8 +38,8 @@ function digits(n: number): string {
 export async function embeddedDefault(
   varDir: string = process.env.NOTARY_HSM_VAR ?? './var',
 ): Promise<EmbeddedResult> {
-  const dir = resolve(varDir);
-  const file = join(dir, 'daemon.yaml');
+  const file = embeddedConfigFile(varDir);
+  const dir = dirname(file);
   if (existsSync(file)) return { config: loadConfig(file), file };
 
   await mkdir(join(dir, 'secrets'), { recursive: true, mode: 0o700 });
