@@ -73,7 +73,7 @@ export async function keysListCommand(
   } else {
     io.out(
       table(
-        ['TOKEN', 'LABEL', 'ID', 'KEY ID'],
+        ['TOKEN', 'LABEL', 'ID', 'CANONICAL KEY ID'],
         keys.map((k) => [k.token, k.label, k.id + (k.slot ? ` (${k.slot})` : ''), k.keyId]),
       ),
     );

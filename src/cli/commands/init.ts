@@ -8,7 +8,7 @@ import { DOCKER_RELEASES, dockerReleasesFor, dockerRoles } from '../../client/do
 import { initRepository } from '../../client/publish';
 import { daemonSigning } from '../../client/signing';
 import { NotaryHsmError, isNotaryHsmError } from '../../errors';
-import type { TufKey } from '../../metadata/keys';
+import { bareKeyId, type TufKey } from '../../metadata/keys';
 import { checkDelegationRole } from '../../metadata/roles';
 import { serverFrom, type Io, type ServerFlags } from '../context';
 import { daemonFrom, withSignerOptions, type SignerFlags } from '../signer-context';
@@ -78,13 +78,26 @@ export async function runInit(gun: string, flags: InitFlags, io: Io): Promise<vo
     }
     throw err;
   });
-  const rootKeyIds = [...repo.root.signed.role('root').keyIds];
+  // Two IDs name each root key: root.json lists the key as a certificate (the certificate
+  // key ID, what signatures, pins and notary's trust_pinning use); the daemon and `notary
+  // key list` show the bare public key's ID (canonical). Both are printed, each named.
+  const rootKeys = repo.root.signed
+    .roleKeys('root')
+    .map((k) => ({ certificateKeyId: k.id, canonicalKeyId: bareKeyId(k) }));
+  const rootKeyIds = rootKeys.map((k) => k.certificateKeyId);
   if (flags.json) {
-    io.out(JSON.stringify({ gun, rootKeyIds, delegations: delegations.map((d) => d.name) }));
+    io.out(
+      JSON.stringify({ gun, rootKeyIds, rootKeys, delegations: delegations.map((d) => d.name) }),
+    );
     return;
   }
-  io.out(`initialised ${gun}: root certificate key ${rootKeyIds.join(', ')} (pin it to verify)`);
-  for (const d of delegations) io.out(`delegation ${d.name} → key ${d.keyIds.join(', ')}`);
+  io.out(`initialised ${gun}`);
+  for (const k of rootKeys) {
+    io.out(`root key: certificate key ID ${k.certificateKeyId} (in root.json; pin it to verify)`);
+    io.out(`          canonical key ID   ${k.canonicalKeyId} (as notary-hsm keys list shows it)`);
+  }
+  for (const d of delegations)
+    io.out(`delegation ${d.name} → key ID ${d.keyIds.join(', ')} (canonical: a bare key)`);
 }
 
 export function registerInit(program: Command, io: Io): void {

@@ -57,11 +57,17 @@ export async function runKeysList(flags: ReadFlags, io: Io): Promise<void> {
   }
   io.out(
     table(
-      ['NAME', 'ROLE', 'TOKEN', 'KEY ID'],
+      ['NAME', 'ROLE', 'TOKEN', 'CANONICAL KEY ID'],
       keys.map((k) => [k.name, k.role, k.token, k.keyId]),
     ),
   );
+  if (keys.some((k) => k.role === 'root')) io.err(ROOT_ID_NOTE);
 }
+
+/** Why a root key's ID here is not the one init printed and root.json lists. */
+const ROOT_ID_NOTE =
+  'notary-hsm: root keys appear in root.json as certificates, under their certificate key ID ' +
+  '(what init prints and verify --pin-root takes; notary-hsm root show GUN shows both)';
 
 export async function runKeysGenerate(flags: GenerateFlags, io: Io): Promise<void> {
   const role = ROLES.find((r) => r === flags.role);

@@ -81,6 +81,26 @@ describe('notary-hsmd end to end', () => {
     expect(out.rootKeyIds[0]).toMatch(/^[0-9a-f]{64}$/);
   });
 
+  it('init names both IDs of a root key: the certificate key ID of root.json and the canonical one keys list shows', async () => {
+    const gun = 'localhost:5000/e2e/ids';
+    const c = cli(env(setup.adminToken));
+    expect(await main(['init', gun, '--root-key', 'root'], c.io)).toBe(0);
+    const text = c.out.join('\n');
+    const cert = /certificate key ID ([0-9a-f]{64})/.exec(text)?.[1];
+    const canonical = /canonical key ID +([0-9a-f]{64})/.exec(text)?.[1];
+    const k = cli(env(setup.adminToken));
+    expect(await main(['keys', 'list', '--json'], k.io)).toBe(0);
+    const { keys } = JSON.parse(k.out.join('')) as { keys: { name: string; keyId: string }[] };
+    expect(canonical).toBe(keys.find((x) => x.name === 'root')?.keyId);
+    expect(cert).toBeDefined();
+    expect(cert).not.toBe(canonical);
+    // root.json as the server serves it lists the root key under the certificate key ID.
+    const root = (await (await fetch(`${server.url}/v2/${gun}/_trust/tuf/root.json`)).json()) as {
+      signed: { roles: { root: { keyids: string[] } } };
+    };
+    expect(root.signed.roles.root.keyids).toEqual([cert]);
+  });
+
   it('the CI client signs a tag into targets/ci and notary lists it with its digest and size', async () => {
     const c = cli(env(setup.ciToken));
     const code = await main(
