@@ -18,6 +18,7 @@ import { updateTargets } from '../../client/targets-update';
 import { daemonSigning } from '../../client/signing';
 import { NotaryHsmError } from '../../errors';
 import { FileMeta } from '../../metadata/file-meta';
+import { sha256Hex } from '../../metadata/keys';
 import { isTargetsRole } from '../../metadata/roles';
 import { targetNameProblem } from '../../metadata/targets';
 import { serverFrom, type Io, type ServerFlags } from '../context';
@@ -147,13 +148,16 @@ async function apply(
     changes,
     ...bounds,
   });
-  const version = published.find((f) => f.role === role)?.signed.version;
+  const file = published.find((f) => f.role === role);
+  const version = file?.signed.version;
   if (flags.json)
     io.out(
       JSON.stringify({
         gun,
         role,
         version,
+        // The published role file's SHA-256, as the snapshot lists it.
+        ...(file ? { checksum: `sha256:${sha256Hex(file.bytes)}` } : {}),
         ...(flags.docker
           ? { roles: published.map((f) => ({ role: f.role, version: f.signed.version })) }
           : {}),
