@@ -2,8 +2,9 @@
  * The embedded default: what `notary-hsmd` (and `make run`) uses when no configuration
  * file exists. On first start it creates, under ./var/ (or $NOTARY_HSM_VAR): a SoftHSM2
  * token with a random PIN in a 0600 file, three keys generated on it (root, targets and a
- * `targets/ci` delegation key), a state directory, and a configuration file naming them,
- * with one admin client whose bearer token is printed once and stored only as a hash.
+ * delegation key for `targets/ci` and `targets/releases`), a state directory, and a
+ * configuration file naming them, with one admin client whose bearer token is printed
+ * once and stored only as a hash.
  * A second start finds var/daemon.yaml and reuses everything.
  *
  * This is a development default: a SoftHSM2 token is itself a file, so its PIN file
@@ -22,6 +23,7 @@ import { embeddedConfigFile } from './default-file';
 import { loadConfig, type Config } from './load';
 
 export const DEFAULT_LABEL = 'notary-hsm';
+const DELEGATION_ROLES = ['targets/ci', 'targets/releases'];
 
 export interface EmbeddedResult {
   readonly config: Config;
@@ -74,7 +76,8 @@ export async function embeddedDefault(
         id: '03',
         role: 'delegation',
         guns: all,
-        delegation: { roles: ['targets/ci'], paths: ['**'] },
+        // targets/releases too: `sign --docker` writes both, as docker trust sign does.
+        delegation: { roles: DELEGATION_ROLES, paths: ['**'] },
       },
     ],
     clients: [
@@ -85,13 +88,13 @@ export async function embeddedDefault(
         sign: [
           { kind: 'root', keys: ['root'], guns: all },
           { kind: 'targets', keys: ['targets'], guns: all },
-          { kind: 'delegation', keys: ['ci'], guns: all, roles: ['targets/ci'], paths: ['**'] },
+          { kind: 'delegation', keys: ['ci'], guns: all, roles: DELEGATION_ROLES, paths: ['**'] },
         ],
       },
     ],
   };
   const header = '# notary-hsmd embedded default, created on first start. Edit freely.\n';
-  await writeFile(file + '.tmp', header + stringify(doc), { mode: 0o600 });
+  await writeFile(file + '.tmp', header + stringify(doc, { aliasDuplicateObjects: false }), { mode: 0o600 });
   const config = loadConfig(file + '.tmp');
   const registry = new TokenRegistry(config);
   try {
