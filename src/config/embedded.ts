@@ -94,7 +94,9 @@ export async function embeddedDefault(
     ],
   };
   const header = '# notary-hsmd embedded default, created on first start. Edit freely.\n';
-  await writeFile(file + '.tmp', header + stringify(doc, { aliasDuplicateObjects: false }), { mode: 0o600 });
+  await writeFile(file + '.tmp', header + stringify(doc, { aliasDuplicateObjects: false }), {
+    mode: 0o600,
+  });
   const config = loadConfig(file + '.tmp');
   const registry = new TokenRegistry(config);
   try {
