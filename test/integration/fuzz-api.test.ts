@@ -715,5 +715,6 @@ describe('notary-hsmd under generated requests', () => {
     // leaves room for V8 growing its old space lazily but not for a per-request leak of even
     // 7 KB × 10,000 requests on top of normal churn.
     expect(after - before).toBeLessThan(64 * 1024);
-  });
+    // 25–40 s on 2 quiet cores; a machine busy with other work can take twice that or more
+  }, 240_000);
 });
