@@ -177,9 +177,7 @@ function pinsExactly(pin: FileMeta, bytes: Buffer): boolean {
 }
 
 function sameDelegations(a: Targets, b: Targets): boolean {
-  return (
-    canonicalJson(a.toJson().delegations ?? null) === canonicalJson(b.toJson().delegations ?? null)
-  );
+  return canonicalJson(a.delegationsJson()) === canonicalJson(b.delegationsJson());
 }
 
 async function fetchPinned(

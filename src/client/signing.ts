@@ -7,13 +7,13 @@
  */
 import { NotaryHsmError } from '../errors';
 import { createRootCertificate } from '../metadata/certificate';
-import { parseJson } from '../metadata/json';
+import { envelopeOfCanonical } from '../metadata/go-json';
+import type { JsonObject } from '../metadata/json';
 import { bareKeyId, TufKey } from '../metadata/keys';
 import { signMetadata } from '../metadata/sign';
-import { canonicalBytes } from '../metadata/canonical';
+import { canonicalJson } from '../metadata/canonical';
 import {
-  parseEnvelope,
-  serialize,
+  toWire,
   type RoleModel,
   type Signature,
   type SignedMetadata,
@@ -83,12 +83,16 @@ export function assemble<T extends RoleModel>(
   signed: T,
   signatures: readonly Signature[],
   requirements: readonly Requirement[],
+  json: JsonObject = signed.toJson(),
 ): SignedMetadata<T> {
-  const bytes = serialize(signed, signatures);
-  // The message as a reader computes it from these very bytes (the model is ours already).
-  const back = parseEnvelope(bytes);
-  const message = canonicalBytes(back.signed);
-  for (const req of requirements) verifyThreshold(message, back.signatures, req);
+  // One canonical encoding of the model (`json` is its Go field set): the message the
+  // signatures must cover, and the file's `signed` member. A reader decoding the file
+  // gets the same message back: canonical text survives Go's escaping and the parser
+  // (test/unit/client/signing.test.ts reads an assembled file back).
+  const canonical = canonicalJson(json);
+  const message = Buffer.from(canonical, 'utf8');
+  for (const req of requirements) verifyThreshold(message, signatures, req);
+  const bytes = envelopeOfCanonical(canonical, signatures.map(toWire));
   return { role, signed, signatures, message, bytes };
 }
 
@@ -181,9 +185,11 @@ export function daemonSigning(opts: DaemonSigningOptions): MetadataSigning {
       return key as TufKey;
     },
     async sign(gun, role, signed, requirements) {
+      // The model's Go field set, sent as it is and assembled below from the same value.
+      const json = signed.toJson();
       const body = {
         gun,
-        signed: parseJson(JSON.stringify(signed.toJson())),
+        signed: json,
         ...(await keysToAsk(gun, role, requirements)),
       };
       const res =
@@ -197,7 +203,7 @@ export function daemonSigning(opts: DaemonSigningOptions): MetadataSigning {
         method: s.method,
         sig: Buffer.from(s.sig, 'base64'),
       }));
-      const file = assemble(role, signed, signatures, requirements);
+      const file = assemble(role, signed, signatures, requirements, json);
       return res.leaseMs === undefined ? file : { ...file, leaseMs: res.leaseMs };
     },
   };

@@ -37,6 +37,12 @@ export function canonicalString(s: string): string {
   return JSON.stringify(s);
 }
 
+const SURROGATE = /[\ud800-\udfff]/;
+
+function hasSurrogate(s: string): boolean {
+  return SURROGATE.test(s);
+}
+
 /**
  * Canonical JSON text of `value`.
  * throws: CANONICAL_UNREPRESENTABLE
@@ -60,7 +66,9 @@ export function canonicalJson(value: JsonValue): string {
       break;
   }
   if (Array.isArray(value)) return '[' + value.map(canonicalJson).join(',') + ']';
-  const keys = Object.keys(value).sort(compareUtf8);
+  const keys = Object.keys(value);
+  // Code unit order (the built-in sort's) is code point order unless a surrogate is involved.
+  keys.sort(keys.some(hasSurrogate) ? compareUtf8 : undefined);
   let out = '{';
   for (let i = 0; i < keys.length; i++) {
     const k = keys[i] as string;

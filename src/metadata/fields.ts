@@ -27,7 +27,9 @@ export function fieldValue(path: string, problem: string): never {
 
 /** Child pointer (RFC 6901 escaping). */
 export function at(path: string, key: string | number): string {
-  return `${path}/${String(key).replace(/~/g, '~0').replace(/\//g, '~1')}`;
+  const k = String(key);
+  if (!k.includes('~') && !k.includes('/')) return path + '/' + k;
+  return `${path}/${k.replace(/~/g, '~0').replace(/\//g, '~1')}`;
 }
 
 /**
@@ -55,6 +57,12 @@ export function asObject(
       });
     }
   }
+  return v;
+}
+
+/** An object used as a map (any member names), as it is (no entry list is built). */
+export function asMembers(v: JsonValue | undefined, path: string): JsonObject {
+  if (!isJsonObject(v)) fieldType(path, 'an object', v);
   return v;
 }
 

@@ -42,14 +42,14 @@ export class FileMeta {
   static fromJson(v: JsonValue | undefined, path: string): FileMeta {
     const o = asObject(v, path, ['hashes', 'length'], ['custom']);
     const hashes = new Map<string, Buffer>();
-    for (const [alg, value] of asMap(o.hashes, at(path, 'hashes'))) {
-      hashes.set(alg, asBase64(value, at(at(path, 'hashes'), alg)));
+    const hPath = at(path, 'hashes');
+    for (const [alg, value] of asMap(o.hashes, hPath)) {
+      hashes.set(alg, asBase64(value, at(hPath, alg)));
     }
     for (const alg of SUPPORTED_HASHES) {
       const h = hashes.get(alg);
       const want = alg === 'sha256' ? 32 : 64;
-      if (h && h.length !== want)
-        fieldValue(at(at(path, 'hashes'), alg), `a ${alg} digest is ${want} bytes`);
+      if (h && h.length !== want) fieldValue(at(hPath, alg), `a ${alg} digest is ${want} bytes`);
     }
     let custom: JsonValue | undefined;
     if (o.custom !== undefined) {

@@ -34,6 +34,18 @@ export interface WireSignature {
  * throws: CANONICAL_UNREPRESENTABLE
  */
 export function envelopeBytes(signed: JsonObject, signatures: readonly WireSignature[]): Buffer {
+  return envelopeOfCanonical(canonicalJson(signed), signatures);
+}
+
+/**
+ * The exact bytes of a metadata file whose `signed` value has the canonical JSON text
+ * `canonical` (what canonicalJson wrote; the signatures cover its UTF-8 bytes).
+ * throws: CANONICAL_UNREPRESENTABLE (a signature field)
+ */
+export function envelopeOfCanonical(
+  canonical: string,
+  signatures: readonly WireSignature[],
+): Buffer {
   const sigs = signatures
     .map(
       (s) =>
@@ -47,7 +59,7 @@ export function envelopeBytes(signed: JsonObject, signatures: readonly WireSigna
     )
     .join(',');
   return Buffer.from(
-    '{"signed":' + htmlEscape(canonicalJson(signed)) + ',"signatures":[' + sigs + ']}',
+    '{"signed":' + htmlEscape(canonical) + ',"signatures":[' + sigs + ']}',
     'utf8',
   );
 }

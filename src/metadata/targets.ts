@@ -19,7 +19,7 @@
 import { NotaryHsmError } from '../errors';
 import { canonicalString } from './canonical';
 import { keysJson, readCommon, readRoleKeys, roleKeysJson, type RoleKeys } from './common';
-import { asArray, asMap, asObject, asString, asStringArray, at, fieldValue } from './fields';
+import { asArray, asMembers, asObject, asString, asStringArray, at, fieldValue } from './fields';
 import { FileMeta } from './file-meta';
 import { setMember, type JsonObject, type JsonValue } from './json';
 import type { TufKey } from './keys';
@@ -116,8 +116,10 @@ export class Targets {
     const o = asObject(v, path, ['_type', 'delegations', 'expires', 'targets', 'version']);
     const common = readCommon(o, path, 'Targets');
     const targets = new Map<string, FileMeta>();
-    for (const [name, meta] of asMap(o.targets, at(path, 'targets'))) {
-      targets.set(name, FileMeta.fromJson(meta, at(at(path, 'targets'), name)));
+    const tPath = at(path, 'targets');
+    const members = asMembers(o.targets, tPath);
+    for (const name of Object.keys(members)) {
+      targets.set(name, FileMeta.fromJson(members[name], at(tPath, name)));
     }
     const dPath = at(path, 'delegations');
     const d = asObject(o.delegations, dPath, ['keys', 'roles']);
@@ -143,21 +145,26 @@ export class Targets {
     for (const [name, meta] of this.targets) setMember(targets, name, meta.toJson());
     return {
       _type: 'Targets',
-      delegations: {
-        keys: this.nilDelegationKeys ? null : keysJson(this.delegationKeys),
-        roles: this.nilDelegationRoles
-          ? null
-          : this.delegationRoles.map((r) => {
-              const out = roleKeysJson(r);
-              if (r.nilKeyIds === true && r.keyIds.length === 0) out.keyids = null;
-              out.name = r.name;
-              if (r.paths.length > 0) out.paths = [...r.paths];
-              return out;
-            }),
-      },
+      delegations: this.delegationsJson(),
       expires: this.expires.toString(),
       targets,
       version: this.version,
+    };
+  }
+
+  /** The Go field set of `signed.delegations` alone (no pass over the targets). */
+  delegationsJson(): JsonObject {
+    return {
+      keys: this.nilDelegationKeys ? null : keysJson(this.delegationKeys),
+      roles: this.nilDelegationRoles
+        ? null
+        : this.delegationRoles.map((r) => {
+            const out = roleKeysJson(r);
+            if (r.nilKeyIds === true && r.keyIds.length === 0) out.keyids = null;
+            out.name = r.name;
+            if (r.paths.length > 0) out.paths = [...r.paths];
+            return out;
+          }),
     };
   }
 

@@ -17,10 +17,9 @@
  * refused (FIELD_UNKNOWN). Version rollback is checked later, by the state store.
  */
 import { createHash } from 'node:crypto';
-import { isDeepStrictEqual } from 'node:util';
 import { isNotaryHsmError, NotaryHsmError } from '../errors';
 import { canonicalBytes } from '../metadata/canonical';
-import { isJsonObject, MAX_JSON_DEPTH, type JsonValue } from '../metadata/json';
+import { isJsonObject, jsonEqual, MAX_JSON_DEPTH, type JsonValue } from '../metadata/json';
 import { Root } from '../metadata/root';
 import { checkDelegationRole } from '../metadata/roles';
 import { Targets } from '../metadata/targets';
@@ -122,7 +121,7 @@ function check(req: SignRequest, ctx: GuardContext): CheckedRequest {
   // The same JSON value (members in any order) has the same canonical bytes, so the
   // caller's document is only canonicalised (to compare bytes, and to throw what that
   // throws) when it differs from the model's.
-  if (!isDeepStrictEqual(json, signed) && !canonical.equals(canonicalBytes(signed))) {
+  if (!jsonEqual(json, signed) && !canonical.equals(canonicalBytes(signed))) {
     throw new NotaryHsmError(
       'FIELD_VALUE',
       '/signed: does not re-serialise to the same canonical bytes',
