@@ -12,12 +12,7 @@ import type { JsonObject } from '../metadata/json';
 import { bareKeyId, TufKey } from '../metadata/keys';
 import { signMetadata } from '../metadata/sign';
 import { canonicalJson } from '../metadata/canonical';
-import {
-  toWire,
-  type RoleModel,
-  type Signature,
-  type SignedMetadata,
-} from '../metadata/signed';
+import { toWire, type RoleModel, type Signature, type SignedMetadata } from '../metadata/signed';
 import { verifyThreshold, type Requirement } from '../metadata/verify';
 import type { Signer } from '../signer/signer';
 import type { KeyView } from '../signing/types';
@@ -88,7 +83,7 @@ export function assemble<T extends RoleModel>(
   // One canonical encoding of the model (`json` is its Go field set): the message the
   // signatures must cover, and the file's `signed` member. A reader decoding the file
   // gets the same message back: canonical text survives Go's escaping and the parser
-  // (test/unit/client/signing.test.ts reads an assembled file back).
+  // (test/unit/client/assemble.test.ts reads an assembled file back).
   const canonical = canonicalJson(json);
   const message = Buffer.from(canonical, 'utf8');
   for (const req of requirements) verifyThreshold(message, signatures, req);

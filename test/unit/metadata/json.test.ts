@@ -324,3 +324,41 @@ describe('nesting depth', () => {
     expect((parseJson(wide) as JsonValue[]).length).toBe(10_000);
   });
 });
+
+describe('large documents (read by JSON.parse after a one-pass check)', () => {
+  const big = (extra: string): string => {
+    const members = Array.from({ length: 10_000 }, (_, i) => `"v${i}":{"length":${i}}`);
+    return `{"targets":{${members.join(',')}${extra}}}`;
+  };
+
+  it('a duplicate among 10,000 members is JSON_DUPLICATE_KEY', () => {
+    expect(() => parseJson(big(',"v9999":{"length":1}'))).toThrowWithCode('JSON_DUPLICATE_KEY');
+  });
+
+  it('a duplicate deep inside the last member is JSON_DUPLICATE_KEY', () => {
+    expect(() => parseJson(big(',"x":{"a":{"b":1,"b":1}}'))).toThrowWithCode('JSON_DUPLICATE_KEY');
+  });
+
+  it('a fraction or exponent among 10,000 integers is refused when only integers are allowed', () => {
+    for (const n of ['1.0', '1e2', '0E0', '-5.5']) {
+      expect(() => parseJson(big(`,"x":${n}`), { integersOnly: true })).toThrowWithCode(
+        'JSON_INVALID',
+      );
+    }
+    expect(obj(obj(parseJson(big(',"x":1e2'))).targets).x).toBe(100);
+  });
+
+  it('colons, brackets, quotes and the letter e inside strings are data', () => {
+    const text = '{"a:b":"{[:]}\\"x:e.1","c":["1e5:"],"true":true}';
+    expect(parseJson(text, { integersOnly: true })).toEqual(JSON.parse(text));
+  });
+
+  it('gives what JSON.parse gives for a document it accepts', () => {
+    const text = big(',"__proto__":{"length":1},"é😀":{"length":2}');
+    const v = obj(obj(parseJson(text, { integersOnly: true })).targets);
+    expect(v).toEqual(JSON.parse(text).targets);
+    expect(Object.keys(v)).toHaveLength(10_002);
+    expect(Object.prototype.hasOwnProperty.call(v, '__proto__')).toBe(true);
+    expect(Object.getPrototypeOf(v)).toBe(Object.prototype);
+  });
+});
