@@ -28,7 +28,7 @@ import {
   makeTempDir,
   startDaemonProcess,
 } from './daemon-setup';
-import { killServersNow, startNotaryServer, stopServers } from './notary-server';
+import { killServersNow, publishDurations, startNotaryServer, stopServers } from './notary-server';
 import { stockNotary, type StockNotary } from './stock-notary';
 import { TufKey } from '../src/metadata/keys';
 import { verifySignature } from '../src/metadata/verify';
@@ -317,6 +317,16 @@ async function main(): Promise<number> {
     ),
   );
 
+  // The floor under both: notary-server's own time to accept each publish of N tags (its
+  // log's response duration), for our publishes and the stock CLI's, in the same rounds.
+  const serverMs = {
+    ours: publishDurations(server.logFile, bigGun).slice(-addRounds),
+    stock: publishDurations(server.logFile, stockBigGun).slice(-addRounds),
+  };
+  progress(
+    `notary-server's own time per publish of ${o.tags} tags: ${serverMs.ours.map(Math.round).join(', ')} ms (ours), ${serverMs.stock.map(Math.round).join(', ')} ms (stock)`,
+  );
+
   // Reading: both CLIs read the same notary-hsm repository of N tags.
   const reader = await stockNotary(server.url);
   await reader.run(['list', bigGun]); // a warm trust directory, as after the first use
@@ -369,7 +379,7 @@ async function main(): Promise<number> {
     progress(`signature checks over ${role}: ${Math.round(perSecond)}/s (${bytes.length} bytes)`);
   }
 
-  report(o, pairs, checks);
+  report(o, pairs, checks, serverMs);
   await daemon.stop();
   await server.stop();
   return 0;
@@ -381,7 +391,18 @@ interface Checks {
   perSecond: number;
 }
 
-function report(o: Options, pairs: readonly Pair[], checks: readonly Checks[]): void {
+/** notary-server's own ms per publish of N tags, ours and the stock CLI's. */
+interface ServerPublishMs {
+  ours: number[];
+  stock: number[];
+}
+
+function report(
+  o: Options,
+  pairs: readonly Pair[],
+  checks: readonly Checks[],
+  serverMs: ServerPublishMs,
+): void {
   const rows = pairs.map((p) => {
     const a = median(p.aMs);
     const b = median(p.bMs);
@@ -408,6 +429,7 @@ function report(o: Options, pairs: readonly Pair[], checks: readonly Checks[]): 
       `bench/cli: whole processes, interleaved, on one loopback notary-server (${new Date().toISOString()})`,
       line(header),
       ...rows.map(line),
+      `notary-server's own time to accept one publish of ${o.tags} tags (median of its log's durations): ${Math.round(median(serverMs.ours))} ms for ours, ${Math.round(median(serverMs.stock))} ms for the stock CLI's`,
       ...checks.map(
         (c) =>
           `signature checks in process over ${c.role} (${c.bytes} bytes): ${Math.round(c.perSecond)}/s (ECDSA P-256; goal ≥ 10,000/s)`,
@@ -417,7 +439,7 @@ function report(o: Options, pairs: readonly Pair[], checks: readonly Checks[]): 
   );
   if (o.json) {
     process.stdout.write(
-      `${JSON.stringify({ pairs: pairs.map((p) => ({ ...p, aMedian: median(p.aMs), bMedian: median(p.bMs) })), checks })}\n`,
+      `${JSON.stringify({ pairs: pairs.map((p) => ({ ...p, aMedian: median(p.aMs), bMedian: median(p.bMs) })), checks, serverPublishMs: serverMs })}\n`,
     );
   }
 }

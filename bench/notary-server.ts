@@ -16,7 +16,29 @@ import { freePort } from '../test/helpers/ports';
 export interface NotaryServer {
   readonly url: string;
   readonly pid: number;
+  /** The server's log (JSON lines at level info), for its own time per request. */
+  readonly logFile: string;
   stop(): Promise<void>;
+}
+
+/**
+ * The server's own time (ms) for each POST to `/v2/<gun>/_trust/tuf/` it completed, in
+ * log order: the `http.response.duration` of its "response completed" lines.
+ */
+export function publishDurations(logFile: string, gun: string): number[] {
+  const uri = `/v2/${gun}/_trust/tuf/`;
+  const out: number[] = [];
+  for (const text of readFileSync(logFile, 'utf8').split('\n')) {
+    if (!text.includes('"response completed"') || !text.includes(uri)) continue;
+    const entry = JSON.parse(text) as Record<string, unknown>;
+    const d = entry['http.response.duration'];
+    if (entry['http.request.method'] !== 'POST' || typeof d !== 'string') continue;
+    const m = /^([0-9.]+)(ms|s|µs)$/.exec(d);
+    if (!m) continue;
+    const unit = m[2] === 's' ? 1000 : m[2] === 'ms' ? 1 : 0.001;
+    out.push(Number(m[1]) * unit);
+  }
+  return out;
 }
 
 const servers = new Set<ChildProcess>();
@@ -102,7 +124,7 @@ export async function startNotaryServer(): Promise<NotaryServer> {
         await sleep(100);
       }
     }
-    if (up) return { url, pid: child.pid ?? -1, stop };
+    if (up) return { url, pid: child.pid ?? -1, logFile, stop };
     await stop();
     if (spawnError) {
       throw new Error(

@@ -140,13 +140,22 @@ function tokenize(pattern: string): Token[] {
 }
 
 const SLASH = 0x2f;
+const STAR = 0x2a;
 
 /**
  * Whether the target pattern `pattern` matches all of `name` (see the file comment).
  * Runs in O(pattern × name) time without backtracking, whatever the input.
  */
 export function targetMatches(pattern: string, name: string): boolean {
-  if (!pattern.includes('*')) return pattern === name;
+  const star = pattern.indexOf('*');
+  if (star === -1) return pattern === name;
+  // The common shapes, `PREFIX*` and `PREFIX**`, without a table per character (a
+  // delegation's check runs once per target).
+  const tail = pattern.length - star;
+  if (tail === 1 || (tail === 2 && pattern.charCodeAt(star + 1) === STAR)) {
+    if (!name.startsWith(pattern.slice(0, star))) return false;
+    return tail === 2 || name.indexOf('/', star) === -1;
+  }
   const tokens = tokenize(pattern);
   const n = name.length;
   // reach[j]: the tokens consumed so far can match exactly name[0, j).
