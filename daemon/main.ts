@@ -21,14 +21,43 @@ import { exitCodeFor, processIo, type Io } from '../src/cli/context';
 import { NotaryHsmError } from '../src/errors';
 import { hashToken, newClientToken } from '../src/policy/clients';
 import { adminConfigFile } from '../src/config/default-file';
-import { startDaemon } from './serve';
+import { log } from '../src/log';
+import { startDaemon, type Daemon } from './serve';
+import { inheritedSockets } from './systemd/listen-fds';
+import { systemdNotifier } from './systemd/notify';
 
-/** Runs the daemon until SIGTERM/SIGINT; resolves with the exit code. */
+/**
+ * Runs the daemon until SIGTERM/SIGINT; resolves with the exit code. Under systemd it
+ * serves on the sockets passed to it (socket activation), says READY=1 once every
+ * listener is bound and the tokens are opened, pings the watchdog, and says STOPPING=1
+ * when shutdown begins. SIGHUP reloads the client list.
+ */
 async function serveCommand(flags: { config?: string; listen?: string }, io: Io): Promise<number> {
-  const daemon = await startDaemon({
-    ...(flags.config ? { config: flags.config } : {}),
-    ...(flags.listen ? { listen: flags.listen } : {}),
-  });
+  const notifier = systemdNotifier(log());
+  const inherited = inheritedSockets();
+  let daemon: Daemon | undefined;
+  // Installed before start-up: a SIGHUP while tokens open must not end the process.
+  const onHangup = (): void => {
+    if (daemon === undefined) {
+      log().warn('SIGHUP ignored: still starting');
+      return;
+    }
+    notifier.reloading();
+    daemon.reloadClients();
+    notifier.ready(`serving on ${daemon.addresses.join(', ')}`);
+  };
+  process.on('SIGHUP', onHangup);
+  try {
+    daemon = await startDaemon({
+      ...(flags.config ? { config: flags.config } : {}),
+      ...(flags.listen ? { listen: flags.listen } : {}),
+      ...(inherited ? { inherited } : {}),
+    });
+  } catch (err) {
+    process.off('SIGHUP', onHangup);
+    notifier.stop();
+    throw err;
+  }
   if (daemon.adminToken) {
     io.out(
       [
@@ -41,7 +70,9 @@ async function serveCommand(flags: { config?: string; listen?: string }, io: Io)
       ].join('\n'),
     );
   }
-  io.out(`notary-hsmd listening on ${daemon.address}`);
+  io.out(`notary-hsmd listening on ${daemon.addresses.join(', ')}`);
+  notifier.ready(`serving on ${daemon.addresses.join(', ')}`);
+  notifier.startWatchdog();
   await new Promise<void>((resolve) => {
     const stop = (): void => {
       process.off('SIGTERM', stop);
@@ -51,7 +82,10 @@ async function serveCommand(flags: { config?: string; listen?: string }, io: Io)
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);
   });
+  notifier.stopping();
+  process.off('SIGHUP', onHangup);
   await daemon.close();
+  notifier.stop();
   return 0;
 }
 

@@ -19,15 +19,27 @@ import { openStore, type Store, type StoreOptions } from '../src/store';
 import { TokenCheckpointStore } from '../src/pkcs11/token-checkpoint';
 import { createApp } from './app';
 import { decisionObserver, processMetrics, tokenOperationObserver } from './metrics';
-import { allowedHostsFor, listen, type ServerHandle } from './server';
+import { LOOPBACK_HOSTS } from './middleware/host-allowlist';
+import { reloadClients, type ClientReload } from './reload-clients';
+import { allowedHostsFor, listen, listenInherited, type ServerHandle } from './server';
+import type { InheritedSocket } from './systemd/listen-fds';
 
 export { DEFAULT_CONFIG };
 
 export interface Daemon {
+  /** The first listener's address. */
   readonly address: string;
+  /** Every listener's address (several with socket activation). */
+  readonly addresses: readonly string[];
   readonly config: Config;
   /** The admin token, only when the embedded default was created by this start. */
   readonly adminToken?: string;
+  /**
+   * Reads the client list again from the configuration file (SIGHUP) and logs what
+   * changed; a file that does not validate leaves the running clients in force.
+   * Returns false when the reload was refused.
+   */
+  reloadClients(): boolean;
   close(): Promise<void>;
 }
 
@@ -36,6 +48,11 @@ export interface ServeOptions {
   config?: string;
   /** Overrides the configured listen address (tests: 127.0.0.1:0). */
   listen?: string;
+  /**
+   * Sockets passed by systemd (socket activation): served instead of binding the
+   * configured (or --listen) address.
+   */
+  inherited?: readonly InheritedSocket[];
 }
 
 /** The listener's TLS files. throws: CONFIG_INVALID naming the file that cannot be read */
@@ -112,7 +129,8 @@ export async function startDaemon(opts: ServeOptions = {}): Promise<Daemon> {
   const metrics = new Registry();
   processMetrics(metrics);
   const registry = new TokenRegistry(config, { observe: tokenOperationObserver(metrics) });
-  let handle: ServerHandle | undefined;
+  const handles: ServerHandle[] = [];
+  let serviceRef: SigningService | undefined;
   let store: Store | undefined;
   try {
     // Tokens are opened (and logged in, where the PIN is not per request) before the
@@ -120,7 +138,7 @@ export async function startDaemon(opts: ServeOptions = {}): Promise<Daemon> {
     // the store, which checks its log against the checkpoint kept in a token.
     await registry.open();
     store = await openStore(config.stateDir, checkpointOptions(config, registry));
-    const services = new SigningService({
+    const services: SigningService = new SigningService({
       config,
       registry,
       clients,
@@ -128,36 +146,82 @@ export async function startDaemon(opts: ServeOptions = {}): Promise<Daemon> {
       observe: decisionObserver(metrics),
     });
     const address = opts.listen ?? config.listen;
+    const inherited = opts.inherited ?? [];
     const app = createApp({
       services,
       logger,
       limits: {
         bodyBytes: config.policy.request_bytes,
-        allowedHosts: allowedHostsFor(address, [...config.allowedHosts]),
+        // Inherited sockets' ports are systemd's: the loopback names on any port, and allowed_hosts.
+        allowedHosts:
+          inherited.length > 0
+            ? [...new Set([...LOOPBACK_HOSTS, ...config.allowedHosts])]
+            : allowedHostsFor(address, [...config.allowedHosts]),
       },
       metrics,
     });
-    handle = await listen(app, { address, ...(config.tls ? { tls: readTls(config.tls) } : {}) });
+    const tls = config.tls ? { tls: readTls(config.tls) } : {};
+    if (inherited.length > 0) {
+      logger.info('socket activation: serving on the sockets systemd passed', {
+        sockets: inherited.map((s) => `${s.name} (fd ${s.fd}, ${s.kind})`),
+        notBound: address,
+      });
+      for (const socket of inherited) handles.push(await listenInherited(app, socket, tls));
+    } else {
+      handles.push(await listen(app, { address, ...tls }));
+    }
+    serviceRef = services;
   } catch (err) {
+    for (const h of handles) await h.close();
     await store?.close();
     await registry.close();
     throw err;
   }
-  const server = handle;
+  const services = serviceRef;
+  const addresses = handles.map((h) => h.address);
   const openedStore = store;
   logger.info('notary-hsmd listening', {
-    address: server.address,
+    addresses,
     config: config.file,
     tokens: config.tokens.length,
   });
+  let running = config;
   let closing: Promise<void> | undefined;
   return {
-    address: server.address,
+    address: addresses[0] as string,
+    addresses,
     config,
     ...(adminToken ? { adminToken } : {}),
+    reloadClients: () => {
+      let r: ClientReload;
+      try {
+        r = reloadClients(running);
+      } catch (err) {
+        logger.error('reload refused: the running clients stay in force', {
+          config: running.file,
+          error: err instanceof Error ? err.message : String(err),
+        });
+        return false;
+      }
+      services.replaceClients(r.clients);
+      running = r.config;
+      logger.info('reloaded the client list', {
+        config: running.file,
+        clients: r.after,
+        before: r.before,
+        added: r.added,
+        removed: r.removed,
+      });
+      if (r.needRestart.length > 0) {
+        logger.warn('the configuration changed beyond its clients: restart to apply', {
+          sections: r.needRestart,
+        });
+      }
+      return true;
+    },
     close: () =>
       (closing ??= (async () => {
-        await server.close();
+        await Promise.all(handles.map((h) => h.close()));
         // the store first: its last batches write their checkpoint to a token
         await openedStore.close();
         await registry.close();

@@ -16,6 +16,7 @@ import { connect, isIP } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { NotaryHsmError } from '../src/errors';
 import { isLoopbackIp } from './http/loopback';
+import type { InheritedSocket } from './systemd/listen-fds';
 import { defaultAllowedHosts, LOOPBACK_HOSTS } from './middleware/host-allowlist';
 import { randomUUID } from 'node:crypto';
 
@@ -190,14 +191,54 @@ async function clearStaleSocket(path: string): Promise<void> {
  * Listens with `app` (anything with Koa's `callback()`).
  * throws: CONFIG_INVALID (bad or non-loopback address, TLS requested, address in use)
  */
-export async function listen(
-  app: { callback(): (req: IncomingMessage, res: ServerResponse) => unknown },
-  opts: ListenOptions,
-): Promise<ServerHandle> {
+export async function listen(app: App, opts: ListenOptions): Promise<ServerHandle> {
   const addr = parseListenAddress(opts.address);
   checkSecurity(addr, opts);
   if (addr.kind === 'unix') await clearStaleSocket(addr.path);
+  const handle = await serveOn(app, opts, (server, done) => {
+    if (addr.kind === 'unix') server.listen(addr.path, done);
+    else server.listen({ host: addr.host, port: addr.port, exclusive: true }, done);
+  });
+  if (addr.kind === 'unix') chmodSync(addr.path, opts.socketMode ?? 0o660);
+  return handle;
+}
 
+/**
+ * Serves on a socket systemd passed (socket activation). TLS, when configured, is put on
+ * TCP sockets only; a TCP socket bound to a non-loopback address without TLS is refused
+ * as a configured one would be (its address is read back once the server holds it).
+ * throws: CONFIG_INVALID
+ */
+export async function listenInherited(
+  app: App,
+  socket: InheritedSocket,
+  opts: Omit<ListenOptions, 'address'>,
+): Promise<ServerHandle> {
+  const where = `inherited socket ${socket.name} (fd ${socket.fd})`;
+  const tls = socket.kind === 'tcp' ? opts.tls : undefined;
+  const handle = await serveOn(app, { ...opts, address: where, tls }, (server, done) =>
+    server.listen({ fd: socket.fd }, done),
+  );
+  if (handle.port !== undefined && tls === undefined) {
+    const host = handle.address.replace(/^\[?([^\]]*)\]?:\d+$/, '$1');
+    if (!isLoopbackIp(host)) {
+      await handle.close();
+      throw invalid(
+        `${where} is bound to ${handle.address}: a non-loopback address needs TLS with client certificates`,
+      );
+    }
+  }
+  return handle;
+}
+
+type App = { callback(): (req: IncomingMessage, res: ServerResponse) => unknown };
+
+/** Creates the server, lets `bind` put it on its socket, and returns its handle. */
+async function serveOn(
+  app: App,
+  opts: ListenOptions,
+  bind: (server: Server, done: () => void) => void,
+): Promise<ServerHandle> {
   const handler = app.callback();
   const inFlight = new Set<ServerResponse>();
   let closing = false;
@@ -247,17 +288,17 @@ export async function listen(
       server.off('error', onError);
       resolve();
     };
-    if (addr.kind === 'unix') server.listen(addr.path, done);
-    else server.listen({ host: addr.host, port: addr.port, exclusive: true }, done);
+    bind(server, done);
   });
-  if (addr.kind === 'unix') chmodSync(addr.path, opts.socketMode ?? 0o660);
 
   const bound = server.address();
   const port = typeof bound === 'object' && bound !== null ? bound.port : undefined;
   const address =
-    addr.kind === 'unix'
-      ? opts.address
-      : `${addr.host.includes(':') ? `[${addr.host}]` : addr.host}:${port ?? addr.port}`;
+    typeof bound === 'string'
+      ? `unix:${bound}`
+      : bound === null
+        ? opts.address
+        : `${bound.address.includes(':') ? `[${bound.address}]` : bound.address}:${bound.port}`;
 
   let closed: Promise<void> | undefined;
   const close = (): Promise<void> => {

@@ -16,7 +16,7 @@ export const tokenConfigSchema = z.strictObject({
   /** Token selection: by label or by serial, exactly one; never by slot number. */
   label: z.string().min(1).max(32).optional(),
   serial: z.string().min(1).max(16).optional(),
-  /** `file:PATH`, `env:NAME` or `request`. PINs are never written inline. */
+  /** `file:PATH`, `env:NAME`, `credential:NAME` (systemd) or `request`. PINs are never written inline. */
   pin: z.string().min(1),
   /** A module path instead of the profile's candidates. */
   module: z.string().min(1).optional(),

@@ -66,7 +66,7 @@ export interface SigningDecision {
 export class SigningService implements DaemonServices {
   private readonly config: Config;
   private readonly registry: TokenRegistry;
-  private readonly clients: ClientRegistry;
+  private clients: ClientRegistry;
   private readonly store: Store;
   private readonly now: () => Date;
   private readonly publicKeys = new Map<string, Buffer>();
@@ -87,6 +87,11 @@ export class SigningService implements DaemonServices {
       firstMax: this.config.policy.max_first_version,
       leaseMs: this.config.policy.publish_lease_seconds * 1000,
     };
+  }
+
+  /** Replaces the client list (a SIGHUP reload): later requests authenticate against it. */
+  replaceClients(clients: ClientRegistry): void {
+    this.clients = clients;
   }
 
   authenticate(authorization: string | undefined, peer?: PeerCertificate): Client {
