@@ -10,6 +10,8 @@ declare module 'unix-dgram' {
       path: string,
       callback: (err?: Error) => void,
     ): void;
+    /** Binds a receiving socket to a path (the tests' stand-in for systemd's NOTIFY_SOCKET). */
+    bind(path: string): void;
     close(): void;
   }
 
