@@ -10,7 +10,7 @@ SHELL := bash
 
 NPM_STAMP := node_modules/.stamp
 
-.PHONY: deps build lint typecheck test demo run bench clean
+.PHONY: deps build lint typecheck test demo run bench clean install
 
 # System packages first (native addons need make/g++/python3), then node_modules.
 deps:
@@ -57,6 +57,32 @@ bench: build
 	node dist/bench/bench/peer.js $(BENCH_PEER_ARGS)
 	node dist/bench/bench/cli.js $(BENCH_CLI_ARGS)
 	node dist/bench/bench/checkpoint.js $(BENCH_CHECKPOINT_ARGS)
+
+# Installs under $(DESTDIR)$(PREFIX): the program in lib/notary-hsm (bin, dist, hsm-profiles
+# and the production node_modules copied from this checkout's — no network, native addons as
+# built here), the two commands in bin, the systemd units, sysusers.d and tmpfiles.d files,
+# and /etc/notary-hsm/daemon.yaml.example. The service's ExecStart names $(PREFIX).
+PREFIX ?= /usr/local
+DESTDIR ?=
+LIBDIR := $(DESTDIR)$(PREFIX)/lib/notary-hsm
+install: build
+	rm -rf '$(LIBDIR)'
+	install -d '$(LIBDIR)/node_modules' '$(DESTDIR)$(PREFIX)/bin' \
+	  '$(DESTDIR)$(PREFIX)/lib/systemd/system' '$(DESTDIR)$(PREFIX)/lib/sysusers.d' \
+	  '$(DESTDIR)$(PREFIX)/lib/tmpfiles.d' '$(DESTDIR)/etc/notary-hsm'
+	cp -R bin dist hsm-profiles package.json README.md LICENSE '$(LIBDIR)/'
+	rm -rf '$(LIBDIR)/dist/test' '$(LIBDIR)/dist/bench'
+	npm ls --omit=dev --all --parseable 2>/dev/null | sed -n 's|^$(CURDIR)/node_modules/||p' | sort -u | \
+	  while read -r m; do install -d "$(LIBDIR)/node_modules/$$(dirname "$$m")"; \
+	    cp -R "node_modules/$$m" "$(LIBDIR)/node_modules/$$m"; done
+	ln -sfn ../lib/notary-hsm/bin/notary-hsm '$(DESTDIR)$(PREFIX)/bin/notary-hsm'
+	ln -sfn ../lib/notary-hsm/bin/notary-hsmd '$(DESTDIR)$(PREFIX)/bin/notary-hsmd'
+	sed 's|/usr/lib/notary-hsm/|$(PREFIX)/lib/notary-hsm/|g' systemd/notary-hsmd.service \
+	  > '$(DESTDIR)$(PREFIX)/lib/systemd/system/notary-hsmd.service'
+	install -m 0644 systemd/notary-hsmd.socket '$(DESTDIR)$(PREFIX)/lib/systemd/system/'
+	install -m 0644 systemd/notary-hsm.sysusers.conf '$(DESTDIR)$(PREFIX)/lib/sysusers.d/notary-hsm.conf'
+	install -m 0644 systemd/notary-hsm.tmpfiles.conf '$(DESTDIR)$(PREFIX)/lib/tmpfiles.d/notary-hsm.conf'
+	install -m 0644 systemd/daemon.yaml.example '$(DESTDIR)/etc/notary-hsm/daemon.yaml.example'
 
 clean:
 	rm -rf dist coverage

@@ -3,13 +3,14 @@
 #
 # Installs the Debian/Ubuntu packages notary-hsm needs for building and for its tests
 # (SoftHSM2, OpenSC, ykcs11 + pcscd, the notary CLI and notary-server, openssl, curl, jq,
+# systemd-analyze and systemd-socket-activate (package systemd) for the unit tests,
 # and the toolchain for native Node addons), then checks that the SoftHSM2 PKCS#11 module
 # and the notary binaries are where the tests look for them. Idempotent: when everything
 # is present it installs nothing and prints nothing. Needs root or passwordless sudo for
 # the installation step; never reads stdin.
 set -euo pipefail
 
-PKGS=(softhsm2 opensc ykcs11 pcscd notary openssl curl jq ca-certificates make g++ python3)
+PKGS=(softhsm2 opensc ykcs11 pcscd notary openssl curl jq ca-certificates make g++ python3 systemd)
 
 missing=()
 for p in "${PKGS[@]}"; do
