@@ -57,6 +57,7 @@ bench: build
 	node dist/bench/bench/peer.js $(BENCH_PEER_ARGS)
 	node dist/bench/bench/cli.js $(BENCH_CLI_ARGS)
 	node dist/bench/bench/checkpoint.js $(BENCH_CHECKPOINT_ARGS)
+	node dist/bench/bench/notify.js
 
 # Installs under $(DESTDIR)$(PREFIX): the program in lib/notary-hsm (bin, dist, hsm-profiles
 # and the production node_modules copied from this checkout's — no network, native addons as
