@@ -109,7 +109,7 @@ describe('configuration', () => {
     expect(text).toMatch(/tokens: a is defined twice/);
     expect(text).toMatch(/nope/);
     expect(text).toMatch(/exactly one of label or serial/);
-    expect(text).toMatch(/file:PATH, env:NAME or request/);
+    expect(text).toMatch(/file:PATH, env:NAME, credential:NAME or request/);
     expect(text).toMatch(/no token named missing/);
     expect(text).toMatch(/k2.*object.*label\/id/);
     expect(text).toMatch(/never given in a URI/);
