@@ -32,7 +32,10 @@ describeIf('make install', () => {
 
   beforeAll(async () => {
     root = await makeTempDir('install-');
-    await run('make', ['--no-print-directory', 'install', `DESTDIR=${root}`, 'PREFIX=/usr'], {
+    // dist/ is current (global setup builds it); `-o build` keeps make from rewriting it
+    // while other test files run the daemon from it.
+    const args = ['--no-print-directory', '-o', 'build', 'install', `DESTDIR=${root}`];
+    await run('make', [...args, 'PREFIX=/usr'], {
       cwd: REPO,
       maxBuffer: 16 << 20,
     });
