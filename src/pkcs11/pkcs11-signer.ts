@@ -5,7 +5,7 @@
  * signature fails the operation instead of producing unverifiable metadata. The check runs
  * on libuv's thread pool, so a daemon's event loop does not pay for it.
  */
-import { createHash, createPublicKey, verify, type KeyObject } from 'node:crypto';
+import { createPublicKey, hash, verify, type KeyObject } from 'node:crypto';
 import { NotaryHsmError } from '../errors';
 import type { SignatureScheme, Signer } from '../signer/signer';
 import type { KeyRef, KeyReport } from './host/protocol';
@@ -63,7 +63,7 @@ export class Pkcs11Signer implements Signer {
 
   /** throws: SIGNER_INVALID_SIGNATURE, and the token owner's codes */
   async sign(message: Uint8Array): Promise<Uint8Array> {
-    const digest = createHash('sha256').update(message).digest();
+    const digest = hash('sha256', message, 'buffer');
     const sig = await this.owner.sign(this.key, digest, {
       ...(this.pin === undefined ? {} : { pin: this.pin }),
       contextPin: this.contextPin,

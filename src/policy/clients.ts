@@ -6,7 +6,7 @@
  * which client, if any, holds the token. Failures say only "missing" or "invalid" and
  * never repeat the token.
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { keyConfigSchema, type ClientConfig } from '../config/schema';
 import { NotaryHsmError } from '../errors';
@@ -32,7 +32,7 @@ export function newClientToken(): string {
 
 /** Hex SHA-256 of a token's UTF-8 bytes: what the configuration stores as `token_sha256`. */
 export function hashToken(token: string): string {
-  return createHash('sha256').update(token, 'utf8').digest('hex');
+  return hash('sha256', token, 'hex');
 }
 
 function refined(
@@ -227,7 +227,8 @@ export class ClientRegistry {
     const token = m?.[1];
     let found: Entry | undefined;
     if (token !== undefined) {
-      const digest = createHash('sha256').update(token, 'utf8').digest();
+      // One-shot hash (no Hash object): about half the CPU of createHash for a token.
+      const digest = hash('sha256', token, 'buffer');
       // Every digest is compared, a match does not end the loop: constant work per client.
       for (const e of this.entries) {
         const same = timingSafeEqual(digest, e.digest);

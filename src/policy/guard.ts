@@ -16,7 +16,7 @@
  * touch no prototype. In every fixed-shape object such a member is an unknown field and
  * refused (FIELD_UNKNOWN). Version rollback is checked later, by the state store.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { isNotaryHsmError, NotaryHsmError } from '../errors';
 import { canonicalBytes } from '../metadata/canonical';
 import { isJsonObject, jsonEqual, MAX_JSON_DEPTH, type JsonValue } from '../metadata/json';
@@ -136,7 +136,7 @@ function check(req: SignRequest, ctx: GuardContext): CheckedRequest {
     model,
     version: model.version,
     canonical,
-    payloadDigest: createHash('sha256').update(canonical).digest('hex'),
+    payloadDigest: hash('sha256', canonical, 'hex'),
   };
 }
 
