@@ -10,10 +10,18 @@ type TransformableInfo = winston.Logform.TransformableInfo;
 /** Where a winston format puts the finished line (triple-beam's MESSAGE). */
 const MESSAGE = Symbol.for('message');
 
-const BARE = /^[^\s"=\\\u0000-\u001f\u007f]+$/;
+/** A value written as it is: printable, without space, quote, backslash or `=`. */
+function bare(value: string): boolean {
+  if (value === '' || /[\s"=\\]/.test(value)) return false;
+  for (const ch of value) {
+    const c = ch.codePointAt(0) ?? 0;
+    if (c < 0x20 || c === 0x7f) return false;
+  }
+  return true;
+}
 
 function quote(value: string): string {
-  return BARE.test(value) ? value : JSON.stringify(value);
+  return bare(value) ? value : JSON.stringify(value);
 }
 
 function field(value: unknown): string {
@@ -23,13 +31,14 @@ function field(value: unknown): string {
   }
   if (value === null) return 'null';
   if (value instanceof Error) return quote(value.message);
-  return quote(JSON.stringify(value) ?? String(value));
+  return quote(JSON.stringify(value) ?? typeof value);
 }
 
 /** The text line for one (already redacted and time-stamped) record. */
 export function textLine(info: TransformableInfo): string {
   const { level, message, timestamp, ...fields } = info;
-  const parts = [String(timestamp ?? new Date().toISOString()), String(level).padEnd(5)];
+  const time = typeof timestamp === 'string' ? timestamp : new Date().toISOString();
+  const parts = [time, level.padEnd(5)];
   parts.push(typeof message === 'string' ? quote(message) : field(message));
   for (const [key, value] of Object.entries(fields)) {
     if (value === undefined) continue;

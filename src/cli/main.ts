@@ -9,6 +9,7 @@ import type * as Commander from 'commander';
 import type { Command } from 'commander';
 import { NotaryHsmError } from '../errors';
 import type * as AuditCommand from './commands/audit';
+import type * as Completion from './completion';
 import type * as DelegationCommand from './commands/delegation';
 import type * as InitCommand from './commands/init';
 import type * as KeysCommand from './commands/keys';
@@ -58,6 +59,15 @@ const COMMANDS: readonly (readonly [readonly string[], () => Register])[] = [
   ],
   [['rotate'], () => load<typeof RotateCommand>('./commands/rotate').registerRotate],
   [['tokens', 'keys'], () => load<typeof KeysCommand>('./commands/keys').registerKeys],
+  [
+    ['completion'],
+    () => (program, io) =>
+      load<typeof Completion>('./completion').addCompletionCommand(
+        program,
+        () => buildProgram(io),
+        (t) => io.out(t),
+      ),
+  ],
 ];
 
 /** The failure as `--json` prints it. */

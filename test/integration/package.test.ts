@@ -7,7 +7,7 @@
  * default (a SoftHSM2 token found through the installed hsm-profiles/softhsm2.yaml).
  */
 import { execFile, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { startLockRegistry, type LockRegistry } from '../helpers/lock-registry';
@@ -15,7 +15,9 @@ import { makeTempDir } from '../helpers/tmp';
 
 const run = promisify(execFile);
 const ROOT = resolve(__dirname, '..', '..');
-const VERSION = (require(join(ROOT, 'package.json')) as { version: string }).version;
+const VERSION = (
+  JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }
+).version;
 
 /** The environment without npm's per-run variables (jest may run under `npm test`). */
 function baseEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
