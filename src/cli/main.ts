@@ -10,6 +10,7 @@ import type { Command } from 'commander';
 import { NotaryHsmError } from '../errors';
 import type * as AuditCommand from './commands/audit';
 import type * as Completion from './completion';
+import type * as Tty from './tty';
 import type * as DelegationCommand from './commands/delegation';
 import type * as InitCommand from './commands/init';
 import type * as KeysCommand from './commands/keys';
@@ -130,7 +131,8 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
     }
     const code = err instanceof NotaryHsmError ? err.code : 'INTERNAL';
     const message = err instanceof Error ? err.message : String(err);
-    io.err(json ? jsonError(code, message) : `notary-hsm: ${message} [${code}]`);
+    const red = (t: string): string => load<typeof Tty>('./tty').terminal(io).red(t);
+    io.err(json ? jsonError(code, message) : `${red('notary-hsm:')} ${message} [${code}]`);
     return exitCodeFor(err);
   }
 }
