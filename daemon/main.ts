@@ -9,6 +9,7 @@
  *   notary-hsmd keys generate [--config F] --token T --label L [--id HEX] [--json]
  *   notary-hsmd checkpoint export [--config F] [--out FILE] [--json]
  *   notary-hsmd checkpoint reset [--config F] --yes
+ *   notary-hsmd completion bash|zsh
  *
  * Without --config every subcommand reads the same file (src/config/default-file.ts).
  *
@@ -16,6 +17,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { checkpointExportCommand, checkpointResetCommand } from '../src/admin/checkpoint';
+import { addCompletionCommand } from '../src/cli/completion';
 import { keysGenerateCommand, keysListCommand, tokensCommand } from '../src/admin/commands';
 import { exitCodeFor, processIo, type Io } from '../src/cli/context';
 import { NotaryHsmError } from '../src/errors';
@@ -169,6 +171,12 @@ function program(io: Io, setCode: (c: number) => void): Command {
       setCode(await checkpointResetCommand({ ...f, config: adminConfigFile(f.config) }, io)),
     );
   for (const c of [...p.commands, ...keys.commands, ...checkpoint.commands]) c.exitOverride();
+  addCompletionCommand(
+    p,
+    () => p,
+    (t) => io.out(t),
+  );
+  for (const c of [...p.commands, ...keys.commands]) c.exitOverride();
   return p;
 }
 

@@ -11,7 +11,7 @@ import { Registry } from 'prom-client';
 import { DEFAULT_CONFIG } from '../src/config/default-file';
 import { embeddedDefault } from '../src/config/embedded';
 import { loadConfig, type Config } from '../src/config/load';
-import { log, setConsoleLevel } from '../src/log';
+import { log, setConsoleFormat, setConsoleLevel } from '../src/log';
 import { TokenRegistry } from '../src/pkcs11/registry';
 import { ClientRegistry, clientEntryFromConfig } from '../src/policy/clients';
 import { SigningService } from '../src/signing/service';
@@ -121,6 +121,7 @@ export async function startDaemon(opts: ServeOptions = {}): Promise<Daemon> {
 
   const logger = log();
   setConsoleLevel(config.log.level);
+  setConsoleFormat(config.log.format);
   // Clients before anything is opened: a scope narrower than its keys' reach is refused.
   const clients = new ClientRegistry({
     clients: config.clients.map(clientEntryFromConfig),

@@ -1,5 +1,5 @@
 /**
- * The project's logger: winston, JSON lines (or plain text for a terminal) on stderr at
+ * The project's logger: winston, JSON lines (or one-line text, log-text.ts) on stderr at
  * NOTARY_HSM_LOG_LEVEL (default warn; the daemon sets its configured level), and, when
  * NOTARY_HSM_LOG_FILE names a file, every record at NOTARY_HSM_LOG_FILE_LEVEL (default
  * debug) appended there too — module host processes inherit it, so one file holds a
@@ -14,6 +14,7 @@
  */
 import { Writable } from 'node:stream';
 import winston from 'winston';
+import { toText } from './log-text';
 
 const SECRET_FIELD = /^(pin|pins|password|passphrase|secret|authorization|bearer|token_value)$/i;
 const LEVELS = ['error', 'warn', 'info', 'debug'] as const;
@@ -69,20 +70,23 @@ export class TurnBatchedStream extends Writable {
   }
 }
 
+/** The two formats of stderr; both redact secret-named fields the same way. */
+const FORMATS = {
+  json: winston.format.combine(redact(), winston.format.timestamp(), winston.format.json()),
+  text: winston.format.combine(redact(), winston.format.timestamp(), winston.format(toText)()),
+} as const;
+
 let logger: winston.Logger | undefined;
 let consoleTransport: winston.transport | undefined;
 let fileLevel: string | undefined;
 
 function create(): winston.Logger {
   const level = process.env.NOTARY_HSM_LOG_LEVEL ?? 'warn';
-  const json = winston.format.combine(redact(), winston.format.timestamp(), winston.format.json());
+  const json = FORMATS.json;
   consoleTransport = new winston.transports.Stream({
     stream: new TurnBatchedStream(process.stderr),
     level,
-    format:
-      process.env.NOTARY_HSM_LOG_FORMAT === 'text'
-        ? winston.format.combine(redact(), winston.format.simple())
-        : json,
+    format: process.env.NOTARY_HSM_LOG_FORMAT === 'text' ? FORMATS.text : json,
   });
   const transports: winston.transport[] = [consoleTransport];
   const file = process.env.NOTARY_HSM_LOG_FILE;
@@ -106,6 +110,12 @@ function create(): winston.Logger {
 export function log(): winston.Logger {
   logger ??= create();
   return logger;
+}
+
+/** Sets the format of what goes to stderr (the daemon's configured `log.format`). */
+export function setConsoleFormat(format: keyof typeof FORMATS): void {
+  log();
+  if (consoleTransport) consoleTransport.format = FORMATS[format];
 }
 
 /** Sets the level of what goes to stderr (the daemon's configured `log.level`). */

@@ -11,12 +11,25 @@ export interface Io {
   out(text: string): void;
   err(text: string): void;
   env: NodeJS.ProcessEnv;
+  /** Whether stderr is a terminal (progress and colours, tty.ts); absent: it is not. */
+  readonly errIsTty?: boolean;
+  /** The terminal's width, when stderr is one. */
+  readonly errColumns?: number;
+  /** Writes to stderr as it is, without a line break (progress lines). */
+  errRaw?(text: string): void;
 }
 
 export const processIo: Io = {
   out: (t) => process.stdout.write(t.endsWith('\n') ? t : t + '\n'),
   err: (t) => process.stderr.write(t.endsWith('\n') ? t : t + '\n'),
   env: process.env,
+  get errIsTty() {
+    return process.stderr.isTTY;
+  },
+  get errColumns() {
+    return process.stderr.columns;
+  },
+  errRaw: (t) => process.stderr.write(t),
 };
 
 export interface ServerFlags {

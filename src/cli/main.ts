@@ -9,6 +9,8 @@ import type * as Commander from 'commander';
 import type { Command } from 'commander';
 import { NotaryHsmError } from '../errors';
 import type * as AuditCommand from './commands/audit';
+import type * as Completion from './completion';
+import type * as Tty from './tty';
 import type * as DelegationCommand from './commands/delegation';
 import type * as InitCommand from './commands/init';
 import type * as KeysCommand from './commands/keys';
@@ -58,6 +60,15 @@ const COMMANDS: readonly (readonly [readonly string[], () => Register])[] = [
   ],
   [['rotate'], () => load<typeof RotateCommand>('./commands/rotate').registerRotate],
   [['tokens', 'keys'], () => load<typeof KeysCommand>('./commands/keys').registerKeys],
+  [
+    ['completion'],
+    () => (program, io) =>
+      load<typeof Completion>('./completion').addCompletionCommand(
+        program,
+        () => buildProgram(io),
+        (t) => io.out(t),
+      ),
+  ],
 ];
 
 /** The failure as `--json` prints it. */
@@ -120,7 +131,8 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
     }
     const code = err instanceof NotaryHsmError ? err.code : 'INTERNAL';
     const message = err instanceof Error ? err.message : String(err);
-    io.err(json ? jsonError(code, message) : `notary-hsm: ${message} [${code}]`);
+    const red = (t: string): string => load<typeof Tty>('./tty').terminal(io).red(t);
+    io.err(json ? jsonError(code, message) : `${red('notary-hsm:')} ${message} [${code}]`);
     return exitCodeFor(err);
   }
 }

@@ -40,6 +40,8 @@ export interface UpdateOptions extends RetryOptions {
   signing: MetadataSigning;
   changes: TargetChanges;
   now?: Date;
+  /** Told what the update is doing now (the CLI shows it on a terminal). */
+  progress?: (step: string) => void;
 }
 
 /**
@@ -143,6 +145,7 @@ export async function updateTargets(opts: UpdateOptions): Promise<UpdateResult> 
     ...(opts.retries === undefined ? {} : { retries: opts.retries }),
     ...(opts.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs }),
     ...(opts.now === undefined ? {} : { now: () => opts.now as Date }),
+    ...(opts.progress === undefined ? {} : { progress: opts.progress }),
     change: async (attempt) => {
       const now = opts.now ?? new Date();
       const files: SignedMetadata[] = [];
@@ -154,6 +157,9 @@ export async function updateTargets(opts: UpdateOptions): Promise<UpdateResult> 
         return { role, requirement, signed: nextTargets(attempt, role, opts.changes, now) };
       });
       for (const p of plans) {
+        opts.progress?.(
+          `${gun}: signing ${p.role} version ${p.signed.version} (${p.signed.targets.size} targets)`,
+        );
         const file = await opts.signing.sign(gun, p.role, p.signed, [p.requirement]);
         attempt.signed(file);
         files.push(file);

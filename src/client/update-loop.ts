@@ -75,6 +75,8 @@ export interface UpdateLoopOptions extends RetryOptions {
   random?: () => number;
   /** Fetches and verifies the repository (tests); readRepository by default. */
   read?: (server: TrustServer, gun: string, now: Date) => Promise<TrustedRepository>;
+  /** Told what the loop is doing now (the CLI shows it on a terminal). */
+  progress?: (step: string) => void;
 }
 
 /** What failed, and whether another attempt may help. */
@@ -147,6 +149,9 @@ export async function runUpdateLoop(opts: UpdateLoopOptions): Promise<UpdateResu
     let files: readonly SignedMetadata[] = [];
     const signedHere: SignedMetadata[] = [];
     try {
+      opts.progress?.(
+        `${gun}: fetching and verifying trust data${attempt > 0 ? ` (attempt ${attempt + 1})` : ''}`,
+      );
       const repo = await read(bounded, gun, now());
       if (unconfirmed.length > 0 && holdsExactly(repo, unconfirmed)) {
         return { repo, published: unconfirmed };
@@ -171,6 +176,7 @@ export async function runUpdateLoop(opts: UpdateLoopOptions): Promise<UpdateResu
       const window = Math.max(1, (result.leaseMs ?? DEFAULT_LEASE_MS) / 3);
       unconfirmed = files;
       abandon(files); // if this attempt does not end the loop, we never publish them again
+      opts.progress?.(`${gun}: publishing ${files.map((f) => f.role).join(', ')}`);
       const published = await publishWithin(bounded, gun, files, {
         until: Math.min(signedAt + window, deadline),
         clock,
@@ -184,6 +190,7 @@ export async function runUpdateLoop(opts: UpdateLoopOptions): Promise<UpdateResu
         failures++;
         continue;
       }
+      opts.progress?.(`${gun}: confirming the publish`);
       const fast = after ? await after(bounded, repo, files, now()) : undefined;
       return {
         repo: fast ?? (await confirm(bounded, gun, files, now(), read)),

@@ -13,6 +13,7 @@ import { NotaryHsmError } from '../../errors';
 import { isTargetsRole } from '../../metadata/roles';
 import { serverFrom, type Io, type ServerFlags } from '../context';
 import { table } from '../table';
+import { terminal } from '../tty';
 import {
   pinnedOptions,
   timeoutMsFrom,
@@ -38,15 +39,19 @@ export async function runList(gun: string, flags: ListFlags, io: Io): Promise<vo
     }
   }
   const server = serverFrom(flags, io);
+  const term = terminal(io, flags);
   let repo: TrustedRepository;
+  term.progress(`${gun}: fetching and verifying trust data`);
   if (wantsPinning(flags)) {
     const opts = pinnedOptions(gun, flags, io);
-    const pinned = await verifyPinned(server, gun, opts);
+    const pinned = await verifyPinned(server, gun, opts).finally(() => term.clearProgress());
     io.err(trustNote(pinned, opts.from));
     repo = pinned;
   } else {
     // --timeout holds here too (it used to apply to pinned reads only).
-    repo = await readRepository(new WatchedServer(server, timeoutMsFrom(flags)), gun);
+    repo = await readRepository(new WatchedServer(server, timeoutMsFrom(flags)), gun).finally(() =>
+      term.clearProgress(),
+    );
   }
   const targets = listTargets(repo, roles.length > 0 ? roles : undefined);
   const rootKeyIds = [...repo.root.signed.role('root').keyIds];
@@ -56,7 +61,7 @@ export async function runList(gun: string, flags: ListFlags, io: Io): Promise<vo
         'this is a read-only view, not verification against a pinned root (use --pin-root)',
     );
   }
-  for (const w of repo.warnings) io.err(`warning: ${w}`);
+  for (const w of repo.warnings) io.err(`${term.yellow('warning:')} ${w}`);
   if (flags.json) {
     io.out(JSON.stringify({ gun, rootKeyIds, targets }));
     return;

@@ -22,6 +22,7 @@ import { sha256Hex } from '../../metadata/keys';
 import { isTargetsRole } from '../../metadata/roles';
 import { targetNameProblem } from '../../metadata/targets';
 import { serverFrom, type Io, type ServerFlags } from '../context';
+import { terminal } from '../tty';
 import { daemonFrom, withSignerOptions, type SignerFlags } from '../signer-context';
 import { retryOptions, withRetryOptions, type RetryFlags } from './flags';
 
@@ -162,6 +163,7 @@ async function apply(
   const bounds = retryOptions(flags);
   const client = daemonFrom(flags, io, bounds);
   const roles = flags.docker ? dockerRoles(role) : [role];
+  const term = terminal(io, flags);
   const { published } = await updateTargets({
     server: serverFrom(flags, io),
     gun,
@@ -169,7 +171,8 @@ async function apply(
     signing: daemonSigning({ client }),
     changes,
     ...bounds,
-  });
+    progress: (step) => term.progress(step),
+  }).finally(() => term.clearProgress());
   const file = published.find((f) => f.role === role);
   const version = file?.signed.version;
   if (flags.json)

@@ -14,6 +14,7 @@ import { NotaryHsmError } from '../../errors';
 import { isTargetsRole } from '../../metadata/roles';
 import { checkTargetName } from '../../metadata/targets';
 import { serverFrom, type Io, type ServerFlags } from '../context';
+import { terminal } from '../tty';
 import { pinnedOptions, trustNote, withPinOptions, type PinFlags } from './pin-flags';
 
 interface VerifyFlags extends ServerFlags, PinFlags {
@@ -58,10 +59,12 @@ export async function runVerify(ref: string, flags: VerifyFlags, io: Io): Promis
   }
   const opts = pinnedOptions(gun, flags, io);
   const server = serverFrom(flags, io);
+  const term = terminal(io, flags);
   try {
-    const repo = await verifyPinned(server, gun, opts);
+    term.progress(`${gun}: fetching and verifying trust data`);
+    const repo = await verifyPinned(server, gun, opts).finally(() => term.clearProgress());
     io.err(trustNote(repo, opts.from));
-    for (const w of repo.warnings) io.err(`warning: ${w}`);
+    for (const w of repo.warnings) io.err(`${term.yellow('warning:')} ${w}`);
     if (tag === undefined) {
       const targets = listTargets(repo);
       if (flags.json) {
