@@ -70,6 +70,11 @@ export function call(
   });
 }
 
+/** True when the daemon at `url` answers /readyz 200. */
+export async function isReady(url: string): Promise<boolean> {
+  return (await call(url, { path: '/readyz' })).status === 200;
+}
+
 /** Codes whose error answers carry `details` (version refusals: what the client acts on). */
 const WITH_DETAILS: ReadonlySet<string> = new Set(['VERSION_ROLLBACK', 'VERSION_JUMP']);
 

@@ -9,12 +9,9 @@ import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { DaemonClient } from '../../src/client/daemon-client';
-import { initRepository } from '../../src/client/publish';
-import { daemonSigning } from '../../src/client/signing';
-import { NotaryServerClient } from '../../src/notary';
 import { makeDaemonSetup, startDaemonProcess, type DaemonProcess } from '../helpers/daemon';
 import { startNotaryServer, type NotaryServer } from '../helpers/notary-server';
+import { runCli } from '../helpers/run-cli';
 import { makeTempDir } from '../helpers/tmp';
 
 const run = promisify(execFile);
@@ -54,26 +51,14 @@ describe('progress and colours on a terminal only', () => {
     server = await startNotaryServer();
     const setup = await makeDaemonSetup({ ciPaths: ['**'] });
     daemon = await startDaemonProcess(setup.config);
-    const notary = new NotaryServerClient({ url: server.url });
-    try {
-      await initRepository({
-        server: notary,
-        gun: GUN,
-        signing: daemonSigning({
-          client: new DaemonClient({ url: daemon.url, token: setup.adminToken }),
-          rootKey: 'root',
-          targetsKey: 'targets',
-        }),
-      });
-    } finally {
-      notary.close();
-    }
     env = {
       NOTARY_HSM_SIGNER: daemon.url,
       NOTARY_HSM_SERVER: server.url,
       NOTARY_HSM_TOKEN: setup.adminToken,
       NO_COLOR: '',
     };
+    const init = await runCli(['init', GUN, '--root-key', 'root'], env);
+    expect({ code: init.code, err: init.err }).toEqual({ code: 0, err: '' });
     const dir = await makeTempDir('tty');
     tagsFile = join(dir, 'tags.txt');
     const lines = Array.from({ length: 2000 }, (_, i) => {

@@ -525,12 +525,13 @@ export class TokenRuntime {
   }
 
   /**
-   * The private data objects with `ref`'s application (at most 2: one is expected). Private
-   * only: a public object of the same application can be made, and rewritten, by anyone
-   * who can open a session, without the PIN; taken for ours, it would say what they like.
+   * The private data object with `ref`'s application, if any. Private only: a public object
+   * of the same application can be made, and rewritten, by anyone who can open a session,
+   * without the PIN; taken for ours, it would say what they like.
+   * throws: DATA_OBJECT_AMBIGUOUS (two of them)
    */
-  private findData(s: Handle, ref: DataRef): Handle[] {
-    return this.port.findObjects(
+  private oneData(s: Handle, ref: DataRef): Handle | undefined {
+    const found = this.port.findObjects(
       s,
       [
         { type: pkcs11.CKA_CLASS, value: pkcs11.CKO_DATA },
@@ -540,10 +541,6 @@ export class TokenRuntime {
       ],
       2,
     );
-  }
-
-  private oneData(s: Handle, ref: DataRef): Handle | undefined {
-    const found = this.findData(s, ref);
     if (found.length > 1) {
       throw new NotaryHsmError(
         'DATA_OBJECT_AMBIGUOUS',

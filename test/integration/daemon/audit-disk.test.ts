@@ -12,7 +12,15 @@
 import { spawnSync } from 'node:child_process';
 import { mkdir, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { auditRecords, call, errorOf, signaturesOf, targetsDoc } from '../../helpers/daemon-api';
+import {
+  auditRecords,
+  call,
+  errorOf,
+  isReady,
+  signaturesOf,
+  targetsDoc,
+} from '../../helpers/daemon-api';
+import { eventually } from '../../helpers/eventually';
 import { makeDaemonSetup, startDaemonProcess, type DaemonSetup } from '../../helpers/daemon';
 import { runCli } from '../../helpers/run-cli';
 import { makeTempDir } from '../../helpers/tmp';
@@ -108,12 +116,7 @@ describe('notary-hsmd on a full audit disk', () => {
 
       await rm(filler);
       // The daemon tries again on its own; wait (bounded) until it says it is ready.
-      let ready = false;
-      for (let i = 0; i < 100 && !ready; i++) {
-        ready = (await call(daemon.url, { path: '/readyz' })).status === 200;
-        if (!ready) await new Promise((r) => setTimeout(r, 100));
-      }
-      expect(ready).toBe(true);
+      await eventually('/readyz is 200 again', () => isReady(daemon.url));
 
       // The version whose record failed stays claimed: it is never signed. (The request after
       // it was refused before it claimed anything.)

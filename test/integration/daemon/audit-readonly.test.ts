@@ -24,7 +24,15 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, realpathSync } from 'node:fs';
 import { mkdir, unlink, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { auditRecords, call, errorOf, signaturesOf, targetsDoc } from '../../helpers/daemon-api';
+import {
+  auditRecords,
+  call,
+  errorOf,
+  isReady,
+  signaturesOf,
+  targetsDoc,
+} from '../../helpers/daemon-api';
+import { eventually } from '../../helpers/eventually';
 import { makeDaemonSetup, startDaemonProcess, type DaemonSetup } from '../../helpers/daemon';
 import { writeConfigVariant } from '../../helpers/daemon-config';
 import { buildReadonlyPreload, readonlyPreloadEnv } from '../../helpers/fault-shim';
@@ -137,11 +145,7 @@ describe('notary-hsmd whose audit filesystem turns read-only', () => {
       );
 
       await unlink(control);
-      const end = Date.now() + 15_000;
-      while ((await call(daemon.url, { path: '/readyz' })).status !== 200) {
-        if (Date.now() > end) throw new Error('/readyz did not come back within 15 s');
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      await eventually('/readyz is 200 again', () => isReady(daemon.url));
       // version 2 was claimed by the refused reservation: the next is 3
       expect(signaturesOf(await sign(3))).toHaveLength(1);
     } finally {

@@ -6,14 +6,24 @@
  * checkpoint is exported for `notary-hsm audit verify --checkpoint`. A checkpoint token
  * pulled out while the daemon runs (the fault shim's `present=0`, below pkcs11js) stops
  * all signing with AUDIT_UNAVAILABLE until it is back; one absent at start makes the daemon
- * start not ready, and ready once it appears. A log that had no checkpoint gets one.
+ * start not ready, and ready once it appears. A public object planted without the PIN is
+ * not taken for the checkpoint, and a checkpoint lost from its token (a torn SoftHSM2
+ * object file) is refused as missing, since the log says it has one. A log that had no
+ * checkpoint gets one; one moved elsewhere is refused until it is re-anchored.
  */
 import { execFile } from 'node:child_process';
-import { cp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { cp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { AUDIT_LOG_FILE } from '../../../src/store';
-import { auditRecords, call, errorOf, signaturesOf, targetsDoc } from '../../helpers/daemon-api';
+import {
+  auditRecords,
+  call,
+  errorOf,
+  isReady,
+  signaturesOf,
+  targetsDoc,
+} from '../../helpers/daemon-api';
 import { writeConfigVariant } from '../../helpers/daemon-config';
 import {
   makeDaemonSetup,
@@ -22,6 +32,7 @@ import {
   type DaemonProcess,
   type DaemonSetup,
 } from '../../helpers/daemon';
+import { eventually } from '../../helpers/eventually';
 import { buildFaultShim, FaultControl } from '../../helpers/fault-shim';
 import { runCli } from '../../helpers/run-cli';
 import { SOFTHSM_MODULE } from '../../helpers/softhsm';
@@ -29,18 +40,22 @@ import { makeTempDir } from '../../helpers/tmp';
 
 const GUN = 'localhost:5000/e2e/checkpoint';
 
-/** Polls `check` every 100 ms until it holds or `ms` pass (then fails with `what`). */
-async function eventually(what: string, check: () => Promise<boolean>, ms = 15_000) {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`still not so after ${ms} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 /** Waits for the daemon's log (written in batches) to show `line`. */
 function logged(d: DaemonProcess, line: RegExp): Promise<void> {
-  return eventually(`the log shows ${String(line)}`, () => Promise.resolve(line.test(d.output())));
+  return eventually(`the log shows ${String(line)}`, () => line.test(d.output()));
+}
+
+/**
+ * Cuts the log in `state` back to just before the record of version `version` (the daemon
+ * stopped); returns how many records are left.
+ */
+async function cutLogBefore(state: string, version: number): Promise<number> {
+  const log = join(state, AUDIT_LOG_FILE);
+  const lines = (await readFile(log, 'utf8')).split('\n').filter(Boolean);
+  const keep = lines.findIndex((l) => (JSON.parse(l) as { version?: number }).version === version);
+  expect(keep).toBeGreaterThan(0);
+  await truncate(log, Buffer.byteLength(lines.slice(0, keep).join('\n') + '\n'));
+  return keep;
 }
 
 describe('the audit checkpoint in a token', () => {
@@ -48,7 +63,8 @@ describe('the audit checkpoint in a token', () => {
   let daemon: DaemonProcess | undefined;
 
   beforeAll(async () => {
-    setup = await makeDaemonSetup({ extraTokens: ['ckpt'] });
+    // `lost` holds only one checkpoint, whose object file a case tears
+    setup = await makeDaemonSetup({ extraTokens: ['ckpt', 'lost'] });
   });
   afterEach(async () => {
     await daemon?.stop();
@@ -84,6 +100,53 @@ describe('the audit checkpoint in a token', () => {
     return JSON.parse(await readFile(out, 'utf8')) as { seq: number; hash: string };
   }
 
+  /**
+   * `config`'s ckpt token behind the fault shim, holding the checkpoint (`checkpoint`:
+   * its audit_checkpoint); the shim's control in a new directory.
+   */
+  async function shimmedCheckpoint(
+    name: string,
+    state: string,
+    checkpoint: Record<string, unknown>,
+  ): Promise<{ config: string; control: FaultControl }> {
+    const [shim, dir] = await Promise.all([buildFaultShim(), makeTempDir(`${name}-shim-`)]);
+    const control = new FaultControl(dir);
+    const config = variant(name, state, (doc) => {
+      const tokens = doc.tokens as Record<string, unknown>[];
+      const ckpt = tokens.find((t) => t.name === 'ckpt') as Record<string, unknown>;
+      ckpt.profile = 'generic';
+      ckpt.module = shim;
+      ckpt.environment = { ...(ckpt.environment as object), ...control.env };
+      doc.audit_checkpoint = checkpoint;
+    });
+    return { config, control };
+  }
+
+  /**
+   * After versions 1–4 and a log cut back before 3: the daemon must refuse to start. If it
+   * started anyway, it is given a different version 3 to sign, so that a failure shows the
+   * harm. Returns the refusal.
+   */
+  async function refusedAfterCut(config: string, state: string): Promise<string> {
+    let started: DaemonProcess | undefined;
+    let refusal = '';
+    try {
+      started = await startDaemonProcess(config);
+    } catch (err) {
+      refusal = (err as Error).message;
+    }
+    if (started) {
+      daemon = started;
+      await sign(started, 3, 'v3-again');
+      await started.stop();
+      daemon = undefined;
+    }
+    const v3 = (await auditRecords(state)).filter((r) => r.outcome === 'signed' && r.version === 3);
+    expect(v3).toHaveLength(0); // the record of the first version 3 was cut; none since
+    expect(started).toBeUndefined();
+    return refusal;
+  }
+
   /** Starts the daemon on `config` and expects it to refuse; returns what it printed. */
   async function refusesToStart(config: string): Promise<string> {
     const r = await runDaemonCommand(['serve', '--config', config, '--listen', '127.0.0.1:0']);
@@ -110,14 +173,7 @@ describe('the audit checkpoint in a token', () => {
     expect(good.out).toContain(`reaches the checkpoint: seq ${saved.seq}`);
 
     // cut the records of the last two signatures (and whatever follows them)
-    const text = await readFile(join(state, AUDIT_LOG_FILE), 'utf8');
-    const lines = text.split('\n').filter(Boolean);
-    const keep = lines.findIndex((l) => (JSON.parse(l) as { version?: number }).version === 3);
-    expect(keep).toBeGreaterThan(0);
-    await truncate(
-      join(state, AUDIT_LOG_FILE),
-      Buffer.byteLength(lines.slice(0, keep).join('\n') + '\n'),
-    );
+    const keep = await cutLogBefore(state, 3);
 
     // the chain alone cannot tell
     expect((await runCli(['audit', 'verify', '--state-dir', state])).code).toBe(0);
@@ -168,15 +224,8 @@ describe('the audit checkpoint in a token', () => {
   });
 
   it('a checkpoint token pulled out: nothing is signed, /readyz says so, and signing resumes when it is back', async () => {
-    const [shim, dir] = await Promise.all([buildFaultShim(), makeTempDir('ckpt-shim-')]);
-    const control = new FaultControl(dir);
-    const config = variant('pulled', 'state-pulled', (doc) => {
-      const tokens = doc.tokens as Record<string, unknown>[];
-      const ckpt = tokens.find((t) => t.name === 'ckpt') as Record<string, unknown>;
-      ckpt.profile = 'generic';
-      ckpt.module = shim;
-      ckpt.environment = { ...(ckpt.environment as object), ...control.env };
-      doc.audit_checkpoint = { token: 'ckpt' };
+    const { config, control } = await shimmedCheckpoint('pulled', 'state-pulled', {
+      token: 'ckpt',
     });
     const state = join(setup.dir, 'state-pulled');
     daemon = await startDaemonProcess(config);
@@ -196,10 +245,7 @@ describe('the audit checkpoint in a token', () => {
     );
 
     control.set({ present: 1 });
-    await eventually(
-      '/readyz is 200 again',
-      async () => (await call(d.url, { path: '/readyz' })).status === 200,
-    );
+    await eventually('/readyz is 200 again', () => isReady(d.url));
     // version 2 was claimed by the record whose answer never went out; 3 is next
     expect(signaturesOf(await sign(d, 3))).toHaveLength(1);
     await d.stop();
@@ -215,15 +261,9 @@ describe('the audit checkpoint in a token', () => {
   });
 
   it('a checkpoint token absent at start: the daemon starts not ready, signs nothing, and is ready once the token is there', async () => {
-    const [shim, dir] = await Promise.all([buildFaultShim(), makeTempDir('ckpt-absent-')]);
-    const control = new FaultControl(dir);
-    const config = variant('absent', 'state-absent', (doc) => {
-      const tokens = doc.tokens as Record<string, unknown>[];
-      const ckpt = tokens.find((t) => t.name === 'ckpt') as Record<string, unknown>;
-      ckpt.profile = 'generic';
-      ckpt.module = shim;
-      ckpt.environment = { ...(ckpt.environment as object), ...control.env };
-      doc.audit_checkpoint = { token: 'ckpt', label: 'absent-at-start' };
+    const { config, control } = await shimmedCheckpoint('absent', 'state-absent', {
+      token: 'ckpt',
+      label: 'absent-at-start',
     });
     control.set({ present: 0 });
     daemon = await startDaemonProcess(config);
@@ -237,10 +277,7 @@ describe('the audit checkpoint in a token', () => {
     expect(errorOf(refused).code).toBe('AUDIT_UNAVAILABLE');
 
     control.set({ present: 1 });
-    await eventually(
-      '/readyz is 200',
-      async () => (await call(d.url, { path: '/readyz' })).status === 200,
-    );
+    await eventually('/readyz is 200', () => isReady(d.url));
     await logged(d, /audit checkpoint created/);
     expect(signaturesOf(await sign(d, 1))).toHaveLength(1);
   });
@@ -280,34 +317,39 @@ describe('the audit checkpoint in a token', () => {
     daemon = undefined;
 
     // the daemon stopped: records cut back to before version 3 ...
-    const log = join(state, AUDIT_LOG_FILE);
-    const lines = (await readFile(log, 'utf8')).split('\n').filter(Boolean);
-    const keep = lines.findIndex((l) => (JSON.parse(l) as { version?: number }).version === 3);
-    expect(keep).toBeGreaterThan(0);
-    await truncate(log, Buffer.byteLength(lines.slice(0, keep).join('\n') + '\n'));
+    await cutLogBefore(state, 3);
     const left = await auditRecords(state);
     // ... and, still without the PIN, the public object replaced by one agreeing with the cut
     await tool(['--delete-object', '--type', 'data', '--application-label', application]);
     await plant({ seq: left.length, hash: left[left.length - 1]?.hash ?? '' });
 
-    let started: DaemonProcess | undefined;
-    let refusal = '';
-    try {
-      started = await startDaemonProcess(config);
-    } catch (err) {
-      refusal = (err as Error).message;
-    }
-    if (started) {
-      daemon = started;
-      // the daemon started on the cut log: it signs version 3 again, a different document
-      await sign(started, 3, 'v3-again');
-      await started.stop();
-      daemon = undefined;
-    }
-    const v3 = (await auditRecords(state)).filter((r) => r.outcome === 'signed' && r.version === 3);
-    expect(v3).toHaveLength(0); // the record of the first version 3 was cut; none since
-    expect(started).toBeUndefined();
-    expect(refusal).toContain('AUDIT_BEHIND_CHECKPOINT');
+    expect(await refusedAfterCut(config, state)).toContain('AUDIT_BEHIND_CHECKPOINT');
+  });
+
+  it('a checkpoint lost from its token (a torn object file) with the log cut back: refused as missing', async () => {
+    const config = variant('lost', 'state-lost', (doc) => {
+      doc.audit_checkpoint = { token: 'lost' };
+    });
+    const state = join(setup.dir, 'state-lost');
+    daemon = await startDaemonProcess(config);
+    for (const v of [1, 2, 3, 4]) expect(signaturesOf(await sign(daemon, v))).toHaveLength(1);
+    await daemon.stop();
+    daemon = undefined;
+
+    // SoftHSM2's file store rewrites an object's file in place without fsync: a power cut
+    // can leave it short, and SoftHSM2 then drops the object without an error. (The lost
+    // token holds no key: its only object file besides token.object is the checkpoint.)
+    const tokens = join(setup.dir, 'lost', 'tokens');
+    const [uuid] = await readdir(tokens);
+    const dir = join(tokens, uuid ?? '');
+    const objects = (await readdir(dir)).filter(
+      (f) => f.endsWith('.object') && f !== 'token.object',
+    );
+    expect(objects).toHaveLength(1);
+    await truncate(join(dir, objects[0] ?? ''), 20);
+    await cutLogBefore(state, 3);
+
+    expect(await refusedAfterCut(config, state)).toContain('CHECKPOINT_MISSING');
   });
 
   it('a log that had no checkpoint gets one at the next start, and is guarded from then on', async () => {

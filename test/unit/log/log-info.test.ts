@@ -5,7 +5,7 @@
  */
 import { Writable } from 'node:stream';
 import winston from 'winston';
-import type * as LogModule from '../../../src/log';
+import { flushLog as flush, withProjectLogger } from './project-logger';
 
 type Fields = { [name: string]: string | number | boolean | undefined };
 
@@ -28,39 +28,6 @@ const RECORDS: ({ message: string } & Fields)[] = [
   { message: 'numbers', a: -0, b: 1e21, c: 0.1 + 0.2, d: Number.NaN, e: -Infinity },
   { message: 'reserved', level: 'error', '10': 'ten', '2': 'two', Zed: 'z', _u: 'u' },
 ];
-
-/** Runs `fn` with a fresh project logger at info on a captured stderr. */
-function withProjectLogger(fn: (mod: typeof LogModule, lines: () => string[]) => void): void {
-  const saved = { ...process.env };
-  process.env.NOTARY_HSM_LOG_LEVEL = 'info';
-  delete process.env.NOTARY_HSM_LOG_FILE;
-  delete process.env.NOTARY_HSM_LOG_FORMAT;
-  const written: string[] = [];
-  const spy = jest.spyOn(process.stderr, 'write').mockImplementation((chunk: unknown) => {
-    written.push(String(chunk));
-    return true;
-  });
-  try {
-    jest.isolateModules(() => {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const mod = require('../../../src/log') as typeof LogModule;
-      fn(mod, () =>
-        written
-          .join('')
-          .split(/(?<=\n)/)
-          .filter((l) => l !== ''),
-      );
-    });
-  } finally {
-    spy.mockRestore();
-    process.env = saved;
-  }
-}
-
-/** Writes what the project logger's stderr stream holds (it would at the end of the turn). */
-function flush(logger: winston.Logger): void {
-  (logger.transports[0] as unknown as { _stream: { flush(): void } })._stream.flush();
-}
 
 /** The logger as it was configured before: default logger format, JSON on a plain stream. */
 function reference(): { logger: winston.Logger; lines: string[] } {
@@ -91,7 +58,7 @@ describe('the project logger', () => {
       const ref = reference();
       const fixed = { ...record, timestamp: '2026-11-22T00:00:00.000Z' };
       ref.logger.info({ ...fixed });
-      withProjectLogger((mod, lines) => {
+      withProjectLogger({}, (mod, lines) => {
         const { message, ...meta } = fixed;
         mod.log().info({ ...fixed });
         mod.log().info(message, meta);
@@ -102,7 +69,7 @@ describe('the project logger', () => {
   );
 
   it('adds an ISO timestamp and redacts secret-named members', () => {
-    withProjectLogger((mod, lines) => {
+    withProjectLogger({}, (mod, lines) => {
       mod.log().info({ message: 'request', pin: '987654', Authorization: 'Bearer x' });
       flush(mod.log());
       const [line] = lines();
@@ -117,7 +84,7 @@ describe('the project logger', () => {
   });
 
   it('writes the lines of a turn in order, only those at its level', () => {
-    withProjectLogger((mod, lines) => {
+    withProjectLogger({}, (mod, lines) => {
       mod.log().info({ message: 'one' });
       mod.log().debug({ message: 'not at info' });
       mod.log().warn({ message: 'two' });

@@ -2,41 +2,8 @@
  * `log: {format: text}`: one readable line per record on stderr — time, level, message,
  * key=value fields — with secret-named fields redacted exactly as in the JSON format.
  */
-import type * as LogModule from '../../../src/log';
 import { textLine } from '../../../src/log-text';
-
-/** Runs `fn` with a fresh project logger at info on a captured stderr. */
-function withProjectLogger(
-  env: { NOTARY_HSM_LOG_FORMAT?: string },
-  fn: (mod: typeof LogModule, lines: () => string[]) => void,
-): void {
-  const saved = { ...process.env };
-  process.env.NOTARY_HSM_LOG_LEVEL = 'info';
-  delete process.env.NOTARY_HSM_LOG_FILE;
-  delete process.env.NOTARY_HSM_LOG_FORMAT;
-  Object.assign(process.env, env);
-  const written: string[] = [];
-  const spy = jest.spyOn(process.stderr, 'write').mockImplementation((chunk: unknown) => {
-    written.push(String(chunk));
-    return true;
-  });
-  try {
-    jest.isolateModules(() => {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const mod = require('../../../src/log') as typeof LogModule;
-      fn(mod, () => {
-        (mod.log().transports[0] as unknown as { _stream: { flush(): void } })._stream.flush();
-        return written
-          .join('')
-          .split(/(?<=\n)/)
-          .filter((l) => l !== '');
-      });
-    });
-  } finally {
-    spy.mockRestore();
-    process.env = saved;
-  }
-}
+import { withProjectLogger } from './project-logger';
 
 const LINE = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) (\w+) +(.*)\n$/;
 
