@@ -51,6 +51,26 @@ function unixSocketOf(url: string): string | undefined {
   return path;
 }
 
+/**
+ * JSON text to be sent as it is, in place of a value: a document the client already holds
+ * in canonical form (10,000 targets are ~1 MB) is not serialised a second time.
+ */
+export class JsonText {
+  constructor(readonly text: string) {}
+}
+
+/** A request body's JSON text; a `JsonText` member is spliced in verbatim, last. */
+export function requestText(body: Record<string, unknown>): string {
+  const raw = Object.entries(body).filter(([, v]) => v instanceof JsonText);
+  if (raw.length === 0) return JSON.stringify(body);
+  const rest = Object.fromEntries(Object.entries(body).filter(([, v]) => !(v instanceof JsonText)));
+  let text = JSON.stringify(rest).slice(0, -1);
+  for (const [k, v] of raw) {
+    text += `${text.length > 1 ? ',' : ''}${JSON.stringify(k)}:${(v as JsonText).text}`;
+  }
+  return `${text}}`;
+}
+
 export class DaemonClient {
   private readonly base: URL;
   private readonly where: string;
@@ -123,7 +143,11 @@ export class DaemonClient {
     }
   }
 
-  private async call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+  private async call<T>(
+    method: 'GET' | 'POST',
+    path: string,
+    body?: Record<string, unknown>,
+  ): Promise<T> {
     const url = new URL(this.base.origin + this.base.pathname.replace(/\/$/, '') + path);
     const headers: Record<string, string> = {
       authorization: `Bearer ${this.token}`,
@@ -131,7 +155,7 @@ export class DaemonClient {
     };
     let bytes: Buffer | undefined;
     if (body !== undefined) {
-      bytes = Buffer.from(JSON.stringify(body), 'utf8');
+      bytes = Buffer.from(requestText(body), 'utf8');
       headers['content-type'] = 'application/json';
     }
     let res;
@@ -238,21 +262,25 @@ export class DaemonClient {
 
   signRoot(req: {
     gun: string;
-    signed: JsonValue;
+    signed: JsonValue | JsonText;
     keys?: string[];
     pin?: string;
   }): Promise<SignResult> {
     return this.touchAware('root', req.keys, this.call('POST', '/v1/sign/root', req));
   }
 
-  signTargets(req: { gun: string; signed: JsonValue; keys?: string[] }): Promise<SignResult> {
+  signTargets(req: {
+    gun: string;
+    signed: JsonValue | JsonText;
+    keys?: string[];
+  }): Promise<SignResult> {
     return this.touchAware('targets', req.keys, this.call('POST', '/v1/sign/targets', req));
   }
 
   signDelegation(req: {
     gun: string;
     role: string;
-    signed: JsonValue;
+    signed: JsonValue | JsonText;
     keys?: string[];
   }): Promise<SignResult> {
     return this.touchAware('delegation', req.keys, this.call('POST', '/v1/sign/delegation', req));

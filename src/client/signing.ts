@@ -8,7 +8,6 @@
 import { NotaryHsmError } from '../errors';
 import { createRootCertificate } from '../metadata/certificate';
 import { envelopeOfCanonical } from '../metadata/go-json';
-import type { JsonObject } from '../metadata/json';
 import { bareKeyId, TufKey } from '../metadata/keys';
 import { signMetadata } from '../metadata/sign';
 import { canonicalJson } from '../metadata/canonical';
@@ -16,7 +15,7 @@ import { toWire, type RoleModel, type Signature, type SignedMetadata } from '../
 import { verifyThreshold, type Requirement } from '../metadata/verify';
 import type { Signer } from '../signer/signer';
 import type { KeyView } from '../signing/types';
-import type { DaemonClient } from './daemon-client';
+import { JsonText, type DaemonClient } from './daemon-client';
 
 /** Signed metadata, and how long its signer allows for publishing it (daemon signing). */
 export type SignedFile<T extends RoleModel = RoleModel> = SignedMetadata<T> & {
@@ -78,13 +77,12 @@ export function assemble<T extends RoleModel>(
   signed: T,
   signatures: readonly Signature[],
   requirements: readonly Requirement[],
-  json: JsonObject = signed.toJson(),
+  canonical: string = canonicalJson(signed.toJson()),
 ): SignedMetadata<T> {
-  // One canonical encoding of the model (`json` is its Go field set): the message the
-  // signatures must cover, and the file's `signed` member. A reader decoding the file
-  // gets the same message back: canonical text survives Go's escaping and the parser
+  // One canonical encoding of the model (its Go field set): the message the signatures
+  // must cover, and the file's `signed` member. A reader decoding the file gets the same
+  // message back: canonical text survives Go's escaping and the parser
   // (test/unit/client/assemble.test.ts reads an assembled file back).
-  const canonical = canonicalJson(json);
   const message = Buffer.from(canonical, 'utf8');
   for (const req of requirements) verifyThreshold(message, signatures, req);
   const bytes = envelopeOfCanonical(canonical, signatures.map(toWire));
@@ -180,11 +178,12 @@ export function daemonSigning(opts: DaemonSigningOptions): MetadataSigning {
       return key as TufKey;
     },
     async sign(gun, role, signed, requirements) {
-      // The model's Go field set, sent as it is and assembled below from the same value.
-      const json = signed.toJson();
+      // The model's Go field set in canonical form, encoded once: sent as it is (the daemon
+      // parses, checks and re-encodes it) and the `signed` member of the file assembled below.
+      const canonical = canonicalJson(signed.toJson());
       const body = {
         gun,
-        signed: json,
+        signed: new JsonText(canonical),
         ...(await keysToAsk(gun, role, requirements)),
       };
       const res =
@@ -198,7 +197,7 @@ export function daemonSigning(opts: DaemonSigningOptions): MetadataSigning {
         method: s.method,
         sig: Buffer.from(s.sig, 'base64'),
       }));
-      const file = assemble(role, signed, signatures, requirements, json);
+      const file = assemble(role, signed, signatures, requirements, canonical);
       return res.leaseMs === undefined ? file : { ...file, leaseMs: res.leaseMs };
     },
   };

@@ -26,9 +26,13 @@ const UNREPRESENTABLE =
   // eslint-disable-next-line no-control-regex -- these are exactly the characters to refuse
   /[\u0000-\u001f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
+// eslint-disable-next-line no-control-regex -- a control character or any surrogate
+const SUSPECT = /[\u0000-\u001f\ud800-\udfff]/;
+
 /** Canonical form of one string (JSON.stringify escapes only `"`, `\` and controls). */
 export function canonicalString(s: string): string {
-  if (UNREPRESENTABLE.test(s)) {
+  // One character class first: the precise test (paired surrogates are fine) is slower.
+  if (SUSPECT.test(s) && UNREPRESENTABLE.test(s)) {
     throw new NotaryHsmError(
       'CANONICAL_UNREPRESENTABLE',
       `string ${JSON.stringify(s)} holds a control character or lone surrogate`,
@@ -48,6 +52,45 @@ function hasSurrogate(s: string): boolean {
  * throws: CANONICAL_UNREPRESENTABLE
  */
 export function canonicalJson(value: JsonValue): string {
+  return inCanonicalForm(value) ? JSON.stringify(value) : encode(value);
+}
+
+/**
+ * Whether JSON.stringify writes `value` canonically: every object's members already in
+ * canonical order (JSON.stringify keeps property order), every number a safe integer,
+ * every string free of control characters and surrogates (then JSON.stringify escapes
+ * only `"` and `\`). A parsed canonical file and the models' own JSON are; for anything
+ * else (including integer-like member names, which objects order numerically) the
+ * encoder below sorts and checks as it writes.
+ */
+function inCanonicalForm(value: JsonValue): boolean {
+  switch (typeof value) {
+    case 'string':
+      return !SUSPECT.test(value);
+    case 'number':
+      return Number.isSafeInteger(value);
+    case 'boolean':
+      return true;
+    default:
+      break;
+  }
+  if (value === null) return true;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++)
+      if (!inCanonicalForm(value[i] as JsonValue)) return false;
+    return true;
+  }
+  const keys = Object.keys(value);
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i] as string;
+    // Without surrogates, code unit order (`<`) is code point order.
+    if (SUSPECT.test(k) || (i > 0 && !((keys[i - 1] as string) < k))) return false;
+    if (!inCanonicalForm(value[k] as JsonValue)) return false;
+  }
+  return true;
+}
+
+function encode(value: JsonValue): string {
   if (value === null) return 'null';
   switch (typeof value) {
     case 'boolean':
@@ -65,7 +108,7 @@ export function canonicalJson(value: JsonValue): string {
     default:
       break;
   }
-  if (Array.isArray(value)) return '[' + value.map(canonicalJson).join(',') + ']';
+  if (Array.isArray(value)) return '[' + value.map(encode).join(',') + ']';
   const keys = Object.keys(value);
   // Code unit order (the built-in sort's) is code point order unless a surrogate is involved.
   keys.sort(keys.some(hasSurrogate) ? compareUtf8 : undefined);
@@ -73,7 +116,7 @@ export function canonicalJson(value: JsonValue): string {
   for (let i = 0; i < keys.length; i++) {
     const k = keys[i] as string;
     if (i > 0) out += ',';
-    out += canonicalString(k) + ':' + canonicalJson(value[k] as JsonValue);
+    out += canonicalString(k) + ':' + encode(value[k] as JsonValue);
   }
   return out + '}';
 }

@@ -8,20 +8,41 @@ import { createHash } from 'node:crypto';
 import { NotaryHsmError } from '../errors';
 import { canonicalJson } from './canonical';
 import { asBase64, asInt, asMap, asObject, at, fieldValue } from './fields';
-import { setMember, type JsonObject, type JsonValue } from './json';
+import { isJsonObject, setMember, type JsonObject, type JsonValue } from './json';
 
 /** Hash algorithms Notary checks; others are carried but not checked. */
 export const SUPPORTED_HASHES = ['sha256', 'sha512'] as const;
 
+/** Canonical padded base64 of 32 bytes (a sha256 digest) and of 64 (sha512): the common case, checked by one test. */
+const SHA256_B64 = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/;
+const SHA512_B64 = /^[A-Za-z0-9+/]{85}[AQgw]==$/;
+
+/** Digests by algorithm in their checked base64 spelling (decoded only when asked for). */
+class Base64Digests {
+  constructor(readonly byAlgorithm: ReadonlyMap<string, string>) {}
+}
+
 export class FileMeta {
   readonly length: number;
-  readonly hashes: ReadonlyMap<string, Buffer>;
+  /** Algorithm → digest as the file spells it (padded standard base64, canonical). */
+  private readonly encoded: ReadonlyMap<string, string>;
+  private decoded: ReadonlyMap<string, Buffer> | undefined;
   /** Opaque `custom` value, re-emitted in canonical form. */
   readonly custom: JsonValue | undefined;
 
-  constructor(length: number, hashes: ReadonlyMap<string, Buffer>, custom?: JsonValue) {
+  /** `hashes`: digests, or (from a parse) digests already checked in their base64 spelling. */
+  constructor(
+    length: number,
+    hashes: ReadonlyMap<string, Buffer> | Base64Digests,
+    custom?: JsonValue,
+  ) {
     this.length = length;
-    this.hashes = hashes;
+    if (hashes instanceof Base64Digests) {
+      this.encoded = hashes.byAlgorithm;
+    } else {
+      this.encoded = new Map([...hashes].map(([alg, h]) => [alg, h.toString('base64')]));
+      this.decoded = hashes;
+    }
     this.custom = custom;
   }
 
@@ -38,8 +59,45 @@ export class FileMeta {
     return new FileMeta(length, new Map([['sha256', Buffer.from(digest)]]), custom);
   }
 
-  /** throws: FIELD_*, BASE64_INVALID */
-  static fromJson(v: JsonValue | undefined, path: string): FileMeta {
+  /**
+   * `path` is the value's JSON pointer, or a function making it (only a refusal needs it).
+   * throws: FIELD_*, BASE64_INVALID
+   */
+  static fromJson(v: JsonValue | undefined, path: string | (() => string)): FileMeta {
+    return (
+      FileMeta.fromCommonJson(v) ??
+      FileMeta.fromAnyJson(v, typeof path === 'string' ? path : path())
+    );
+  }
+
+  /**
+   * The shape nearly every target has, `{"hashes":{"sha256":…},"length":N}` (and sha512
+   * beside it), checked without building a JSON pointer or decoding a digest; undefined
+   * for anything else, which fromAnyJson then parses (or refuses, naming the path).
+   */
+  private static fromCommonJson(v: JsonValue | undefined): FileMeta | undefined {
+    if (!isJsonObject(v)) return undefined;
+    let members = 0;
+    for (const k in v) {
+      if (k !== 'hashes' && k !== 'length') return undefined;
+      members++;
+    }
+    const { hashes, length } = v;
+    if (members !== 2 || !Number.isSafeInteger(length) || (length as number) < 0) return undefined;
+    if (!isJsonObject(hashes)) return undefined;
+    const encoded = new Map<string, string>();
+    for (const alg in hashes) {
+      const h = hashes[alg];
+      if (typeof h !== 'string') return undefined;
+      if (alg === 'sha256' ? !SHA256_B64.test(h) : alg !== 'sha512' || !SHA512_B64.test(h)) {
+        return undefined;
+      }
+      encoded.set(alg, h);
+    }
+    return new FileMeta(length as number, new Base64Digests(encoded));
+  }
+
+  private static fromAnyJson(v: JsonValue | undefined, path: string): FileMeta {
     const o = asObject(v, path, ['hashes', 'length'], ['custom']);
     const hashes = new Map<string, Buffer>();
     const hPath = at(path, 'hashes');
@@ -61,9 +119,15 @@ export class FileMeta {
     return new FileMeta(asInt(o.length, at(path, 'length'), 0), hashes, custom);
   }
 
+  /** Algorithm → digest bytes. */
+  get hashes(): ReadonlyMap<string, Buffer> {
+    this.decoded ??= new Map([...this.encoded].map(([alg, h]) => [alg, Buffer.from(h, 'base64')]));
+    return this.decoded;
+  }
+
   toJson(): JsonObject {
     const hashes: JsonObject = {};
-    for (const [alg, h] of this.hashes) setMember(hashes, alg, h.toString('base64'));
+    for (const [alg, h] of this.encoded) setMember(hashes, alg, h);
     const out: JsonObject = { hashes, length: this.length };
     if (this.custom !== undefined) out.custom = this.custom;
     return out;

@@ -119,7 +119,10 @@ export class Targets {
     const tPath = at(path, 'targets');
     const members = asMembers(o.targets, tPath);
     for (const name of Object.keys(members)) {
-      targets.set(name, FileMeta.fromJson(members[name], at(tPath, name)));
+      targets.set(
+        name,
+        FileMeta.fromJson(members[name], () => at(tPath, name)),
+      );
     }
     const dPath = at(path, 'delegations');
     const d = asObject(o.delegations, dPath, ['keys', 'roles']);

@@ -216,4 +216,63 @@ describe('canonicalJson', () => {
       checkOrder(JSON.parse(text));
     }
   });
+
+  describe('members already in canonical order (written by JSON.stringify)', () => {
+    it('writes the same text as for the same value in any member order', () => {
+      const rand = prng(7);
+      const names = ['a', 'b', 'B', '_type', 'é', '<', '"', '\\', '', 'tag-1', 'tag-10', 'tag-9'];
+      const shuffled = (v: JsonValue): JsonValue => {
+        if (Array.isArray(v)) return v.map(shuffled);
+        if (typeof v !== 'object' || v === null) return v;
+        const keys = Object.keys(v).sort(() => rand() - 0.5);
+        const o: JsonObject = {};
+        for (const k of keys) o[k] = shuffled(v[k] as JsonValue);
+        return o;
+      };
+      const gen = (depth: number): JsonValue => {
+        const r = rand();
+        if (depth > 3 || r < 0.3)
+          return [null, false, 0, -12, 'x<&>', '\u2028', 'é'][Math.floor(rand() * 7)] as JsonValue;
+        if (r < 0.6) return Array.from({ length: Math.floor(rand() * 4) }, () => gen(depth + 1));
+        const o: JsonObject = {};
+        for (let i = 0; i < 6; i++)
+          o[names[Math.floor(rand() * names.length)] as string] = gen(depth + 1);
+        return o;
+      };
+      for (let i = 0; i < 300; i++) {
+        const doc = gen(0);
+        const text = canonicalJson(shuffled(doc));
+        const inOrder = JSON.parse(text) as JsonValue; // members now in canonical order
+        expect(JSON.stringify(inOrder)).toBe(text);
+        expect(canonicalJson(inOrder)).toBe(text);
+      }
+    });
+
+    it('sorts integer-like names by bytes, although objects list them numerically', () => {
+      const o: JsonObject = { 9: 'a', 10: 'b', x: 'c' };
+      expect(Object.keys(o)).toEqual(['9', '10', 'x']);
+      expect(canonicalJson(o)).toBe('{"10":"b","9":"a","x":"c"}');
+    });
+
+    it('orders an astral name after U+E000 although UTF-16 order puts it first', () => {
+      const o: JsonObject = {};
+      o['\uE000'] = 1;
+      o['\u{1F600}'] = 2;
+      expect(canonicalJson(o)).toBe('{"\uE000":1,"\u{1F600}":2}');
+    });
+
+    it.each([
+      ['a number beyond 2^53', { a: 2 ** 53 }],
+      ['a fraction', { a: 1.5 }],
+      ['a control character', { a: 'x\u0001' }],
+      ['a lone surrogate', { a: '\ud800' }],
+      ['a control character in a name', { 'a\n': 1 }],
+    ] as [string, JsonValue][])('still refuses %s in sorted members', (_what, v) => {
+      expect(() => canonicalJson(v)).toThrowWithCode('CANONICAL_UNREPRESENTABLE');
+    });
+
+    it('writes -0 as 0 and keeps a paired surrogate in a value', () => {
+      expect(canonicalJson({ a: -0, b: '\u{1F600}' })).toBe('{"a":0,"b":"\u{1F600}"}');
+    });
+  });
 });

@@ -1,0 +1,90 @@
+/**
+ * FileMeta parsing: the common target shape (`hashes` with sha256 and/or sha512, and
+ * `length`) is read by one quick check that decodes nothing, everything else by the
+ * field-by-field reader. Both must accept and refuse the same values, the quick one must
+ * hand anything unusual to the other (which names the path), and the digests must come
+ * out as the bytes the file spells.
+ */
+import { createHash } from 'node:crypto';
+import { FileMeta } from '../../../src/metadata/file-meta';
+import type { JsonValue } from '../../../src/metadata/json';
+
+const sha256 = createHash('sha256').update('a').digest();
+const sha512 = createHash('sha512').update('a').digest();
+const b64 = (b: Buffer): string => b.toString('base64');
+
+describe('FileMeta.fromJson', () => {
+  it.each([
+    ['sha256', { hashes: { sha256: b64(sha256) }, length: 12 }],
+    ['sha512', { hashes: { sha512: b64(sha512) }, length: 0 }],
+    ['both', { hashes: { sha256: b64(sha256), sha512: b64(sha512) }, length: 2 ** 53 - 1 }],
+    ['another algorithm', { hashes: { md5: 'AAAAAAAAAAAAAAAAAAAAAA==' }, length: 1 }],
+    ['custom data', { custom: { a: [1] }, hashes: { sha256: b64(sha256) }, length: 3 }],
+    ['no hashes', { hashes: {}, length: 3 }],
+  ] as [string, JsonValue][])('reads %s and writes the same JSON back', (_what, v) => {
+    const meta = FileMeta.fromJson(v, '/t');
+    expect(meta.toJson()).toEqual(v);
+    const hashes = (v as { hashes: Record<string, string> }).hashes;
+    for (const [alg, h] of Object.entries(hashes)) {
+      expect(meta.hashes.get(alg)?.equals(Buffer.from(h, 'base64'))).toBe(true);
+    }
+  });
+
+  it('gives the sha256 digest as bytes and checks a file against it', () => {
+    const bytes = Buffer.from('a');
+    const meta = FileMeta.fromJson({ hashes: { sha256: b64(sha256) }, length: 1 }, '/t');
+    expect(meta.sha256Digest?.equals(sha256)).toBe(true);
+    expect(() => meta.check(bytes, 'f')).not.toThrow();
+    expect(() => meta.check(Buffer.from('b'), 'f')).toThrowWithCode('HASH_MISMATCH');
+    expect(meta.equals(FileMeta.sha256(sha256, 1))).toBe(true);
+  });
+
+  // A sha256 whose last character carries bits base64 drops: not the canonical spelling.
+  const loose = `${b64(sha256).slice(0, 42)}B=`; // 'B' is 1: a low bit set
+  it.each([
+    [
+      'a non-canonical base64 digest',
+      { hashes: { sha256: loose }, length: 1 },
+      'BASE64_INVALID',
+      '/t/hashes/sha256',
+    ],
+    [
+      'a short sha256',
+      { hashes: { sha256: 'AAAA' }, length: 1 },
+      'FIELD_VALUE',
+      '/t/hashes/sha256',
+    ],
+    [
+      'a sha512 the size of a sha256',
+      { hashes: { sha512: b64(sha256) }, length: 1 },
+      'FIELD_VALUE',
+      '/t/hashes/sha512',
+    ],
+    ['a negative length', { hashes: {}, length: -1 }, 'FIELD_VALUE', '/t/length'],
+    ['a length beyond 2^53', { hashes: {}, length: 2 ** 53 }, 'FIELD_VALUE', '/t/length'],
+    ['a string length', { hashes: {}, length: '1' }, 'FIELD_TYPE', '/t/length'],
+    ['an unknown member', { hashes: {}, length: 1, x: 1 }, 'FIELD_UNKNOWN', '/t/x'],
+    ['a missing length', { hashes: {} }, 'FIELD_MISSING', '/t/length'],
+    [
+      'a digest that is not a string',
+      { hashes: { sha256: 1 }, length: 1 },
+      'FIELD_TYPE',
+      '/t/hashes/sha256',
+    ],
+    ['null custom data', { custom: null, hashes: {}, length: 1 }, 'FIELD_VALUE', '/t/custom'],
+  ] as [string, JsonValue, string, string][])(
+    'refuses %s, naming the path',
+    (_what, v, code, path) => {
+      expect(() => FileMeta.fromJson(v, '/t')).toThrowWithCode(code);
+      expect(() => FileMeta.fromJson(v, () => '/t')).toThrow(`${path}:`);
+    },
+  );
+
+  it('builds the path only for a refusal', () => {
+    const path = jest.fn(() => '/t');
+    FileMeta.fromJson({ hashes: { sha256: b64(sha256) }, length: 1 }, path);
+    expect(path).not.toHaveBeenCalled();
+    expect(() => FileMeta.fromJson({ hashes: {}, length: -1 }, path)).toThrow('/t/length');
+    expect(path).toHaveBeenCalled();
+  });
+});
