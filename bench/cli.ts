@@ -228,7 +228,7 @@ async function main(): Promise<number> {
   if (o.profile) {
     const profiled = (run: Run): Run => ({
       ...run,
-      args: process.env.NOPROF ? run.args : ['--cpu-prof', '--cpu-prof-dir', o.profile as string, ...run.args],
+      args: ['--cpu-prof', '--cpu-prof-dir', o.profile as string, ...run.args],
     });
     // The measured rounds add N new digests to a repository that already holds N tags:
     // profile that (the second add), not the first one into an empty delegation.

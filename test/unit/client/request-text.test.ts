@@ -10,7 +10,11 @@ describe('requestText', () => {
     const signed = '{"_type":"Targets","targets":{"a<b":{"length":1}},"version":2}';
     const text = requestText({ gun: 'g"1', keys: ['k'], signed: new JsonText(signed) });
     expect(text).toBe(`{"gun":"g\\"1","keys":["k"],"signed":${signed}}`);
-    expect(JSON.parse(text)).toEqual({ gun: 'g"1', keys: ['k'], signed: JSON.parse(signed) as unknown });
+    expect(JSON.parse(text)).toEqual({
+      gun: 'g"1',
+      keys: ['k'],
+      signed: JSON.parse(signed) as unknown,
+    });
   });
 
   it('writes a body of JsonText alone, and plain bodies as JSON.stringify does', () => {
