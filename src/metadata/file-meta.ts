@@ -56,7 +56,8 @@ export class FileMeta {
 
   /** A Docker-style target: sha256 only. */
   static sha256(digest: Uint8Array, length: number, custom?: JsonValue): FileMeta {
-    return new FileMeta(length, new Map([['sha256', Buffer.from(digest)]]), custom);
+    const b64 = Buffer.from(digest.buffer, digest.byteOffset, digest.byteLength).toString('base64');
+    return new FileMeta(length, new Base64Digests(new Map([['sha256', b64]])), custom);
   }
 
   /**
