@@ -29,10 +29,15 @@ const UNREPRESENTABLE =
 // eslint-disable-next-line no-control-regex -- a control character or any surrogate
 const SUSPECT = /[\u0000-\u001f\ud800-\udfff]/;
 
+/** Whether canonical JSON can carry `s`: no control character, no lone surrogate. */
+export function isRepresentable(s: string): boolean {
+  return !SUSPECT.test(s) || !UNREPRESENTABLE.test(s);
+}
+
 /** Canonical form of one string (JSON.stringify escapes only `"`, `\` and controls). */
 export function canonicalString(s: string): string {
   // One character class first: the precise test (paired surrogates are fine) is slower.
-  if (SUSPECT.test(s) && UNREPRESENTABLE.test(s)) {
+  if (!isRepresentable(s)) {
     throw new NotaryHsmError(
       'CANONICAL_UNREPRESENTABLE',
       `string ${JSON.stringify(s)} holds a control character or lone surrogate`,

@@ -60,6 +60,14 @@ export class FileMeta {
     return new FileMeta(length, new Base64Digests(new Map([['sha256', b64]])), custom);
   }
 
+  /** A Docker-style target from its sha256 in hex (64 digits, checked by the caller). */
+  static sha256Hex(hex: string, length: number): FileMeta {
+    return new FileMeta(
+      length,
+      new Base64Digests(new Map([['sha256', Buffer.from(hex, 'hex').toString('base64')]])),
+    );
+  }
+
   /**
    * `path` is the value's JSON pointer, or a function making it (only a refusal needs it).
    * throws: FIELD_*, BASE64_INVALID

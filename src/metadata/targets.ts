@@ -17,7 +17,7 @@
  * fails), no lone surrogates (they are not UTF-8). `targetNameProblem` is the one check.
  */
 import { NotaryHsmError } from '../errors';
-import { canonicalString } from './canonical';
+import { isRepresentable } from './canonical';
 import { keysJson, readCommon, readRoleKeys, roleKeysJson, type RoleKeys } from './common';
 import { asArray, asMembers, asObject, asString, asStringArray, at, fieldValue } from './fields';
 import { FileMeta } from './file-meta';
@@ -51,20 +51,17 @@ export interface TargetsInit {
  */
 export function targetNameProblem(name: string): string | undefined {
   if (name === '') return 'a target name cannot be empty';
-  try {
-    canonicalString(name); // the rule the canonical encoder enforces on every string
-    return undefined;
-  } catch {
-    // eslint-disable-next-line no-control-regex -- the characters Go writes raw
-    const control = /[\u0000-\u001f]/.exec(name)?.[0];
-    return control === undefined
-      ? 'a target name cannot hold a lone surrogate (it is not UTF-8)'
-      : `a target name cannot hold the control character U+${control
-          .charCodeAt(0)
-          .toString(16)
-          .toUpperCase()
-          .padStart(4, '0')}`;
-  }
+  // The rule the canonical encoder enforces on every string.
+  if (isRepresentable(name)) return undefined;
+  // eslint-disable-next-line no-control-regex -- the characters Go writes raw
+  const control = /[\u0000-\u001f]/.exec(name)?.[0];
+  return control === undefined
+    ? 'a target name cannot hold a lone surrogate (it is not UTF-8)'
+    : `a target name cannot hold the control character U+${control
+        .charCodeAt(0)
+        .toString(16)
+        .toUpperCase()
+        .padStart(4, '0')}`;
 }
 
 /**

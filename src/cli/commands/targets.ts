@@ -80,8 +80,10 @@ export function parseTagSpec(spec: Spec): [string, FileMeta] {
   if (ok && Number.isSafeInteger(Number(ok[2]))) {
     // The common case in one test (a file of 10,000 lines); anything else is parsed
     // below, which names what is wrong.
-    const digest = Buffer.from(ok[1] as string, 'hex');
-    return [checkTag(spec.text.slice(0, i), spec), FileMeta.sha256(digest, Number(ok[2]))];
+    return [
+      checkTag(spec.text.slice(0, i), spec),
+      FileMeta.sha256Hex(ok[1] as string, Number(ok[2])),
+    ];
   }
   const m = i < 0 ? null : /^([0-9a-f]{64}):([0-9]+)$/.exec(tail);
   if (!m) throw usage(`${where(spec)}: expected TAG=sha256:HEX:SIZE`);
