@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { NotaryHsmError } from '../errors';
 import { canonicalJson } from './canonical';
 import { asBase64, asInt, asMap, asObject, at, fieldValue } from './fields';
-import { isJsonObject, setMember, type JsonObject, type JsonValue } from './json';
+import { isJsonObject, jsonEqual, setMember, type JsonObject, type JsonValue } from './json';
 
 /** Hash algorithms Notary checks; others are carried but not checked. */
 export const SUPPORTED_HASHES = ['sha256', 'sha512'] as const;
@@ -140,6 +140,31 @@ export class FileMeta {
     const out: JsonObject = { hashes, length: this.length };
     if (this.custom !== undefined) out.custom = this.custom;
     return out;
+  }
+
+  /**
+   * Whether `v` is the JSON value toJson() writes (`jsonEqual(this.toJson(), v)`),
+   * decided without writing it.
+   */
+  reproducedBy(v: JsonValue | undefined): boolean {
+    if (!isJsonObject(v) || v.length !== this.length) return false;
+    const hashes = v.hashes;
+    if (!isJsonObject(hashes)) return false;
+    let members = 2;
+    if (this.custom === undefined) {
+      if (Object.prototype.hasOwnProperty.call(v, 'custom')) return false;
+    } else {
+      if (!Object.prototype.hasOwnProperty.call(v, 'custom')) return false;
+      if (!jsonEqual(this.custom, v.custom as JsonValue)) return false;
+      members++;
+    }
+    if (Object.keys(v).length !== members || Object.keys(hashes).length !== this.encoded.size) {
+      return false;
+    }
+    for (const [alg, h] of this.encoded) {
+      if (!Object.prototype.hasOwnProperty.call(hashes, alg) || hashes[alg] !== h) return false;
+    }
+    return true;
   }
 
   /** The sha256 digest, if listed. */

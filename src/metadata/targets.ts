@@ -21,7 +21,7 @@ import { isRepresentable } from './canonical';
 import { keysJson, readCommon, readRoleKeys, roleKeysJson, type RoleKeys } from './common';
 import { asArray, asMembers, asObject, asString, asStringArray, at, fieldValue } from './fields';
 import { FileMeta } from './file-meta';
-import { setMember, type JsonObject, type JsonValue } from './json';
+import { isJsonObject, jsonEqual, setMember, type JsonObject, type JsonValue } from './json';
 import type { TufKey } from './keys';
 import { readKeyMap } from './root';
 import { isTargetsRole, parentRole } from './roles';
@@ -143,13 +143,39 @@ export class Targets {
   toJson(): JsonObject {
     const targets: JsonObject = {};
     for (const [name, meta] of this.targets) setMember(targets, name, meta.toJson());
+    return { ...this.toJsonWithout(), targets };
+  }
+
+  /** The Go field set of `signed` with `targets` left empty (members in canonical order). */
+  private toJsonWithout(): JsonObject {
     return {
       _type: 'Targets',
       delegations: this.delegationsJson(),
       expires: this.expires.toString(),
-      targets,
+      targets: {},
       version: this.version,
     };
+  }
+
+  /**
+   * Whether `v` is the JSON value toJson() writes (`jsonEqual(this.toJson(), v)`), decided
+   * without writing the targets: a 10,000-target request is compared, not re-built.
+   */
+  reproducedBy(v: JsonValue): boolean {
+    if (!isJsonObject(v)) return false;
+    const { targets, ...rest } = v;
+    if (!isJsonObject(targets) || !Object.prototype.hasOwnProperty.call(v, 'targets')) {
+      return false;
+    }
+    const others = this.toJsonWithout();
+    delete others.targets;
+    if (!jsonEqual(others, rest)) return false;
+    if (Object.keys(targets).length !== this.targets.size) return false;
+    for (const [name, meta] of this.targets) {
+      if (!Object.prototype.hasOwnProperty.call(targets, name)) return false;
+      if (!meta.reproducedBy(targets[name])) return false;
+    }
+    return true;
   }
 
   /** The Go field set of `signed.delegations` alone (no pass over the targets). */
