@@ -7,7 +7,7 @@
  */
 import { NotaryHsmError } from '../errors';
 import { createRootCertificate } from '../metadata/certificate';
-import { envelopeOfCanonical } from '../metadata/go-json';
+import { EnvelopeHead } from '../metadata/go-json';
 import { bareKeyId, TufKey } from '../metadata/keys';
 import { signMetadata } from '../metadata/sign';
 import { canonicalJson } from '../metadata/canonical';
@@ -68,6 +68,23 @@ export function localSigning(opts: {
   };
 }
 
+/** What a file needs besides its signatures: its canonical text, the message, the bytes up to the signatures. */
+export interface FileParts {
+  readonly canonical: string;
+  readonly message: Buffer;
+  readonly head: EnvelopeHead;
+}
+
+/**
+ * One canonical encoding of a model (its Go field set) is both the message the signatures
+ * must cover and the file's `signed` member. A reader decoding the file gets the same
+ * message back: canonical text survives Go's escaping and the parser
+ * (test/unit/client/assemble.test.ts reads an assembled file back).
+ */
+export function fileParts(canonical: string): FileParts {
+  return { canonical, message: Buffer.from(canonical, 'utf8'), head: new EnvelopeHead(canonical) };
+}
+
 /**
  * Verifies signatures obtained elsewhere against every requirement and builds the file.
  * throws: THRESHOLD_NOT_MET, CANONICAL_UNREPRESENTABLE
@@ -77,15 +94,11 @@ export function assemble<T extends RoleModel>(
   signed: T,
   signatures: readonly Signature[],
   requirements: readonly Requirement[],
-  canonical: string = canonicalJson(signed.toJson()),
+  parts: FileParts = fileParts(canonicalJson(signed.toJson())),
 ): SignedMetadata<T> {
-  // One canonical encoding of the model (its Go field set): the message the signatures
-  // must cover, and the file's `signed` member. A reader decoding the file gets the same
-  // message back: canonical text survives Go's escaping and the parser
-  // (test/unit/client/assemble.test.ts reads an assembled file back).
-  const message = Buffer.from(canonical, 'utf8');
+  const { message } = parts;
   for (const req of requirements) verifyThreshold(message, signatures, req);
-  const bytes = envelopeOfCanonical(canonical, signatures.map(toWire));
+  const bytes = parts.head.withSignatures(signatures.map(toWire));
   return { role, signed, signatures, message, bytes };
 }
 
@@ -186,18 +199,24 @@ export function daemonSigning(opts: DaemonSigningOptions): MetadataSigning {
         signed: new JsonText(canonical),
         ...(await keysToAsk(gun, role, requirements)),
       };
-      const res =
+      const pending =
         role === 'root'
-          ? await client.signRoot({ ...body, ...pin })
+          ? client.signRoot({ ...body, ...pin })
           : role === 'targets'
-            ? await client.signTargets(body)
-            : await client.signDelegation({ ...body, role });
+            ? client.signTargets(body)
+            : client.signDelegation({ ...body, role });
+      // The rest of the file is made while the daemon reads, checks and signs the request
+      // (once the request is on its way: a turn of the event loop sends it).
+      pending.catch(() => undefined); // its failure is taken below, not while waiting here
+      await new Promise((resolve) => setImmediate(resolve));
+      const parts = fileParts(canonical);
+      const res = await pending;
       const signatures: Signature[] = res.signatures.map((s) => ({
         keyid: s.keyid,
         method: s.method,
         sig: Buffer.from(s.sig, 'base64'),
       }));
-      const file = assemble(role, signed, signatures, requirements, canonical);
+      const file = assemble(role, signed, signatures, requirements, parts);
       return res.leaseMs === undefined ? file : { ...file, leaseMs: res.leaseMs };
     },
   };

@@ -46,20 +46,34 @@ export function envelopeOfCanonical(
   canonical: string,
   signatures: readonly WireSignature[],
 ): Buffer {
-  const sigs = signatures
-    .map(
-      (s) =>
-        '{"keyid":' +
-        goString(s.keyid) +
-        ',"method":' +
-        goString(s.method) +
-        ',"sig":' +
-        goString(s.sig) +
-        '}',
-    )
-    .join(',');
-  return Buffer.from(
-    '{"signed":' + htmlEscape(canonical) + ',"signatures":[' + sigs + ']}',
-    'utf8',
-  );
+  return new EnvelopeHead(canonical).withSignatures(signatures);
+}
+
+/**
+ * A file's bytes up to its signatures, made once from the canonical text (~1 MB for
+ * 10,000 targets), possibly while the signatures are still being made.
+ */
+export class EnvelopeHead {
+  private readonly head: Buffer;
+
+  constructor(canonical: string) {
+    this.head = Buffer.from('{"signed":' + htmlEscape(canonical) + ',"signatures":[', 'utf8');
+  }
+
+  /** The whole file. throws: CANONICAL_UNREPRESENTABLE (a signature field) */
+  withSignatures(signatures: readonly WireSignature[]): Buffer {
+    const sigs = signatures
+      .map(
+        (s) =>
+          '{"keyid":' +
+          goString(s.keyid) +
+          ',"method":' +
+          goString(s.method) +
+          ',"sig":' +
+          goString(s.sig) +
+          '}',
+      )
+      .join(',');
+    return Buffer.concat([this.head, Buffer.from(sigs + ']}', 'utf8')]);
+  }
 }
