@@ -17,31 +17,31 @@ export const SUPPORTED_HASHES = ['sha256', 'sha512'] as const;
 const SHA256_B64 = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/;
 const SHA512_B64 = /^[A-Za-z0-9+/]{85}[AQgw]==$/;
 
-/** Digests by algorithm in their checked base64 spelling (decoded only when asked for). */
-class Base64Digests {
-  constructor(readonly byAlgorithm: ReadonlyMap<string, string>) {}
-}
-
 export class FileMeta {
   readonly length: number;
   /** Algorithm → digest as the file spells it (padded standard base64, canonical). */
-  private readonly encoded: ReadonlyMap<string, string>;
+  /** Algorithm, digest, algorithm, digest…: the digests as the file spells them (padded base64, canonical). */
+  private readonly encoded: readonly string[];
   private decoded: ReadonlyMap<string, Buffer> | undefined;
   /** Opaque `custom` value, re-emitted in canonical form. */
   readonly custom: JsonValue | undefined;
 
-  /** `hashes`: digests, or (from a parse) digests already checked in their base64 spelling. */
+  /**
+   * `hashes`: the digests by algorithm, or (what a parse found, already checked) a flat
+   * list of algorithms and digests in canonical base64 — one small array for a target
+   * instead of a map (10,000 targets make 10,000 of them).
+   */
   constructor(
     length: number,
-    hashes: ReadonlyMap<string, Buffer> | Base64Digests,
+    hashes: ReadonlyMap<string, Buffer> | readonly string[],
     custom?: JsonValue,
   ) {
     this.length = length;
-    if (hashes instanceof Base64Digests) {
-      this.encoded = hashes.byAlgorithm;
-    } else {
-      this.encoded = new Map([...hashes].map(([alg, h]) => [alg, h.toString('base64')]));
+    if (hashes instanceof Map) {
+      this.encoded = [...hashes].flatMap(([alg, h]) => [alg, h.toString('base64')]);
       this.decoded = hashes;
+    } else {
+      this.encoded = hashes as readonly string[];
     }
     this.custom = custom;
   }
@@ -57,15 +57,27 @@ export class FileMeta {
   /** A Docker-style target: sha256 only. */
   static sha256(digest: Uint8Array, length: number, custom?: JsonValue): FileMeta {
     const b64 = Buffer.from(digest.buffer, digest.byteOffset, digest.byteLength).toString('base64');
-    return new FileMeta(length, new Base64Digests(new Map([['sha256', b64]])), custom);
+    return new FileMeta(length, ['sha256', b64], custom);
   }
 
   /** A Docker-style target from its sha256 in hex (64 digits, checked by the caller). */
   static sha256Hex(hex: string, length: number): FileMeta {
-    return new FileMeta(
-      length,
-      new Base64Digests(new Map([['sha256', Buffer.from(hex, 'hex').toString('base64')]])),
-    );
+    return new FileMeta(length, ['sha256', Buffer.from(hex, 'hex').toString('base64')]);
+  }
+
+  /**
+   * sha256Hex for many digests, with one hex decoding and one base64 encoding for all of
+   * them instead of two buffers each (10,000 tags from a file). Each digest is followed
+   * by a zero byte, so each takes exactly 44 base64 characters (33 bytes): the first 43
+   * spell the digest as its own encoding does (the 43rd holds its last 4 bits and 2 zero
+   * bits), and the 44th, made of zero bits only, becomes the padding `=`.
+   */
+  static sha256HexMany(digests: readonly (readonly [hex: string, length: number])[]): FileMeta[] {
+    const b64 = Buffer.from(digests.map(([hex]) => `${hex}00`).join(''), 'hex').toString('base64');
+    return digests.map(([, length], k) => {
+      const digest = `${b64.slice(44 * k, 44 * k + 43)}=`;
+      return new FileMeta(length, ['sha256', digest]);
+    });
   }
 
   /**
@@ -94,16 +106,16 @@ export class FileMeta {
     const { hashes, length } = v;
     if (members !== 2 || !Number.isSafeInteger(length) || (length as number) < 0) return undefined;
     if (!isJsonObject(hashes)) return undefined;
-    const encoded = new Map<string, string>();
+    const encoded: string[] = [];
     for (const alg in hashes) {
       const h = hashes[alg];
       if (typeof h !== 'string') return undefined;
       if (alg === 'sha256' ? !SHA256_B64.test(h) : alg !== 'sha512' || !SHA512_B64.test(h)) {
         return undefined;
       }
-      encoded.set(alg, h);
+      encoded.push(alg, h);
     }
-    return new FileMeta(length as number, new Base64Digests(encoded));
+    return new FileMeta(length as number, encoded);
   }
 
   private static fromAnyJson(v: JsonValue | undefined, path: string): FileMeta {
@@ -130,13 +142,24 @@ export class FileMeta {
 
   /** Algorithm → digest bytes. */
   get hashes(): ReadonlyMap<string, Buffer> {
-    this.decoded ??= new Map([...this.encoded].map(([alg, h]) => [alg, Buffer.from(h, 'base64')]));
+    if (this.decoded === undefined) {
+      const decoded = new Map<string, Buffer>();
+      for (let i = 0; i < this.encoded.length; i += 2) {
+        decoded.set(
+          this.encoded[i] as string,
+          Buffer.from(this.encoded[i + 1] as string, 'base64'),
+        );
+      }
+      this.decoded = decoded;
+    }
     return this.decoded;
   }
 
   toJson(): JsonObject {
     const hashes: JsonObject = {};
-    for (const [alg, h] of this.encoded) setMember(hashes, alg, h);
+    for (let i = 0; i < this.encoded.length; i += 2) {
+      setMember(hashes, this.encoded[i] as string, this.encoded[i + 1] as string);
+    }
     const out: JsonObject = { hashes, length: this.length };
     if (this.custom !== undefined) out.custom = this.custom;
     return out;
@@ -158,11 +181,16 @@ export class FileMeta {
       if (!jsonEqual(this.custom, v.custom as JsonValue)) return false;
       members++;
     }
-    if (Object.keys(v).length !== members || Object.keys(hashes).length !== this.encoded.size) {
+    if (
+      Object.keys(v).length !== members ||
+      Object.keys(hashes).length !== this.encoded.length / 2
+    ) {
       return false;
     }
-    for (const [alg, h] of this.encoded) {
-      if (!Object.prototype.hasOwnProperty.call(hashes, alg) || hashes[alg] !== h) return false;
+    for (let i = 0; i < this.encoded.length; i += 2) {
+      const alg = this.encoded[i] as string;
+      if (!Object.prototype.hasOwnProperty.call(hashes, alg)) return false;
+      if (hashes[alg] !== this.encoded[i + 1]) return false;
     }
     return true;
   }

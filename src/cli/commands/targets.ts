@@ -70,25 +70,42 @@ const SPEC_MARK = '=sha256:';
 const WELL_FORMED_TAIL = /^([0-9a-f]{64}):(0|[1-9][0-9]{0,15})$/;
 
 /**
- * `TAG=sha256:HEX:SIZE`, the tag being everything before the last `=sha256:`.
+ * `TAG=sha256:HEX:SIZE`, the tag being everything before the last `=sha256:`: the tag,
+ * the digest in hex and the size.
  * throws: USAGE
  */
-export function parseTagSpec(spec: Spec): [string, FileMeta] {
+function splitTagSpec(spec: Spec): [tag: string, hex: string, size: number] {
   const i = spec.text.lastIndexOf(SPEC_MARK);
   const tail = i < 0 ? '' : spec.text.slice(i + SPEC_MARK.length);
   const ok = WELL_FORMED_TAIL.exec(tail);
   if (ok && Number.isSafeInteger(Number(ok[2]))) {
-    // The common case in one test (a file of 10,000 lines); anything else is parsed
-    // below, which names what is wrong.
-    return [
-      checkTag(spec.text.slice(0, i), spec),
-      FileMeta.sha256Hex(ok[1] as string, Number(ok[2])),
-    ];
+    // The common case in one test; anything else is parsed below, which names what is wrong.
+    return [checkTag(spec.text.slice(0, i), spec), ok[1] as string, Number(ok[2])];
   }
   const m = i < 0 ? null : /^([0-9a-f]{64}):([0-9]+)$/.exec(tail);
   if (!m) throw usage(`${where(spec)}: expected TAG=sha256:HEX:SIZE`);
   const tag = checkTag(spec.text.slice(0, i), spec);
-  return [tag, targetMeta(`sha256:${m[1] as string}`, m[2] as string)];
+  return [tag, m[1] as string, targetMeta(`sha256:${m[1] as string}`, m[2] as string).length];
+}
+
+/**
+ * `TAG=sha256:HEX:SIZE`, the tag being everything before the last `=sha256:`.
+ * throws: USAGE
+ */
+export function parseTagSpec(spec: Spec): [string, FileMeta] {
+  const [tag, hex, size] = splitTagSpec(spec);
+  return [tag, FileMeta.sha256Hex(hex, size)];
+}
+
+/**
+ * Every spec as parseTagSpec reads it (a tag given twice keeps its last digest), the
+ * digests converted together (10,000 lines of a --from-file).
+ * throws: USAGE
+ */
+export function parseTagSpecs(specs: readonly Spec[]): Map<string, FileMeta> {
+  const parts = specs.map(splitTagSpec);
+  const metas = FileMeta.sha256HexMany(parts.map(([, hex, size]) => [hex, size]));
+  return new Map(parts.map(([tag], k) => [tag, metas[k] as FileMeta]));
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
@@ -234,7 +251,7 @@ export async function runAdd(
 ): Promise<void> {
   const all = specsOf(specs, flags.fromFile);
   if (all.length === 0) throw usage('nothing to add: give TAG=sha256:HEX:SIZE or --from-file');
-  const add = new Map(all.map(parseTagSpec));
+  const add = parseTagSpecs(all);
   await apply(gun, checkRole(flags.role), { add }, flags, io);
 }
 

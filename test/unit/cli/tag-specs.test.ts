@@ -6,10 +6,11 @@
  * and source alike, with USAGE (exit 2) naming the spec, before any server or daemon is
  * contacted.
  */
+import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { main } from '../../../src/cli/main';
-import { parseTagSpec, specLines } from '../../../src/cli/commands/targets';
+import { parseTagSpec, parseTagSpecs, specLines } from '../../../src/cli/commands/targets';
 import { checkTargetName, targetNameProblem } from '../../../src/metadata/targets';
 import { makeTempDir } from '../../helpers/tmp';
 
@@ -74,6 +75,26 @@ describe('the one target name check', () => {
       expect(targetNameProblem(ok)).toBeUndefined();
     for (const bad of ['', '\u001f', 'a\udc00', '\ud83d'])
       expect(() => checkTargetName(bad)).toThrowWithCode('TARGET_INVALID');
+  });
+});
+
+describe('parseTagSpecs (a --from-file)', () => {
+  it('reads every spec as parseTagSpec does, a repeated tag keeping its last digest', () => {
+    const specs = Array.from({ length: 50 }, (_, i) => ({
+      text: `t${i % 40}=sha256:${createHash('sha256').update(String(i)).digest('hex')}:${i}`,
+    }));
+    const many = parseTagSpecs(specs);
+    const one = new Map(specs.map(parseTagSpec));
+    expect([...many.keys()]).toEqual([...one.keys()]);
+    for (const [tag, meta] of one) expect(many.get(tag)?.toJson()).toEqual(meta.toJson());
+    expect(many.get('t0')?.length).toBe(40);
+  });
+
+  it('refuses the first bad spec as parseTagSpec does', () => {
+    const good = { text: `a=sha256:${'0'.repeat(64)}:1` };
+    const bad = { text: `b=sha256:${'0'.repeat(64)}:007`, from: 'f line 2' };
+    expect(() => parseTagSpecs([good, bad])).toThrow('size "007": expected bytes');
+    expect(() => parseTagSpec(bad)).toThrow('size "007": expected bytes');
   });
 });
 

@@ -88,3 +88,21 @@ describe('FileMeta.fromJson', () => {
     expect(path).toHaveBeenCalled();
   });
 });
+
+describe('FileMeta.sha256HexMany', () => {
+  it('spells each digest as its own base64 encoding does', () => {
+    const digests = Array.from({ length: 300 }, (_, i) =>
+      createHash('sha256').update(`d${i}`).digest(),
+    );
+    digests.push(Buffer.alloc(32, 0xff), Buffer.alloc(32, 0));
+    const metas = FileMeta.sha256HexMany(digests.map((d, i) => [d.toString('hex'), i]));
+    expect(metas).toHaveLength(digests.length);
+    metas.forEach((meta, i) => {
+      const want = digests[i] as Buffer;
+      expect(meta.toJson()).toEqual({ hashes: { sha256: want.toString('base64') }, length: i });
+      expect(meta.sha256Digest?.equals(want)).toBe(true);
+      expect(meta.equals(FileMeta.sha256Hex(want.toString('hex'), i))).toBe(true);
+    });
+    expect(FileMeta.sha256HexMany([])).toEqual([]);
+  });
+});
