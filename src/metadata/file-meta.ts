@@ -17,6 +17,12 @@ export const SUPPORTED_HASHES = ['sha256', 'sha512'] as const;
 const SHA256_B64 = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/;
 const SHA512_B64 = /^[A-Za-z0-9+/]{85}[AQgw]==$/;
 
+function isDigestList(
+  hashes: ReadonlyMap<string, Buffer> | readonly string[],
+): hashes is readonly string[] {
+  return Array.isArray(hashes);
+}
+
 export class FileMeta {
   readonly length: number;
   /** Algorithm → digest as the file spells it (padded standard base64, canonical). */
@@ -37,11 +43,11 @@ export class FileMeta {
     custom?: JsonValue,
   ) {
     this.length = length;
-    if (hashes instanceof Map) {
+    if (isDigestList(hashes)) {
+      this.encoded = hashes;
+    } else {
       this.encoded = [...hashes].flatMap(([alg, h]) => [alg, h.toString('base64')]);
       this.decoded = hashes;
-    } else {
-      this.encoded = hashes as readonly string[];
     }
     this.custom = custom;
   }
