@@ -28,6 +28,11 @@ export interface MetadataSigning {
   rootKeys(gun: string): Promise<TufKey[]>;
   /** The key of the top-level targets role for a new repository. */
   targetsKey(): Promise<TufKey>;
+  /**
+   * Told, before the repository is read, that `gun` will be signed for: a signer may ask
+   * what it needs meanwhile (the daemon's keys for it).
+   */
+  prepare?(gun: string): void;
   /** Signed metadata for `role` meeting every requirement. */
   sign<T extends RoleModel>(
     gun: string,
@@ -156,13 +161,20 @@ export function daemonSigning(opts: DaemonSigningOptions): MetadataSigning {
    * it has been used, so for root with a PIN the daemon picks the keys itself (it signs
    * only with keys whose certificates the root lists).
    */
+  /** The daemon's answer to "which keys for gun", asked for by prepare(); taken once. */
+  let early: { gun: string; keys: Promise<{ keys: KeyView[] }> } | undefined;
+  const keysOffered = (gun: string): Promise<{ keys: KeyView[] }> => {
+    const asked = early?.gun === gun ? early.keys : undefined;
+    early = undefined;
+    return asked ?? client.keys(gun);
+  };
   const keysToAsk = async (
     gun: string,
     role: string,
     requirements: readonly Requirement[],
   ): Promise<{ keys?: string[] }> => {
     if (opts.keys) return { keys: opts.keys };
-    const offered = (await client.keys(gun)).keys;
+    const offered = (await keysOffered(gun)).keys;
     try {
       return { keys: daemonKeysFor(gun, role, offered, requirements) };
     } catch (err) {
@@ -171,6 +183,12 @@ export function daemonSigning(opts: DaemonSigningOptions): MetadataSigning {
     }
   };
   return {
+    prepare(gun) {
+      if (opts.keys) return;
+      const keys = client.keys(gun);
+      keys.catch(() => undefined); // a failure is taken when the answer is used
+      early = { gun, keys };
+    },
     async rootKeys(gun) {
       const names = opts.rootKey === undefined ? [] : [opts.rootKey].flat();
       if (names.length === 0) throw new NotaryHsmError('USAGE', 'name the root key (--root-key)');

@@ -139,6 +139,7 @@ export async function updateTargets(opts: UpdateOptions): Promise<UpdateResult> 
   }
   const added = [...(opts.changes.add?.keys() ?? [])];
   for (const name of added) checkTargetName(name);
+  opts.signing.prepare?.(gun);
   return runUpdateLoop({
     server,
     gun,
