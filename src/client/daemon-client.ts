@@ -5,6 +5,7 @@
  * the signatures it gets back are verified locally before they are used. Errors the
  * daemon reports keep their stable codes.
  */
+import { connect as tlsConnect } from 'node:tls';
 import { NotaryHsmError, isNotaryHsmError, type ErrorCode } from '../errors';
 import { isJsonObject, parseJson, type JsonValue } from '../metadata/json';
 import { TufKey } from '../metadata/keys';
@@ -50,6 +51,27 @@ function unixSocketOf(url: string): string | undefined {
   }
   return path;
 }
+
+/**
+ * Whether whoever listens at host:port completes a TLS handshake (its certificate is not
+ * checked: nothing is sent over it). Asked only after a plain request was dropped.
+ */
+function speaksTls(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = tlsConnect({ host, port, rejectUnauthorized: false, servername: '' });
+    const done = (answer: boolean): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(answer);
+    };
+    const timer = setTimeout(() => done(false), TLS_PROBE_MS);
+    socket.once('secureConnect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
+/** How long the TLS question may take. */
+const TLS_PROBE_MS = 1000;
 
 /**
  * JSON text to be sent as it is, in place of a value: a document the client already holds
@@ -177,6 +199,20 @@ export class DaemonClient {
           `the TLS handshake with notary-hsmd at ${this.where} failed (${errorCode}): it needs ` +
             "a client certificate its CA signed (--signer-cert, --signer-key) and the daemon's CA (--signer-cacert)",
           { cause: err, details: { errorCode } },
+        );
+      }
+      if (
+        isNotaryHsmError(err, 'SERVER_UNREACHABLE') &&
+        this.base.protocol === 'http:' &&
+        this.where === this.base.origin &&
+        (await speaksTls(this.base.hostname, Number(this.base.port || 80)))
+      ) {
+        // A TLS listener drops a plain request without a word, as a crash would; retrying
+        // cannot help, so say what is wrong.
+        throw new NotaryHsmError(
+          'DAEMON_TLS',
+          `notary-hsmd at ${this.where} speaks TLS: use https://${this.base.host} (with --signer-cacert for its CA)`,
+          { cause: err },
         );
       }
       if (isNotaryHsmError(err, 'SERVER_UNREACHABLE', 'SERVER_TIMEOUT')) {
