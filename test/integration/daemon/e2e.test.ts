@@ -103,6 +103,7 @@ describe('notary-hsmd end to end', () => {
 
   it('the CI client signs a tag into targets/ci and notary lists it with its digest and size', async () => {
     const c = cli(env(setup.ciToken));
+    const logBefore = daemon.output().length;
     const code = await main(
       [
         'sign',
@@ -121,6 +122,14 @@ describe('notary-hsmd end to end', () => {
     expect(await notaryList()).toEqual([
       { name: 'v1.4', digest: digestOf('manifest v1.4'), size: 13, role: 'targets/ci' },
     ]);
+    // The daemon's keys for the repository were asked for once (while the repository was
+    // read) and that answer was used: no second request.
+    const keyRequests = daemon
+      .output()
+      .slice(logBefore)
+      .split('\n')
+      .filter((l) => l.includes('"path":"/v1/keys"'));
+    expect(keyRequests).toHaveLength(1);
   });
 
   it("the CI client may not sign the top-level targets (its key is not the repository's), nor a tag outside its patterns", async () => {
