@@ -109,9 +109,12 @@ async function readTop(
   gun: string,
   root: SignedMetadata<Root>,
   now: Date,
-  timestampBytes: Promise<Buffer> = fetchTimestamp(server, gun),
 ): Promise<{ timestamp: SignedMetadata<Timestamp>; snapshot: SignedMetadata<Snapshot> }> {
-  const timestamp = parseMetadata('timestamp', await timestampBytes, FROM_SERVER);
+  const timestamp = parseMetadata(
+    'timestamp',
+    await server.getCurrent(gun, 'timestamp', MAX_TIMESTAMP_BYTES),
+    FROM_SERVER,
+  );
   verifyBase(timestamp, root.signed, 'timestamp', gun, now);
   const snapshot = parseMetadata(
     'snapshot',
@@ -177,10 +180,6 @@ function sameDelegations(a: Targets, b: Targets): boolean {
   return canonicalJson(a.delegationsJson()) === canonicalJson(b.delegationsJson());
 }
 
-function fetchTimestamp(server: TrustServer, gun: string): Promise<Buffer> {
-  return server.getCurrent(gun, 'timestamp', MAX_TIMESTAMP_BYTES);
-}
-
 async function fetchPinned(
   server: TrustServer,
   gun: string,
@@ -212,15 +211,15 @@ export async function readRepository(
 ): Promise<TrustedRepository> {
   const now = opts.now ?? new Date();
   let root = opts.root;
-  const rootBytes = root ? undefined : server.getCurrent(gun, 'root', MAX_UNKNOWN_BYTES);
-  // The timestamp is asked for at once too; it is only read once root is verified.
-  const timestampBytes = fetchTimestamp(server, gun);
   if (!root) {
-    timestampBytes.catch(() => undefined); // a failure is taken below, if root gets there
-    root = parseMetadata('root', await (rootBytes as Promise<Buffer>), FROM_SERVER);
+    root = parseMetadata(
+      'root',
+      await server.getCurrent(gun, 'root', MAX_UNKNOWN_BYTES),
+      FROM_SERVER,
+    );
     verifyRoot(root, gun, now);
   }
-  const { timestamp, snapshot } = await readTop(server, gun, root, now, timestampBytes);
+  const { timestamp, snapshot } = await readTop(server, gun, root, now);
   const pins = snapshot.signed.meta;
   const r = root.signed;
 

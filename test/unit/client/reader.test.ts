@@ -47,28 +47,6 @@ describe('readRepository + listTargets over the reference repository', () => {
     expect([...repo.targets.keys()]).toEqual(['targets', 'targets/releases', 'targets/ci']);
   });
 
-  it('asks for the timestamp while root is still on its way, and reads it after root', async () => {
-    const server = serverFor('final');
-    const getCurrent = server.getCurrent.bind(server);
-    let rootAnswered = false;
-    let askedBeforeRoot = false;
-    server.getCurrent = async (gun: string, role: string) => {
-      if (role === 'root') {
-        await new Promise((resolve) => setTimeout(resolve, 20));
-        rootAnswered = true;
-      } else if (role === 'timestamp' && !rootAnswered) {
-        askedBeforeRoot = true;
-      }
-      return getCurrent(gun, role);
-    };
-    await readRepository(server, REFERENCE_GUN, { now: REFERENCE_NOW });
-    expect(askedBeforeRoot).toBe(true);
-    // A root that fails verification ends the read; the timestamp's answer is not used.
-    const bad = serverFor('final');
-    bad.files.set('root', flipByte(vector('final', 'root'), 200));
-    await expect(readRepository(bad, REFERENCE_GUN, { now: REFERENCE_NOW })).rejects.toThrow();
-  });
-
   it('fetches snapshot, targets and delegations by their pinned checksums', async () => {
     const server = serverFor('final');
     await readRepository(server, REFERENCE_GUN, { now: REFERENCE_NOW });
