@@ -22,8 +22,7 @@ import type * as RotateCommand from './commands/rotate';
 import type * as TargetsCommand from './commands/targets';
 import type * as VerifyCommand from './commands/verify';
 import { exitCodeFor, processIo, type Io } from './context';
-
-export const VERSION = '0.1.0';
+import { VERSION } from './version';
 
 type Register = (program: Command, io: Io) => void;
 
