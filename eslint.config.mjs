@@ -2,7 +2,18 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'coverage/', 'var/', 'node_modules/', 'bin/', '*.js', '*.mjs'] },
+  {
+    ignores: [
+      'dist/',
+      'coverage/',
+      'var/',
+      'node_modules/',
+      'bin/',
+      'scripts/*.js',
+      '*.js',
+      '*.mjs',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -5,18 +5,21 @@
  * - start-up: `notary-hsm --version` against `node -e 0`;
  * - the CI one-shot: `notary-hsm sign GUN:TAG` (fetch → notary-hsmd signs → publish)
  *   against the stock CLI's `notary addhash` + `notary publish` with its file keys;
+ * - `sign --help` and the one-shot from bin/notary-hsm (the bundled command line) against
+ *   the same from another script, by default the unbundled `dist/src/cli/main.js`;
  * - a repository of N tags (default 10,000): `notary-hsm add --from-file` of N tags against
  *   the stock CLI's `publish` of N staged tags; `notary-hsm list` and `notary-hsm verify
  *   GUN:TAG --pin-root` against `notary list` (its trust directory warm, as after a first
  *   use, and cold);
  * - signature checks per second in process (ECDSA P-256 over a 10,000-target file's bytes).
  *
- * Measured, not asserted (bench/README.md). Options: --tags N, --rounds R, --json.
+ * Measured, not asserted (bench/README.md). Options: --tags N, --rounds R, --json,
+ * --profile DIR, --against FILE.
  */
 import { spawn } from 'node:child_process';
 import { createHash, generateKeyPairSync, sign as nodeSign } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import {
@@ -34,6 +37,8 @@ import { TufKey } from '../src/metadata/keys';
 import { verifySignature } from '../src/metadata/verify';
 
 const CLI = join(ROOT, 'bin', 'notary-hsm');
+/** The same command line unbundled, as tsc emitted it (it runs when it is the main module). */
+const UNBUNDLED = join(ROOT, 'dist', 'src', 'cli', 'main.js');
 
 interface Options {
   tags: number;
@@ -41,6 +46,8 @@ interface Options {
   json: boolean;
   /** Profile one `add --from-file` and one `sign` (--cpu-prof into this directory) instead. */
   profile?: string;
+  /** The script measured against bin/notary-hsm for its start and the one-shot. */
+  against: string;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -51,17 +58,21 @@ function parseOptions(argv: string[]): Options {
       rounds: { type: 'string', default: '5' },
       json: { type: 'boolean', default: false },
       profile: { type: 'string' },
+      against: { type: 'string', default: UNBUNDLED },
     },
   });
   const tags = Number(values.tags);
   const rounds = Number(values.rounds);
   if (!(Number.isSafeInteger(tags) && tags >= 1 && Number.isSafeInteger(rounds) && rounds >= 1)) {
-    throw new Error('usage: node dist/bench/bench/cli.js [--tags N] [--rounds R] [--json]');
+    throw new Error(
+      'usage: node dist/bench/bench/cli.js [--tags N] [--rounds R] [--json] [--profile DIR] [--against FILE]',
+    );
   }
   return {
     tags,
     rounds,
     json: values.json,
+    against: values.against,
     ...(values.profile ? { profile: values.profile } : {}),
   };
 }
@@ -180,9 +191,9 @@ async function main(): Promise<number> {
     NOTARY_HSM_TRUST_DIR: join(work, 'trust'),
   };
   delete env.NOTARY_HSM_TOKEN;
-  const ours = (args: string[], token = ciFile): Run => ({
+  const ours = (args: string[], token = ciFile, script = CLI): Run => ({
     cmd: process.execPath,
-    args: [CLI, ...args, ...(token ? ['--token-file', token] : [])],
+    args: [script, ...args, ...(token ? ['--token-file', token] : [])],
     env,
   });
   const theirs = (cli: StockNotary, args: string[]): Run => {
@@ -299,6 +310,29 @@ async function main(): Promise<number> {
           theirs(stock, ['addhash', stockSignGun, `t${i}`, '2', '--sha256', digest(`t${i}`)]),
           theirs(stock, ['publish', stockSignGun]),
         ]),
+    ),
+  );
+
+  // The same command line from another script (by default the unbundled tsc output):
+  // what bundling (or whatever --against runs) changes in a command's start and the one-shot.
+  const against = `node ${relative(ROOT, o.against)}`;
+  pairs.push(
+    await pair(
+      { name: 'start, bundled', a: 'notary-hsm sign --help', b: `${against} sign --help` },
+      Math.max(10, o.rounds * 2),
+      () => timeSteps([ours(['sign', '--help'], '')]),
+      () => timeSteps([ours(['sign', '--help'], '', o.against)]),
+    ),
+  );
+  const oneShot = (i: number, script: string): Run =>
+    ours(['sign', `${oneShotGun}:u${i}`, '--digest', `sha256:${digest(`u${i}`)}`,
+      '--size', '2', '--role', 'targets/ci'], ciFile, script); // prettier-ignore
+  pairs.push(
+    await pair(
+      { name: 'one-shot, bundled', a: 'notary-hsm sign GUN:TAG', b: `${against} sign GUN:TAG` },
+      Math.max(6, o.rounds),
+      (i) => timeSteps([oneShot(i, CLI)]),
+      (i) => timeSteps([oneShot(i + 1000, o.against)]),
     ),
   );
 

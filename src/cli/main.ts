@@ -22,48 +22,47 @@ import type * as RotateCommand from './commands/rotate';
 import type * as TargetsCommand from './commands/targets';
 import type * as VerifyCommand from './commands/verify';
 import { exitCodeFor, processIo, type Io } from './context';
-
-export const VERSION = '0.1.0';
+import { VERSION } from './version';
 
 type Register = (program: Command, io: Io) => void;
 
-/** A command module, loaded when its command runs (a path relative to this file). */
-function load<T>(id: string): T {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on demand
-  return require(id) as T;
-}
+/* eslint-disable @typescript-eslint/no-require-imports -- modules loaded on demand, each
+   by a literal id that the bundler (scripts/bundle-cli.js) follows */
 
 /**
  * Each top-level command and the module that registers it, loaded on demand: a command's
  * client code (and its dependencies) costs start-up time that other commands need not pay.
  */
 const COMMANDS: readonly (readonly [readonly string[], () => Register])[] = [
-  [['init'], () => load<typeof InitCommand>('./commands/init').registerInit],
+  [['init'], () => (require('./commands/init') as typeof InitCommand).registerInit],
   [
     ['sign', 'add', 'remove'],
-    () => load<typeof TargetsCommand>('./commands/targets').registerTargets,
+    () => (require('./commands/targets') as typeof TargetsCommand).registerTargets,
   ],
   [
     ['delegation'],
-    () => load<typeof DelegationCommand>('./commands/delegation').registerDelegation,
+    () => (require('./commands/delegation') as typeof DelegationCommand).registerDelegation,
   ],
-  [['list'], () => load<typeof ListCommand>('./commands/list').registerList],
-  [['audit'], () => load<typeof AuditCommand>('./commands/audit').registerAudit],
-  [['reset'], () => load<typeof ResetCommand>('./commands/reset').registerReset],
-  [['verify'], () => load<typeof VerifyCommand>('./commands/verify').registerVerify],
+  [['list'], () => (require('./commands/list') as typeof ListCommand).registerList],
+  [['audit'], () => (require('./commands/audit') as typeof AuditCommand).registerAudit],
+  [['reset'], () => (require('./commands/reset') as typeof ResetCommand).registerReset],
+  [['verify'], () => (require('./commands/verify') as typeof VerifyCommand).registerVerify],
   [
     ['root'],
     () => (program, io) => {
-      const root = load<typeof RootCommand>('./commands/root').registerRoot(program, io);
-      load<typeof RootCeremonyCommand>('./commands/root-ceremony').registerRootCeremony(root, io);
+      const root = (require('./commands/root') as typeof RootCommand).registerRoot(program, io);
+      (require('./commands/root-ceremony') as typeof RootCeremonyCommand).registerRootCeremony(
+        root,
+        io,
+      );
     },
   ],
-  [['rotate'], () => load<typeof RotateCommand>('./commands/rotate').registerRotate],
-  [['tokens', 'keys'], () => load<typeof KeysCommand>('./commands/keys').registerKeys],
+  [['rotate'], () => (require('./commands/rotate') as typeof RotateCommand).registerRotate],
+  [['tokens', 'keys'], () => (require('./commands/keys') as typeof KeysCommand).registerKeys],
   [
     ['completion'],
     () => (program, io) =>
-      load<typeof Completion>('./completion').addCompletionCommand(
+      (require('./completion') as typeof Completion).addCompletionCommand(
         program,
         () => buildProgram(io),
         (t) => io.out(t),
@@ -92,7 +91,7 @@ export function buildProgram(
   argv: readonly string[] = [],
   opts: { json?: boolean } = {},
 ): Command {
-  const program = new (load<typeof Commander>('commander').Command)('notary-hsm')
+  const program = new (require('commander') as typeof Commander).Command('notary-hsm')
     .description('Notary v1 trust data signed with hardware keys')
     .version(VERSION)
     .exitOverride()
@@ -109,7 +108,7 @@ export function buildProgram(
   const first = argv.find((a) => !a.startsWith('-'));
   const chosen = COMMANDS.find(([names]) => first !== undefined && names.includes(first));
   const registers = chosen ? [chosen] : COMMANDS;
-  for (const [, load] of registers) load()(program, io);
+  for (const [, register] of registers) register()(program, io);
   for (const c of program.commands) c.exitOverride();
   return program;
 }
@@ -126,12 +125,12 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
     await buildProgram(io, argv, { json }).parseAsync([...argv], { from: 'user' });
     return 0;
   } catch (err) {
-    if (err instanceof load<typeof Commander>('commander').CommanderError) {
+    if (err instanceof (require('commander') as typeof Commander).CommanderError) {
       return err.exitCode === 0 ? 0 : 2;
     }
     const code = err instanceof NotaryHsmError ? err.code : 'INTERNAL';
     const message = err instanceof Error ? err.message : String(err);
-    const red = (t: string): string => load<typeof Tty>('./tty').terminal(io).red(t);
+    const red = (t: string): string => (require('./tty') as typeof Tty).terminal(io).red(t);
     io.err(json ? jsonError(code, message) : `${red('notary-hsm:')} ${message} [${code}]`);
     return exitCodeFor(err);
   }

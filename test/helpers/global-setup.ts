@@ -1,8 +1,8 @@
 /**
  * Jest global setup: the PKCS#11 module host runs as a separate process from compiled
  * JavaScript, so tests need dist/ to be current. `make test` builds first; a bare `npx
- * jest` after an edit rebuilds here (incremental tsc, a few seconds) when any source file
- * is newer than the build.
+ * jest` after an edit rebuilds here (incremental tsc, a few seconds, then the CLI's bundle,
+ * which bin/notary-hsm runs) when any source file is newer than the build.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
@@ -34,8 +34,10 @@ function suiteLog(): void {
 export default function globalSetup(): void {
   suiteLog();
   const built = join(ROOT, 'dist', 'src', 'pkcs11', 'host', 'entry.js');
+  const bundle = join(ROOT, 'dist', 'cli', 'notary-hsm.js');
   const sources = Math.max(newestMtime(join(ROOT, 'src')), newestMtime(join(ROOT, 'daemon')));
-  if (existsSync(built) && statSync(built).mtimeMs >= sources) return;
+  const current = (f: string): boolean => existsSync(f) && statSync(f).mtimeMs >= sources;
+  if (current(built) && current(bundle)) return;
   try {
     execFileSync(
       process.execPath,
@@ -47,4 +49,8 @@ export default function globalSetup(): void {
     if (!existsSync(built)) throw err;
     console.warn('global-setup: tsc reported errors; testing with what it emitted');
   }
+  execFileSync(process.execPath, [join(ROOT, 'scripts', 'bundle-cli.js')], {
+    cwd: ROOT,
+    stdio: 'inherit',
+  });
 }

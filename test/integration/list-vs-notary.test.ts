@@ -22,7 +22,7 @@ import {
 import { startNotaryServer, type NotaryServer } from '../helpers/notary-server';
 
 const BIN = join(__dirname, '..', '..', 'bin', 'notary-hsm');
-const BUILT = existsSync(join(__dirname, '..', '..', 'dist', 'src', 'cli', 'main.js'));
+const BUILT = existsSync(join(__dirname, '..', '..', 'dist', 'cli', 'notary-hsm.js'));
 
 function captureIo(env: NodeJS.ProcessEnv = {}) {
   const out: string[] = [];

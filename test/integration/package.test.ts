@@ -8,6 +8,7 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { isBuiltin } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { startLockRegistry, type LockRegistry } from '../helpers/lock-registry';
@@ -80,6 +81,7 @@ describe('the npm package', () => {
     for (const f of [
       'bin/notary-hsm',
       'bin/notary-hsmd',
+      'dist/cli/notary-hsm.js',
       'dist/src/cli/main.js',
       'dist/daemon/main.js',
       'hsm-profiles/softhsm2.yaml',
@@ -102,6 +104,24 @@ describe('the npm package', () => {
     expect(existsSync(join(modules, 'pkcs11js', 'build', 'Release', 'pkcs11.node'))).toBe(true);
     for (const dev of ['jest', 'typescript', 'eslint', 'ts-jest']) {
       expect(existsSync(join(modules, dev))).toBe(false);
+    }
+  });
+
+  it('bundles the CLI with only runtime dependencies left outside, each installed', () => {
+    const pkgDir = join(prefix, 'lib', 'node_modules', 'notary-hsm');
+    const bundle = readFileSync(join(pkgDir, 'dist', 'cli', 'notary-hsm.js'), 'utf8');
+    const required = [
+      ...new Set([...bundle.matchAll(/\brequire\("([^".][^"]*)"\)/g)].map((m) => m[1] ?? '')),
+    ].filter((id) => !isBuiltin(id));
+    const { dependencies } = JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8')) as {
+      dependencies: Record<string, string>;
+    };
+    // commander is inside the bundle; @peculiar/x509 is loaded only to make a certificate.
+    expect(required).not.toContain('commander');
+    expect(required).toContain('@peculiar/x509');
+    for (const id of required) {
+      expect(Object.keys(dependencies)).toContain(id);
+      expect(() => require.resolve(id, { paths: [pkgDir] })).not.toThrow();
     }
   });
 

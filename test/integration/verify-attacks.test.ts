@@ -40,7 +40,7 @@ import { makeTempDir } from '../helpers/tmp';
 
 const GUN = 'localhost:5000/attack/app';
 const BIN = join(__dirname, '..', '..', 'bin', 'notary-hsm');
-const BUILT = existsSync(join(__dirname, '..', '..', 'dist', 'src', 'cli', 'main.js'));
+const BUILT = existsSync(join(__dirname, '..', '..', 'dist', 'cli', 'notary-hsm.js'));
 
 describe('verify refuses every attack on update systems, each with its own code', () => {
   let notary: NotaryServer;
