@@ -79,6 +79,9 @@ export class FileMeta {
    * bits), and the 44th, made of zero bits only, becomes the padding `=`.
    */
   static sha256HexMany(digests: readonly (readonly [hex: string, length: number])[]): FileMeta[] {
+    // One digest of another length would shift every later one: refuse it outright.
+    const odd = digests.find(([hex]) => !/^[0-9a-f]{64}$/.test(hex));
+    if (odd) throw new NotaryHsmError('USAGE', `${JSON.stringify(odd[0])} is not a sha256 in hex`);
     const b64 = Buffer.from(digests.map(([hex]) => `${hex}00`).join(''), 'hex').toString('base64');
     return digests.map(([, length], k) => {
       const digest = `${b64.slice(44 * k, 44 * k + 43)}=`;

@@ -104,5 +104,6 @@ describe('FileMeta.sha256HexMany', () => {
       expect(meta.equals(FileMeta.sha256Hex(want.toString('hex'), i))).toBe(true);
     });
     expect(FileMeta.sha256HexMany([])).toEqual([]);
+    expect(() => FileMeta.sha256HexMany([['ab', 1]])).toThrowWithCode('USAGE');
   });
 });
