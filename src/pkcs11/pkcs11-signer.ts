@@ -3,26 +3,15 @@
  * the digest with CKM_ECDSA (raw r‖s, what Notary wants), and the signature is checked
  * against the key's public key before it is returned — a token that answers with a bad
  * signature fails the operation instead of producing unverifiable metadata. The check runs
- * on libuv's thread pool, so a daemon's event loop does not pay for it.
+ * on the process's verification thread, together with the other signatures of the same
+ * moment (batch-verify.ts), so a daemon's event loop does not pay for it.
  */
-import { createPublicKey, hash, verify, type KeyObject } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { NotaryHsmError } from '../errors';
 import type { SignatureScheme, Signer } from '../signer/signer';
+import { batchVerifier, type BatchVerifier, type VerifyKey } from './batch-verify';
 import type { KeyRef, KeyReport } from './host/protocol';
 import type { TokenOwner } from './token-owner';
-
-/**
- * crypto.verify with a callback: OpenSSL checks the signature on libuv's thread pool
- * (~65 µs for P-256 here), not on the caller's event loop, which only dispatches it.
- */
-function verifyOffLoop(message: Uint8Array, key: KeyObject, sig: Uint8Array): Promise<boolean> {
-  return new Promise((resolve) => {
-    // An error (a signature of the wrong length, say) is a signature that does not verify.
-    verify('sha256', message, { key, dsaEncoding: 'ieee-p1363' }, sig, (err, ok) => {
-      resolve(err === null && ok);
-    });
-  });
-}
 
 export interface Pkcs11SignerOptions {
   owner: TokenOwner;
@@ -38,7 +27,8 @@ export class Pkcs11Signer implements Signer {
   readonly publicKeySpki: Uint8Array;
   private readonly owner: TokenOwner;
   private readonly key: KeyRef;
-  private readonly verifyKey: KeyObject;
+  private readonly verifier: BatchVerifier;
+  private readonly verifyKey: VerifyKey;
   private readonly contextPin: boolean;
   private readonly pin?: string;
 
@@ -46,11 +36,8 @@ export class Pkcs11Signer implements Signer {
     this.owner = opts.owner;
     this.key = opts.key;
     this.publicKeySpki = opts.report.spki;
-    this.verifyKey = createPublicKey({
-      key: Buffer.from(opts.report.spki),
-      format: 'der',
-      type: 'spki',
-    });
+    this.verifier = batchVerifier();
+    this.verifyKey = this.verifier.key(opts.report.spki);
     this.contextPin = opts.report.alwaysAuthenticate;
     this.pin = opts.pin;
   }
@@ -68,7 +55,7 @@ export class Pkcs11Signer implements Signer {
       ...(this.pin === undefined ? {} : { pin: this.pin }),
       contextPin: this.contextPin,
     });
-    if (!(await verifyOffLoop(message, this.verifyKey, sig))) {
+    if (!(await this.verifier.verify(this.verifyKey, message, sig))) {
       throw new NotaryHsmError(
         'SIGNER_INVALID_SIGNATURE',
         `token ${this.owner.name} returned a signature that does not verify`,
