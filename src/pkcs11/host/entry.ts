@@ -26,8 +26,9 @@ import {
   type WireError,
 } from './protocol';
 import { ModuleRuntime } from './runtime';
+import { packSignatures, unpackRequests, type WireMessage, type WireReply } from './sign-frames';
 
-type Send = (replies: HostReply[]) => void;
+type Send = (replies: WireReply[]) => void;
 
 /**
  * Replies sent at once while more requests wait (a reply message costs some 20-30 µs of
@@ -76,30 +77,37 @@ function wireError(err: unknown): WireError {
 
 function serve(
   send: Send,
-  onBatch: (handler: (batch: HostMessage[]) => void) => void,
+  onBatch: (handler: (batch: WireMessage[]) => void) => void,
   exit: () => void,
 ): void {
   const runtime = new ModuleRuntime();
   const gates = new Map<string, Gate>();
   /** Requests waiting in all gates. */
   let waiting = 0;
-  let pending: HostReply[] = [];
+  let pending: WireReply[] = [];
+  /** Signatures made, for the next reply message's signature frame. */
+  let signatures: { id: number; sig: Uint8Array }[] = [];
   let scheduled = false;
 
   const flush = (): void => {
     scheduled = false;
-    if (pending.length === 0) return;
+    if (pending.length === 0 && signatures.length === 0) return;
     const out = pending;
     pending = [];
+    if (signatures.length > 0) out.push(packSignatures(signatures));
+    signatures = [];
     send(out);
   };
-  const reply = (r: HostReply): void => {
-    pending.push(r);
-    if (pending.length >= REPLY_CHUNK && waiting > 0) flush();
+  const queued = (): void => {
+    if (pending.length + signatures.length >= REPLY_CHUNK && waiting > 0) flush();
     else if (!scheduled) {
       scheduled = true;
       setImmediate(flush);
     }
+  };
+  const reply = (r: HostReply): void => {
+    pending.push(r);
+    queued();
   };
 
   /**
@@ -109,7 +117,10 @@ function serve(
   const run = (m: HostMessage, done?: (error?: WireError) => void): void => {
     const { id, req } = m;
     const succeed = (value: unknown): void => {
-      reply({ id, ok: true, value });
+      if (req.op === 'sign' && value instanceof Uint8Array) {
+        signatures.push({ id, sig: value });
+        queued();
+      } else reply({ id, ok: true, value });
       done?.();
       if (req.op === 'shutdown') setImmediate(exit);
     };
@@ -205,7 +216,8 @@ function serve(
     return g;
   };
 
-  onBatch((batch) => {
+  onBatch((wire) => {
+    const batch = unpackRequests(wire);
     // The whole batch is queued before the gates start it, so `waiting` counts what is
     // behind a request and replies leave in chunks while the host works through the rest
     // (a synchronous signature completes inside pump()). A request outside the gates

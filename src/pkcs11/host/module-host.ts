@@ -10,7 +10,14 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { NotaryHsmError, type ErrorCode } from '../../errors';
-import type { HostMessage, HostReply, HostRequest } from './protocol';
+import type { HostMessage, HostRequest } from './protocol';
+import {
+  packable,
+  packSignRequests,
+  unpackSignatures,
+  type WireMessage,
+  type WireReply,
+} from './sign-frames';
 
 export type HostKind = 'process' | 'worker';
 
@@ -43,10 +50,30 @@ interface Pending {
 }
 
 interface Channel {
-  send(batch: HostMessage[]): void;
+  send(batch: WireMessage[]): void;
   kill(): void;
   /** Keeps this process alive while requests are outstanding, and only then. */
   hold(active: boolean): void;
+}
+
+/** A batch as it goes on the wire: each run of PIN-less signature requests as one frame. */
+function onTheWire(batch: HostMessage[]): WireMessage[] {
+  const out: WireMessage[] = [];
+  let run: HostMessage[] = [];
+  const close = (): void => {
+    if (run.length > 0) out.push(packSignRequests(run));
+    run = [];
+  };
+  for (const m of batch) {
+    if (packable(m)) {
+      run.push(m);
+      continue;
+    }
+    close();
+    out.push(m);
+  }
+  close();
+  return out;
 }
 
 export class ModuleHost {
@@ -72,8 +99,18 @@ export class ModuleHost {
 
   private start(): Channel {
     const entry = hostEntryPath();
-    const onReplies = (replies: HostReply[]): void => {
+    const onSignature = (id: number, sig: Buffer): void => {
+      const p = this.pending.get(id);
+      if (!p) return;
+      this.pending.delete(id);
+      p.resolve(sig);
+    };
+    const onReplies = (replies: WireReply[]): void => {
       for (const r of replies) {
+        if (ArrayBuffer.isView(r)) {
+          unpackSignatures(r, onSignature);
+          continue;
+        }
         const p = this.pending.get(r.id);
         if (!p) continue;
         this.pending.delete(r.id);
@@ -118,7 +155,7 @@ export class ModuleHost {
         serialization: 'advanced',
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       });
-      child.on('message', (m) => onReplies(m as HostReply[]));
+      child.on('message', (m) => onReplies(m as WireReply[]));
       child.on('exit', onExit);
       child.on('error', onExit);
       const ipc = child.channel as { ref?: () => void; unref?: () => void } | undefined;
@@ -158,7 +195,7 @@ export class ModuleHost {
     const batch = this.outbox;
     this.outbox = [];
     channel.hold(true);
-    channel.send(batch);
+    channel.send(onTheWire(batch));
   }
 
   /**
