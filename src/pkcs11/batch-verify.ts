@@ -5,13 +5,18 @@
  * are checked together: one message to a long-lived worker thread and one answer, a byte
  * a signature, instead of a libuv thread-pool job, a wake-up and a callback for each.
  *
- * If the thread is not built (sources under test) or dies, the signatures it was given
- * are verified here, on the calling thread: nothing is ever answered unverified.
+ * One batch is with the thread at a time (what comes meanwhile goes next, as one), and a
+ * lone signature is verified on the calling thread. If the thread is not built (sources
+ * under test) or dies, the signatures it was given are verified here too: nothing is ever
+ * answered unverified.
  */
 import { createPublicKey, verify, type KeyObject } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
+
+/** Batches this small are verified on the calling thread. */
+const INLINE_MAX = 1;
 
 /** A public key the verifier knows, by its number (sent to the thread once). */
 export interface VerifyKey {
@@ -97,10 +102,14 @@ export class BatchVerifier {
 
   private flush(): void {
     this.scheduled = false;
+    // One batch at a time: what arrives meanwhile waits for the answer and goes as one, so
+    // the thread is woken once per batch however the signatures trickle in.
+    if (this.sent.length > 0) return;
     const batch = this.waiting;
     this.waiting = [];
     if (batch.length === 0) return;
-    const worker = this.thread();
+    // A lone signature (a quiet moment) is cheaper verified here than a thread woken for it.
+    const worker = batch.length > INLINE_MAX ? this.thread() : undefined;
     if (!worker) {
       for (const item of batch) item.resolve(verifyHere(item.key, item.message, item.signature));
       return;
@@ -160,6 +169,7 @@ export class BatchVerifier {
       const batch = this.sent.shift();
       if (this.sent.length === 0) worker.unref();
       batch?.forEach((item, i) => item.resolve(answer[i] === 1));
+      if (this.waiting.length > 0 && !this.scheduled) this.flush();
     });
     // An error is followed by exit: what the thread had not answered is verified here.
     worker.on('error', () => undefined);
@@ -172,6 +182,7 @@ export class BatchVerifier {
       for (const batch of lost) {
         for (const item of batch) item.resolve(verifyHere(item.key, item.message, item.signature));
       }
+      if (this.waiting.length > 0 && !this.scheduled) this.flush();
     });
     this.worker = worker;
     return worker;

@@ -74,6 +74,20 @@ describe('BatchVerifier', () => {
     await v.close();
   });
 
+  it('verifies a lone signature on the calling thread, and a pair in the thread', async () => {
+    const v = new BatchVerifier({ entry: BUILT });
+    const [valid, invalid] = cases();
+    const one = valid as Case;
+    await expect(v.verify(v.key(one.spki), one.message, one.sig)).resolves.toBe(true);
+    expect(v.batchesSent).toBe(0);
+    const two = [valid, invalid] as Case[];
+    await expect(
+      Promise.all(two.map((c) => v.verify(v.key(c.spki), c.message, c.sig))),
+    ).resolves.toEqual([true, false]);
+    expect(v.batchesSent).toBe(1);
+    await v.close();
+  });
+
   it('verifies on the calling thread when there is no thread', async () => {
     const v = new BatchVerifier({ entry: null });
     await check(v);
@@ -94,7 +108,7 @@ describe('BatchVerifier', () => {
     expect(v.batchesSent).toBe(2);
   });
 
-  it('answers two batches in flight at once each with its own results', async () => {
+  it('sends what arrives while a batch is with the thread as the next batch, each answered with its own results', async () => {
     const v = new BatchVerifier({ entry: BUILT });
     const first = check(v);
     // The next turn, once the first batch is on its way.
