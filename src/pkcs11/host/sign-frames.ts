@@ -46,7 +46,7 @@ export function packSignRequests(msgs: readonly HostMessage[]): Uint8Array {
       2 +
       req.digest.length;
   }
-  const out = Buffer.allocUnsafe(size);
+  const out = Buffer.allocUnsafeSlow(size);
   out[0] = REQUESTS;
   out.writeUInt32LE(msgs.length, 1);
   let at = 5;
@@ -123,7 +123,7 @@ export function unpackRequests(batch: readonly WireMessage[]): HostMessage[] {
 export function packSignatures(sigs: readonly { id: number; sig: Uint8Array }[]): Uint8Array {
   let size = 5;
   for (const s of sigs) size += 10 + s.sig.length;
-  const out = Buffer.allocUnsafe(size);
+  const out = Buffer.allocUnsafeSlow(size);
   out[0] = SIGNATURES;
   out.writeUInt32LE(sigs.length, 1);
   let at = 5;
