@@ -3,7 +3,8 @@
  * keys generated on the token (sensitive, never extractable), found again by label and
  * by CKA_ID, signatures that verify, two tokens at once, a duplicate label refused, and
  * the PIN handling that needs no fault injection (a wrong PIN is reported and not tried
- * again by itself).
+ * again by itself), and many signatures at once (packed both ways between the owner and
+ * its host) each answered with its own signature.
  */
 import { createHash, createPublicKey, verify } from 'node:crypto';
 import { ModuleHost, Pkcs11Signer, TokenOwner, pinSource } from '../../../src/pkcs11';
@@ -134,6 +135,51 @@ describe('shutdown', () => {
       const results = await Promise.allSettled(pending);
       expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(40);
       await expect(owner.sign({ id: '01' }, digest)).rejects.toThrowWithCode('TOKEN_SHUTDOWN');
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+describe('signatures in batches', () => {
+  it('answers each of 40 signatures at once, by label, by ID and by both, each verifying', async () => {
+    const dir = await makeTempDir('bridge-batch-');
+    const t = await createSoftHsmToken({ label: 'batch', pin: PIN, soPin: '13579135', dir });
+    const h = new ModuleHost({ module: SOFTHSM_MODULE, env: { ...process.env, ...t.env } });
+    try {
+      const owner = new TokenOwner({
+        name: 'batch',
+        host: h,
+        selector: { label: 'batch' },
+        pin: pinSource('env:P', { P: PIN }),
+        pipeline: 32,
+        syncSign: true,
+      });
+      const key = await owner.generateKey('k', '0a');
+      const refs = [{ label: 'k' }, { id: '0a' }, { label: 'k', id: '0a' }];
+      const data = Array.from({ length: 40 }, (_, i) => Buffer.from(`message ${i}`));
+      const sigs = await Promise.all(
+        data.map((d, i) =>
+          owner.sign(
+            refs[i % 3] as { label?: string; id?: string },
+            createHash('sha256').update(d).digest(),
+          ),
+        ),
+      );
+      const pub = createPublicKey({ key: Buffer.from(key.spki), format: 'der', type: 'spki' });
+      sigs.forEach((sig, i) => {
+        expect(sig).toHaveLength(64);
+        expect(
+          verify('sha256', data[i] as Buffer, { key: pub, dsaEncoding: 'ieee-p1363' }, sig),
+        ).toBe(true);
+      });
+      // and a key that is not there fails its own request only
+      const [missing, found] = await Promise.allSettled([
+        owner.sign({ label: 'nope' }, createHash('sha256').update('x').digest()),
+        owner.sign({ id: '0a' }, createHash('sha256').update('y').digest()),
+      ]);
+      expect(missing).toMatchObject({ status: 'rejected', reason: { code: 'KEY_NOT_FOUND' } });
+      expect(found.status).toBe('fulfilled');
     } finally {
       await h.close();
     }

@@ -29,7 +29,8 @@ describe('sign frames', () => {
     ];
     const status: HostMessage = { id: 4, req: { op: 'status', token: 'soft' } };
     const b = [sign(5, { label: 'qa', id: '' }, 0)];
-    const wire: WireMessage[] = [packSignRequests(a), status, packSignRequests(b)];
+    // the second frame as a worker's structured clone gives it: a plain Uint8Array
+    const wire: WireMessage[] = [packSignRequests(a), status, new Uint8Array(packSignRequests(b))];
     const back = unpackRequests(wire);
     expect(back).toEqual([...a, status, ...b].map((m) => ({ ...m, req: { ...m.req } })));
     // absent fields stay absent (not undefined members)
