@@ -4,7 +4,8 @@
  * against the key's public key before it is returned — a token that answers with a bad
  * signature fails the operation instead of producing unverifiable metadata. The check runs
  * on the process's verification thread, together with the other signatures of the same
- * moment (batch-verify.ts), so a daemon's event loop does not pay for it.
+ * moment (batch-verify.ts), so a busy daemon's event loop does not pay for it; a lone
+ * signature, at a quiet moment, is checked at once on the calling thread.
  */
 import { hash } from 'node:crypto';
 import { NotaryHsmError } from '../errors';
