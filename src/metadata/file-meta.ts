@@ -72,18 +72,20 @@ export class FileMeta {
   }
 
   /**
-   * sha256Hex for many digests, with one hex decoding and one base64 encoding for all of
+   * sha256Hex for many digests (`hexes[k]` of `lengths[k]` bytes), with one hex decoding and one base64 encoding for all of
    * them instead of two buffers each (10,000 tags from a file). Each digest is followed
    * by a zero byte, so each takes exactly 44 base64 characters (33 bytes): the first 43
    * spell the digest as its own encoding does (the 43rd holds its last 4 bits and 2 zero
    * bits), and the 44th, made of zero bits only, becomes the padding `=`.
    */
-  static sha256HexMany(digests: readonly (readonly [hex: string, length: number])[]): FileMeta[] {
+  static sha256HexMany(hexes: readonly string[], lengths: readonly number[]): FileMeta[] {
     // One digest of another length would shift every later one: refuse it outright.
-    const odd = digests.find(([hex]) => !/^[0-9a-f]{64}$/.test(hex));
-    if (odd) throw new NotaryHsmError('USAGE', `${JSON.stringify(odd[0])} is not a sha256 in hex`);
-    const b64 = Buffer.from(digests.map(([hex]) => `${hex}00`).join(''), 'hex').toString('base64');
-    return digests.map(([, length], k) => {
+    const odd = hexes.find((hex) => !/^[0-9a-f]{64}$/.test(hex));
+    if (odd !== undefined || hexes.length !== lengths.length) {
+      throw new NotaryHsmError('USAGE', `${JSON.stringify(odd)} is not a sha256 in hex`);
+    }
+    const b64 = Buffer.from(hexes.map((hex) => `${hex}00`).join(''), 'hex').toString('base64');
+    return lengths.map((length, k) => {
       const digest = `${b64.slice(44 * k, 44 * k + 43)}=`;
       return new FileMeta(length, ['sha256', digest]);
     });

@@ -49,11 +49,14 @@ export function targetMeta(digest: string, size: string): FileMeta {
 /** One tag spec and where it was given (`--from-file F line N`, or nothing for an argument). */
 export interface Spec {
   readonly text: string;
-  readonly from?: string;
+  /** The --from-file it is a line of, and the line's number. */
+  readonly file?: string;
+  readonly line?: number;
 }
 
 function where(spec: Spec): string {
-  return `${spec.from ? `${spec.from}: ` : ''}${JSON.stringify(spec.text)}`;
+  const from = spec.file === undefined ? '' : `--from-file ${spec.file} line ${spec.line}: `;
+  return `${from}${JSON.stringify(spec.text)}`;
 }
 
 /**
@@ -74,7 +77,9 @@ const WELL_FORMED_TAIL = /^([0-9a-f]{64}):(0|[1-9][0-9]{0,15})$/;
  * the digest in hex and the size.
  * throws: USAGE
  */
-function splitTagSpec(spec: Spec): [tag: string, hex: string, size: number] {
+type TagParts = readonly [tag: string, hex: string, size: number];
+
+function splitTagSpec(spec: Spec): TagParts {
   const i = spec.text.lastIndexOf(SPEC_MARK);
   const tail = i < 0 ? '' : spec.text.slice(i + SPEC_MARK.length);
   const ok = WELL_FORMED_TAIL.exec(tail);
@@ -104,8 +109,13 @@ export function parseTagSpec(spec: Spec): [string, FileMeta] {
  */
 export function parseTagSpecs(specs: readonly Spec[]): Map<string, FileMeta> {
   const parts = specs.map(splitTagSpec);
-  const metas = FileMeta.sha256HexMany(parts.map(([, hex, size]) => [hex, size]));
-  return new Map(parts.map(([tag], k) => [tag, metas[k] as FileMeta]));
+  const metas = FileMeta.sha256HexMany(
+    parts.map((p) => p[1]),
+    parts.map((p) => p[2]),
+  );
+  const out = new Map<string, FileMeta>();
+  for (let k = 0; k < parts.length; k++) out.set((parts[k] as TagParts)[0], metas[k] as FileMeta);
+  return out;
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
@@ -133,7 +143,7 @@ export function specLines(bytes: Buffer, file: string): Spec[] {
     let text = lines[i] as string;
     if (text.endsWith('\r')) text = text.slice(0, -1);
     if (text.trim() !== '' && !text.startsWith('#')) {
-      specs.push({ text, from: `--from-file ${file} line ${i + 1}` });
+      specs.push({ text, file, line: i + 1 });
     }
   }
   return specs;
@@ -145,15 +155,16 @@ function specLinesOneByOne(bytes: Buffer, from0: number, file: string): Spec[] {
   for (let n = 1; start <= bytes.length; n++) {
     let end = bytes.indexOf(0x0a, start);
     if (end < 0) end = bytes.length;
-    const from = `--from-file ${file} line ${n}`;
     let text: string;
     try {
       text = utf8.decode(bytes.subarray(start, end));
     } catch (cause) {
-      throw new NotaryHsmError('USAGE', `${from}: not valid UTF-8`, { cause });
+      throw new NotaryHsmError('USAGE', `--from-file ${file} line ${n}: not valid UTF-8`, {
+        cause,
+      });
     }
     if (text.endsWith('\r')) text = text.slice(0, -1);
-    if (text.trim() !== '' && !text.startsWith('#')) specs.push({ text, from });
+    if (text.trim() !== '' && !text.startsWith('#')) specs.push({ text, file, line: n });
     start = end + 1;
   }
   return specs;

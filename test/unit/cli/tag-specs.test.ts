@@ -10,7 +10,12 @@ import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { main } from '../../../src/cli/main';
-import { parseTagSpec, parseTagSpecs, specLines } from '../../../src/cli/commands/targets';
+import {
+  parseTagSpec,
+  parseTagSpecs,
+  specLines,
+  type Spec,
+} from '../../../src/cli/commands/targets';
 import { checkTargetName, targetNameProblem } from '../../../src/metadata/targets';
 import { makeTempDir } from '../../helpers/tmp';
 
@@ -92,7 +97,7 @@ describe('parseTagSpecs (a --from-file)', () => {
 
   it('refuses the first bad spec as parseTagSpec does', () => {
     const good = { text: `a=sha256:${'0'.repeat(64)}:1` };
-    const bad = { text: `b=sha256:${'0'.repeat(64)}:007`, from: 'f line 2' };
+    const bad = { text: `b=sha256:${'0'.repeat(64)}:007`, file: 'f', line: 2 };
     expect(() => parseTagSpecs([good, bad])).toThrow('size "007": expected bytes');
     expect(() => parseTagSpec(bad)).toThrow('size "007": expected bytes');
   });
@@ -133,9 +138,9 @@ describe('specLines (--from-file)', () => {
   });
 
   it('says where each spec came from', () => {
-    expect(specLines(Buffer.from('#\nv1\n'), 'f')).toEqual([
-      { text: 'v1', from: '--from-file f line 2' },
-    ]);
+    expect(specLines(Buffer.from('#\nv1\n'), 'f')).toEqual([{ text: 'v1', file: 'f', line: 2 }]);
+    const [bad] = specLines(Buffer.from('#\nv1\n'), 'f');
+    expect(() => parseTagSpec(bad as Spec)).toThrow('--from-file f line 2: "v1": expected');
   });
 });
 

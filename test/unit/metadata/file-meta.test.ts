@@ -95,7 +95,10 @@ describe('FileMeta.sha256HexMany', () => {
       createHash('sha256').update(`d${i}`).digest(),
     );
     digests.push(Buffer.alloc(32, 0xff), Buffer.alloc(32, 0));
-    const metas = FileMeta.sha256HexMany(digests.map((d, i) => [d.toString('hex'), i]));
+    const metas = FileMeta.sha256HexMany(
+      digests.map((d) => d.toString('hex')),
+      digests.map((_, i) => i),
+    );
     expect(metas).toHaveLength(digests.length);
     metas.forEach((meta, i) => {
       const want = digests[i] as Buffer;
@@ -103,7 +106,7 @@ describe('FileMeta.sha256HexMany', () => {
       expect(meta.sha256Digest?.equals(want)).toBe(true);
       expect(meta.equals(FileMeta.sha256Hex(want.toString('hex'), i))).toBe(true);
     });
-    expect(FileMeta.sha256HexMany([])).toEqual([]);
-    expect(() => FileMeta.sha256HexMany([['ab', 1]])).toThrowWithCode('USAGE');
+    expect(FileMeta.sha256HexMany([], [])).toEqual([]);
+    expect(() => FileMeta.sha256HexMany(['ab'], [1])).toThrowWithCode('USAGE');
   });
 });
