@@ -18,7 +18,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash, generateKeyPairSync, sign as nodeSign } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -46,6 +46,8 @@ interface Options {
   json: boolean;
   /** Profile one `add --from-file` and one `sign` (--cpu-prof into this directory) instead. */
   profile?: string;
+  /** Print when each HTTP request of one `add --from-file` and one `sign` is made instead. */
+  timeline: boolean;
   /** The script measured against bin/notary-hsm for its start and the one-shot. */
   against: string;
 }
@@ -58,6 +60,7 @@ function parseOptions(argv: string[]): Options {
       rounds: { type: 'string', default: '5' },
       json: { type: 'boolean', default: false },
       profile: { type: 'string' },
+      timeline: { type: 'boolean', default: false },
       against: { type: 'string', default: UNBUNDLED },
     },
   });
@@ -65,13 +68,14 @@ function parseOptions(argv: string[]): Options {
   const rounds = Number(values.rounds);
   if (!(Number.isSafeInteger(tags) && tags >= 1 && Number.isSafeInteger(rounds) && rounds >= 1)) {
     throw new Error(
-      'usage: node dist/bench/bench/cli.js [--tags N] [--rounds R] [--json] [--profile DIR] [--against FILE]',
+      'usage: node dist/bench/bench/cli.js [--tags N] [--rounds R] [--json] [--profile DIR | --timeline] [--against FILE]',
     );
   }
   return {
     tags,
     rounds,
     json: values.json,
+    timeline: values.timeline,
     against: values.against,
     ...(values.profile ? { profile: values.profile } : {}),
   };
@@ -236,39 +240,40 @@ async function main(): Promise<number> {
     return file;
   };
 
-  if (o.profile) {
-    const profiled = (run: Run): Run => ({
-      ...run,
-      args: ['--cpu-prof', '--cpu-prof-dir', o.profile as string, ...run.args],
-    });
-    // The measured rounds add N new digests to a repository that already holds N tags:
-    // profile that (the second add), not the first one into an empty delegation.
+  if (o.profile !== undefined || o.timeline) {
+    // One process of each, wrapped: under V8's profiler, or with the HTTP timeline hook.
+    const timelineFile = join(work, 'timeline.txt');
+    const wrapped = (run: Run): Run =>
+      o.profile !== undefined
+        ? { ...run, args: ['--cpu-prof', '--cpu-prof-dir', o.profile, ...run.args] }
+        : {
+            ...run,
+            args: ['-r', join(__dirname, 'http-timeline.js'), ...run.args],
+            env: { ...run.env, NOTARY_HSM_BENCH_TIMELINE: timelineFile },
+          };
+    const signOne = (tag: string): Run =>
+      ours(['sign', `${oneShotGun}:${tag}`, '--digest', `sha256:${digest(tag)}`,
+        '--size', '1', '--role', 'targets/ci']); // prettier-ignore
+    // The measured rounds add N new digests to a repository that already holds N tags, and
+    // sign into a delegation that has a file: take those (the second of each), not the first.
     await timeProcess(ours(['add', bigGun, '--from-file', tagFile(0), '--role', 'targets/ci']));
+    await timeProcess(signOne('p0'));
     const signing = daemon.collectRequestMs('/v1/sign/delegation');
     const add = await timeProcess(
-      profiled(ours(['add', bigGun, '--from-file', tagFile(1), '--role', 'targets/ci'])),
+      wrapped(ours(['add', bigGun, '--from-file', tagFile(1), '--role', 'targets/ci'])),
     );
-    const sign = await timeProcess(
-      profiled(
-        ours([
-          'sign',
-          `${oneShotGun}:p`,
-          '--digest',
-          `sha256:${digest('p')}`,
-          '--size',
-          '1',
-          '--role',
-          'targets/ci',
-        ]),
-      ),
-    );
+    const sign = await timeProcess(wrapped(signOne('p1')));
     progress(
-      `add ${o.tags}: ${Math.round(add.ms)} ms, sign: ${Math.round(sign.ms)} ms; daemon ms per sign request: ${signing
+      `add ${o.tags}: ${Math.round(add.ms)} ms, sign: ${Math.round(sign.ms)} ms (spawn to exit); daemon ms per sign request: ${signing
         .take()
         .map((x) => x.toFixed(1))
         .join(', ')}`,
     );
-    progress(`profiles in ${o.profile}`);
+    if (o.profile !== undefined) progress(`profiles in ${o.profile}`);
+    else
+      process.stdout.write(
+        `ms since each process started:\n\n${readFileSync(timelineFile, 'utf8')}`,
+      );
     await daemon.stop();
     await server.stop();
     return 0;
