@@ -60,6 +60,18 @@ async function serveCommand(flags: { config?: string; listen?: string }, io: Io)
     notifier.stop();
     throw err;
   }
+  // SIGTERM and SIGINT stop it gracefully from here on, before anyone is told it listens
+  // (a supervisor or test may signal it the moment it reads that line).
+  let stop = (): void => undefined;
+  const stopped = new Promise<void>((resolve) => {
+    stop = (): void => {
+      process.off('SIGTERM', stop);
+      process.off('SIGINT', stop);
+      resolve();
+    };
+  });
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
   if (daemon.adminToken) {
     io.out(
       [
@@ -75,15 +87,7 @@ async function serveCommand(flags: { config?: string; listen?: string }, io: Io)
   io.out(`notary-hsmd listening on ${daemon.addresses.join(', ')}`);
   notifier.ready(`serving on ${daemon.addresses.join(', ')}`);
   notifier.startWatchdog();
-  await new Promise<void>((resolve) => {
-    const stop = (): void => {
-      process.off('SIGTERM', stop);
-      process.off('SIGINT', stop);
-      resolve();
-    };
-    process.on('SIGTERM', stop);
-    process.on('SIGINT', stop);
-  });
+  await stopped;
   notifier.stopping();
   process.off('SIGHUP', onHangup);
   await daemon.close();
