@@ -25,8 +25,7 @@ function isDigestList(
 
 export class FileMeta {
   readonly length: number;
-  /** Algorithm → digest as the file spells it (padded standard base64, canonical). */
-  /** Algorithm, digest, algorithm, digest…: the digests as the file spells them (padded base64, canonical). */
+  /** Algorithm, digest, algorithm, digest…: the digests as files spell them (padded base64, canonical). */
   private readonly encoded: readonly string[];
   private decoded: ReadonlyMap<string, Buffer> | undefined;
   /** Opaque `custom` value, re-emitted in canonical form. */
@@ -72,17 +71,22 @@ export class FileMeta {
   }
 
   /**
-   * sha256Hex for many digests (`hexes[k]` of `lengths[k]` bytes), with one hex decoding and one base64 encoding for all of
-   * them instead of two buffers each (10,000 tags from a file). Each digest is followed
-   * by a zero byte, so each takes exactly 44 base64 characters (33 bytes): the first 43
-   * spell the digest as its own encoding does (the 43rd holds its last 4 bits and 2 zero
-   * bits), and the 44th, made of zero bits only, becomes the padding `=`.
+   * sha256Hex for many digests (`hexes[k]` for a file of `lengths[k]` bytes), with one hex
+   * decoding and one base64 encoding for all of them instead of two buffers each (10,000
+   * tags from a file). Each digest is followed by a zero byte, so each takes exactly 44
+   * base64 characters (33 bytes): the first 43 spell the digest as its own encoding does
+   * (the 43rd holds its last 4 bits and 2 zero bits), and the 44th, made of zero bits
+   * only, becomes the padding `=`.
+   * throws: USAGE (a digest that is not 64 hex digits, or lists of different lengths)
    */
   static sha256HexMany(hexes: readonly string[], lengths: readonly number[]): FileMeta[] {
     // One digest of another length would shift every later one: refuse it outright.
     const odd = hexes.find((hex) => !/^[0-9a-f]{64}$/.test(hex));
-    if (odd !== undefined || hexes.length !== lengths.length) {
+    if (odd !== undefined) {
       throw new NotaryHsmError('USAGE', `${JSON.stringify(odd)} is not a sha256 in hex`);
+    }
+    if (hexes.length !== lengths.length) {
+      throw new NotaryHsmError('USAGE', 'each digest needs its length');
     }
     const b64 = Buffer.from(hexes.map((hex) => `${hex}00`).join(''), 'hex').toString('base64');
     return lengths.map((length, k) => {
