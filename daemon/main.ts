@@ -20,6 +20,7 @@ import { checkpointExportCommand, checkpointResetCommand } from '../src/admin/ch
 import { addCompletionCommand } from '../src/cli/completion';
 import { keysGenerateCommand, keysListCommand, tokensCommand } from '../src/admin/commands';
 import { exitCodeFor, processIo, type Io } from '../src/cli/context';
+import { VERSION } from '../src/cli/version';
 import { NotaryHsmError } from '../src/errors';
 import { hashToken, newClientToken } from '../src/policy/clients';
 import { adminConfigFile } from '../src/config/default-file';
@@ -101,7 +102,7 @@ const CONFIG_HELP =
 function program(io: Io, setCode: (c: number) => void): Command {
   const p = new Command('notary-hsmd')
     .description('notary-hsm signing daemon and its local token administration')
-    .version('0.1.0')
+    .version(VERSION)
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) });
   p.command('serve', { isDefault: true })

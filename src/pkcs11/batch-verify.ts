@@ -11,9 +11,8 @@
  * answered unverified.
  */
 import { createPublicKey, verify, type KeyObject } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { builtFile } from './built-file';
 
 /** Batches this small are verified on the calling thread. */
 const INLINE_MAX = 1;
@@ -32,22 +31,22 @@ interface Item {
   readonly resolve: (ok: boolean) => void;
 }
 
-/** Where the compiled thread entry lives (running from dist/, or from sources under test). */
-function workerEntryPath(): string | undefined {
-  const beside = join(__dirname, 'verify-worker.js');
-  if (existsSync(beside)) return beside;
-  const built = resolve(__dirname, '..', '..', 'dist', 'src', 'pkcs11', 'verify-worker.js');
-  return existsSync(built) ? built : undefined;
-}
-
-/** Checks one signature here, on the calling thread. */
-export function verifyHere(key: VerifyKey, message: Uint8Array, signature: Uint8Array): boolean {
+/**
+ * Whether `signature` (raw r‖s) is `key`'s over SHA-256 of `message`: the check of this
+ * thread and of the verification thread alike.
+ */
+export function verifyP256(key: KeyObject, message: Uint8Array, signature: Uint8Array): boolean {
   try {
-    return verify('sha256', message, { key: key.object, dsaEncoding: 'ieee-p1363' }, signature);
+    return verify('sha256', message, { key, dsaEncoding: 'ieee-p1363' }, signature);
   } catch {
     // A signature of the wrong length, say: one that does not verify.
     return false;
   }
+}
+
+/** Checks one signature here, on the calling thread. */
+export function verifyHere(key: VerifyKey, message: Uint8Array, signature: Uint8Array): boolean {
+  return verifyP256(key.object, message, signature);
 }
 
 export interface BatchVerifierOptions {
@@ -159,7 +158,7 @@ export class BatchVerifier {
   private thread(): Worker | undefined {
     if (this.worker) return this.worker;
     if (!this.entryLooked) {
-      this.entry = workerEntryPath();
+      this.entry = builtFile(__dirname, 'verify-worker.js');
       this.entryLooked = true;
     }
     if (this.entry === undefined) return undefined;

@@ -6,10 +6,9 @@
  * `attach`; `generation` tells token owners that their login was lost with it.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { NotaryHsmError, type ErrorCode } from '../../errors';
+import { builtFile } from '../built-file';
 import type { HostMessage, HostRequest } from './protocol';
 import {
   packable,
@@ -37,10 +36,8 @@ export interface ModuleHostOptions {
 
 /** Where the compiled host entry lives (running from dist/, or from sources under test). */
 export function hostEntryPath(): string {
-  const beside = join(__dirname, 'entry.js');
-  if (existsSync(beside)) return beside;
-  const built = resolve(__dirname, '..', '..', '..', 'dist', 'src', 'pkcs11', 'host', 'entry.js');
-  if (existsSync(built)) return built;
+  const entry = builtFile(__dirname, 'entry.js');
+  if (entry !== undefined) return entry;
   throw new NotaryHsmError('MODULE_ERROR', 'the module host is not built: run `make build`');
 }
 
