@@ -8,7 +8,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { isNotaryHsmError } from '../../src/errors';
-import { parseJson, type JsonValue } from '../../src/metadata/json';
+import { parseJsonKeeping, type KeptJson } from '../../src/metadata/json';
 import type { DaemonContext, DaemonMiddleware } from './context';
 import { HttpError } from './errors';
 
@@ -104,10 +104,15 @@ export function readLimited(req: IncomingMessage, limit: number): Promise<Buffer
 }
 
 /**
- * The request body as a JSON value.
+ * The request body as a JSON value, and the bytes of its top-level member `keep` when the
+ * body wrote that member's value in canonical form (parseJsonKeeping).
  * throws: BODY_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE, BAD_JSON
  */
-export async function readJsonBody(ctx: DaemonContext, limit: number): Promise<JsonValue> {
+export async function readJsonBody(
+  ctx: DaemonContext,
+  limit: number,
+  keep?: string,
+): Promise<KeptJson> {
   if (!hasBody(ctx.req)) throw new HttpError('BAD_JSON', 'this endpoint needs a JSON object body');
   if (!isJsonMediaType(ctx.req.headers['content-type'])) {
     throw new HttpError(
@@ -118,7 +123,7 @@ export async function readJsonBody(ctx: DaemonContext, limit: number): Promise<J
   const bytes = await readLimited(ctx.req, limit);
   if (bytes.length === 0) throw new HttpError('BAD_JSON', 'this endpoint needs a JSON object body');
   try {
-    return parseJson(bytes, { integersOnly: true });
+    return parseJsonKeeping(bytes, keep, { integersOnly: true });
   } catch (err) {
     if (isNotaryHsmError(err)) {
       throw new HttpError('BAD_JSON', `the body is not acceptable JSON: ${err.message}`, {

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import type { PeerCertificate } from '../../src/policy/clients';
 import type Router from '@koa/router';
+import type { z } from 'zod';
 import type { Client, DaemonServices, SignRequest } from '../../src/signing/types';
 import { readJsonBody } from '../http/body';
 import type { DaemonContext, DaemonState } from '../http/context';
@@ -64,8 +65,24 @@ export function registerV1Routes(router: Router<DaemonState>, deps: V1Deps): voi
   const body = async (ctx: DaemonContext): Promise<unknown> => {
     const parsed = await readJsonBody(ctx, deps.bodyBytes);
     validate(emptyQuery, ctx.query, 'query');
-    return parsed;
+    return parsed.value;
   };
+  /**
+   * A signing request's body checked against `schema`, with the bytes of its `signed` member
+   * when the body wrote it canonically (the guard then signs those instead of encoding it).
+   */
+  const signBody = <S extends z.ZodType<object>>(
+    ctx: DaemonContext,
+    client: Client,
+    endpoint: SignRequest['endpoint'],
+    schema: S,
+  ): Promise<z.output<S> & { signedBytes?: Buffer }> =>
+    checked(ctx, client, endpoint, async () => {
+      const { value, kept } = await readJsonBody(ctx, deps.bodyBytes, 'signed');
+      validate(emptyQuery, ctx.query, 'query');
+      const b = validate(schema, value);
+      return kept === undefined ? b : { ...b, signedBytes: kept };
+    });
 
   /**
    * Reads and checks a POST body; a request refused here, after authentication, is audited
@@ -164,9 +181,7 @@ export function registerV1Routes(router: Router<DaemonState>, deps: V1Deps): voi
   router.post('/v1/sign/root', async (ctx) => {
     const client = authenticate(ctx);
     await turns.next();
-    const b = await checked(ctx, client, 'sign/root', async () =>
-      validate(signRootBody, await body(ctx)),
-    );
+    const b = await signBody(ctx, client, 'sign/root', signRootBody);
     await sign(ctx, client, {
       endpoint: 'sign/root',
       role: 'root',
@@ -179,9 +194,7 @@ export function registerV1Routes(router: Router<DaemonState>, deps: V1Deps): voi
   router.post('/v1/sign/targets', async (ctx) => {
     const client = authenticate(ctx);
     await turns.next();
-    const b = await checked(ctx, client, 'sign/targets', async () =>
-      validate(signTargetsBody, await body(ctx)),
-    );
+    const b = await signBody(ctx, client, 'sign/targets', signTargetsBody);
     await sign(ctx, client, {
       endpoint: 'sign/targets',
       role: 'targets',
@@ -194,9 +207,7 @@ export function registerV1Routes(router: Router<DaemonState>, deps: V1Deps): voi
   router.post('/v1/sign/delegation', async (ctx) => {
     const client = authenticate(ctx);
     await turns.next();
-    const b = await checked(ctx, client, 'sign/delegation', async () =>
-      validate(signDelegationBody, await body(ctx)),
-    );
+    const b = await signBody(ctx, client, 'sign/delegation', signDelegationBody);
     await sign(ctx, client, {
       endpoint: 'sign/delegation',
       ...b,

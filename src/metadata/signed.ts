@@ -17,7 +17,7 @@ import {
   fieldValue,
 } from './fields';
 import { envelopeBytes, type WireSignature } from './go-json';
-import { isJsonObject, parseJson, type JsonObject, type JsonValue } from './json';
+import { isJsonObject, parseJsonKeeping, type JsonObject, type JsonValue } from './json';
 import { Root } from './root';
 import { isTargetsRole } from './roles';
 import { Snapshot, Timestamp } from './snapshot';
@@ -69,17 +69,24 @@ function readSignature(v: JsonValue, path: string): Signature {
 }
 
 /**
- * Splits a file into its generic `signed` value and its signatures.
+ * Splits a file into its generic `signed` value and its signatures. `canonical` is the
+ * file's own text of `signed` when that is already its canonical bytes (as Notary writes
+ * it; json.ts checks), so the message need not be encoded again.
  * throws: JSON_* (also for a number with a fraction or exponent), FIELD_*, BASE64_INVALID
  */
-export function parseEnvelope(bytes: Uint8Array): { signed: JsonObject; signatures: Signature[] } {
-  const o = asObject(parseJson(bytes, { integersOnly: true }), '', ['signed', 'signatures']);
+export function parseEnvelope(bytes: Uint8Array): {
+  signed: JsonObject;
+  signatures: Signature[];
+  canonical: Buffer | undefined;
+} {
+  const { value, kept } = parseJsonKeeping(bytes, 'signed', { integersOnly: true });
+  const o = asObject(value, '', ['signed', 'signatures']);
   const signed = o.signed;
   if (!isJsonObject(signed)) fieldType('/signed', 'an object', signed);
   const signatures = asArray(o.signatures, '/signatures').map((s, i) =>
     readSignature(s, at('/signatures', i)),
   );
-  return { signed, signatures };
+  return { signed, signatures, canonical: kept };
 }
 
 /** The typed model of `role`'s `signed` object. */
@@ -127,12 +134,12 @@ export function parseMetadata(
 ): SignedMetadata<Targets>;
 export function parseMetadata(role: string, bytes: Uint8Array, source?: string): SignedMetadata {
   try {
-    const { signed, signatures } = parseEnvelope(bytes);
+    const { signed, signatures, canonical } = parseEnvelope(bytes);
     return {
       role,
       signed: modelFor(role, signed),
       signatures,
-      message: canonicalBytes(signed),
+      message: canonical ?? canonicalBytes(signed),
       bytes: Buffer.from(bytes),
     };
   } catch (err) {

@@ -123,10 +123,10 @@ function check(req: SignRequest, ctx: GuardContext): CheckedRequest {
   // Otherwise both are encoded and must still agree byte for byte.
   let canonical: Buffer;
   if (model instanceof Targets ? model.reproducedBy(signed) : jsonEqual(model.toJson(), signed)) {
-    canonical = canonicalBytes(signed);
+    canonical = req.signedBytes ?? canonicalBytes(signed);
   } else {
     canonical = canonicalBytes(model.toJson());
-    if (!canonical.equals(canonicalBytes(signed))) {
+    if (!canonical.equals(req.signedBytes ?? canonicalBytes(signed))) {
       throw new NotaryHsmError(
         'FIELD_VALUE',
         '/signed: does not re-serialise to the same canonical bytes',

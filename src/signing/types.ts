@@ -21,6 +21,12 @@ export interface SignRequest {
   readonly role: string;
   /** The `signed` object exactly as the caller sent it (parsed strictly later). */
   readonly signed: JsonValue;
+  /**
+   * The request's own bytes of `signed` when it wrote them in canonical form, which the
+   * JSON reader checked while parsing (json.ts `parseJsonKeeping`): canonicalBytes of
+   * `signed`, without encoding it again.
+   */
+  readonly signedBytes?: Buffer;
   /** Names of configured keys to sign with; default: every key the client may use for the role. */
   readonly keys?: readonly string[];
   /** For tokens whose PIN comes with the request; used once, never stored or logged. */

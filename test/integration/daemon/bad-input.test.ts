@@ -16,7 +16,9 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { connect } from 'node:net';
+import { canonicalJson } from '../../../src/metadata/canonical';
 import {
+  parseJson,
   setMember,
   isJsonObject,
   type JsonObject,
@@ -1287,6 +1289,33 @@ describe('notary-hsmd refuses bad input', () => {
     expect(sig && signatureVerifies(ciKey(), signed, sig)).toBe(true);
     const after = await daemonKeys(daemon.url, setup.adminToken);
     expect([...after].map(([n, k]) => [n, k.id])).toEqual([...keys].map(([n, k]) => [n, k.id]));
+  });
+
+  it('signs a document sent canonically or not alike: each signature covers its canonical bytes', async () => {
+    // Canonical text is signed as sent; any other spelling of the same value is encoded.
+    const spellings: Array<(canonical: string, version: number) => string> = [
+      (c) => c,
+      (c) => JSON.stringify(JSON.parse(c), null, 2),
+      (c) => c.replace('v5.é', 'v5.\\u00e9').replace('<b>', '\\u003cb>'),
+      (c, v) => `{"version":${v},${c.slice(1).replace(/,"version":[0-9]+/, '')}`,
+    ];
+    for (const spell of spellings) {
+      const signed = targetsDoc(fresh(), ['v5<b>&"x"', 'v5.é']);
+      const canonical = canonicalJson(signed);
+      const text = spell(canonical, signed.version as number);
+      expect(parseJson(text)).toEqual(signed);
+      if (spell !== spellings[0]) expect(text).not.toBe(canonical);
+      const id = `spelling-${goodIds.size}-${RUN}`;
+      goodIds.add(id);
+      const res = await call(
+        daemon.url,
+        { path: PATHS.delegation, token: setup.ciToken, json: {}, requestId: id },
+        { body: `{"gun":${JSON.stringify(GUN)},"role":"targets/ci","signed":${text}}` },
+      );
+      const [sig, ...more] = signaturesOf(res);
+      expect(more).toEqual([]);
+      expect(sig && signatureVerifies(ciKey(), signed, sig)).toBe(true);
+    }
   });
 
   it('the audit log shows no bad request signed, and each pipeline refusal with the code the client saw', async () => {
