@@ -52,6 +52,20 @@ function hasSurrogate(s: string): boolean {
   return SURROGATE.test(s);
 }
 
+/** Sorts member names into canonical order, in place (names already in order are left as they are). */
+export function sortCanonical(names: string[]): string[] {
+  // Code unit order (the built-in sort's) is code point order unless a surrogate is involved.
+  const surrogates = names.some(hasSurrogate);
+  if (!surrogates) {
+    let ordered = true;
+    for (let i = 1; i < names.length && ordered; i++) {
+      ordered = (names[i - 1] as string) < (names[i] as string);
+    }
+    if (ordered) return names;
+  }
+  return names.sort(surrogates ? compareUtf8 : undefined);
+}
+
 /**
  * Canonical JSON text of `value`.
  * throws: CANONICAL_UNREPRESENTABLE
@@ -114,9 +128,7 @@ function encode(value: JsonValue): string {
       break;
   }
   if (Array.isArray(value)) return '[' + value.map(encode).join(',') + ']';
-  const keys = Object.keys(value);
-  // Code unit order (the built-in sort's) is code point order unless a surrogate is involved.
-  keys.sort(keys.some(hasSurrogate) ? compareUtf8 : undefined);
+  const keys = sortCanonical(Object.keys(value));
   let out = '{';
   for (let i = 0; i < keys.length; i++) {
     const k = keys[i] as string;

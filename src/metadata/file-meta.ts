@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { NotaryHsmError } from '../errors';
-import { canonicalJson } from './canonical';
+import { canonicalJson, canonicalString, compareUtf8 } from './canonical';
 import { asBase64, asInt, asMap, asObject, at, fieldValue } from './fields';
 import { isJsonObject, jsonEqual, setMember, type JsonObject, type JsonValue } from './json';
 
@@ -178,6 +178,23 @@ export class FileMeta {
     const out: JsonObject = { hashes, length: this.length };
     if (this.custom !== undefined) out.custom = this.custom;
     return out;
+  }
+
+  /** canonicalJson(this.toJson()), written directly for a target without custom data. */
+  canonicalText(): string {
+    if (this.custom !== undefined || this.encoded.length > 4) return canonicalJson(this.toJson());
+    let hashes =
+      canonicalString(this.encoded[0] as string) + ':' + canonicalString(this.encoded[1] as string);
+    if (this.encoded.length === 4) {
+      const other =
+        canonicalString(this.encoded[2] as string) +
+        ':' +
+        canonicalString(this.encoded[3] as string);
+      const first = compareUtf8(this.encoded[0] as string, this.encoded[2] as string);
+      if (first === 0) return canonicalJson(this.toJson());
+      hashes = first < 0 ? hashes + ',' + other : other + ',' + hashes;
+    }
+    return '{"hashes":{' + hashes + '},"length":' + canonicalJson(this.length) + '}';
   }
 
   /**

@@ -17,9 +17,9 @@
 import { createPublicKey } from 'node:crypto';
 import { NotaryHsmError } from '../errors';
 import type { Signer } from '../signer/signer';
-import { canonicalBytes } from './canonical';
 import type { TufKey } from './keys';
 import {
+  canonicalTextOf,
   parseMetadata,
   serialize,
   type RoleModel,
@@ -63,7 +63,7 @@ export interface SignOptions<T extends RoleModel> {
 export async function signMetadata<T extends RoleModel>(
   opts: SignOptions<T>,
 ): Promise<SignedMetadata<T>> {
-  const message = canonicalBytes(opts.signed.toJson());
+  const message = Buffer.from(canonicalTextOf(opts.signed), 'utf8');
 
   // Pair each listed key with a signer, once per key ID.
   const plan = new Map<string, { key: TufKey; signer: Signer }>();

@@ -5,7 +5,7 @@
  * serialising writes the model's Go field set, so our bytes are the bytes Go writes.
  */
 import { NotaryHsmError } from '../errors';
-import { canonicalBytes, canonicalString } from './canonical';
+import { canonicalBytes, canonicalJson, canonicalString } from './canonical';
 import {
   asArray,
   asBase64,
@@ -16,7 +16,7 @@ import {
   fieldType,
   fieldValue,
 } from './fields';
-import { envelopeBytes, type WireSignature } from './go-json';
+import { envelopeOfCanonical, type WireSignature } from './go-json';
 import { isJsonObject, parseJsonKeeping, type JsonObject, type JsonValue } from './json';
 import { Root } from './root';
 import { isTargetsRole } from './roles';
@@ -48,9 +48,18 @@ export function toWire(s: Signature): WireSignature {
   return { keyid: s.keyid, method: s.method, sig: s.sig.toString('base64') };
 }
 
+/**
+ * canonicalJson(model.toJson()): the text a model's signatures cover. A targets model
+ * writes it without building its targets' JSON (10,000 of them in a large delegation).
+ * throws: CANONICAL_UNREPRESENTABLE
+ */
+export function canonicalTextOf(model: RoleModel): string {
+  return model instanceof Targets ? model.canonicalText() : canonicalJson(model.toJson());
+}
+
 /** Bytes of a file holding `signed` and `signatures`, exactly as Go writes them. */
 export function serialize(signed: RoleModel, signatures: readonly Signature[]): Buffer {
-  return envelopeBytes(signed.toJson(), signatures.map(toWire));
+  return envelopeOfCanonical(canonicalTextOf(signed), signatures.map(toWire));
 }
 
 function readSignature(v: JsonValue, path: string): Signature {

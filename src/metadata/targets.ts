@@ -17,7 +17,7 @@
  * fails), no lone surrogates (they are not UTF-8). `targetNameProblem` is the one check.
  */
 import { NotaryHsmError } from '../errors';
-import { isRepresentable } from './canonical';
+import { canonicalJson, canonicalString, isRepresentable, sortCanonical } from './canonical';
 import { keysJson, readCommon, readRoleKeys, roleKeysJson, type RoleKeys } from './common';
 import { asArray, asMembers, asObject, asString, asStringArray, at, fieldValue } from './fields';
 import { FileMeta } from './file-meta';
@@ -146,14 +146,41 @@ export class Targets {
     return { ...this.toJsonWithout(), targets };
   }
 
+  /**
+   * canonicalJson(this.toJson()), written without building the targets' JSON: each
+   * target's name and meta are written in canonical form and joined in canonical order.
+   * throws: CANONICAL_UNREPRESENTABLE
+   */
+  canonicalText(): string {
+    const head = this.membersBeforeTargets();
+    const names = sortCanonical([...this.targets.keys()]);
+    const members = new Array<string>(names.length);
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i] as string;
+      members[i] =
+        canonicalString(name) + ':' + (this.targets.get(name) as FileMeta).canonicalText();
+    }
+    return (
+      canonicalJson(head).slice(0, -1) +
+      ',"targets":{' +
+      members.join(',') +
+      '},"version":' +
+      canonicalJson(this.version) +
+      '}'
+    );
+  }
+
   /** The Go field set of `signed` with `targets` left empty (members in canonical order). */
   private toJsonWithout(): JsonObject {
+    return { ...this.membersBeforeTargets(), targets: {}, version: this.version };
+  }
+
+  /** `_type`, `delegations` and `expires`: the members canonical order puts before `targets`. */
+  private membersBeforeTargets(): JsonObject {
     return {
       _type: 'Targets',
       delegations: this.delegationsJson(),
       expires: this.expires.toString(),
-      targets: {},
-      version: this.version,
     };
   }
 
