@@ -30,9 +30,10 @@ export interface MetadataSigning {
   targetsKey(): Promise<TufKey>;
   /**
    * Told, before the repository is read, that `gun` will be signed for: a signer may ask
-   * what it needs meanwhile (the daemon's keys for it).
+   * what it needs meanwhile (the daemon's keys for it). Resolves (never rejects) once that
+   * has ended, answered or not: the caller waits for it before it returns.
    */
-  prepare?(gun: string): void;
+  prepare?(gun: string): Promise<void> | void;
   /** Signed metadata for `role` meeting every requirement. */
   sign<T extends RoleModel>(
     gun: string,
@@ -186,8 +187,12 @@ export function daemonSigning(opts: DaemonSigningOptions): MetadataSigning {
     prepare(gun) {
       if (opts.keys) return;
       const keys = client.keys(gun);
-      keys.catch(() => undefined); // a failure is taken when the answer is used
       early = { gun, keys };
+      // A failure is taken when the answer is used.
+      return keys.then(
+        () => undefined,
+        () => undefined,
+      );
     },
     async rootKeys(gun) {
       const names = opts.rootKey === undefined ? [] : [opts.rootKey].flat();

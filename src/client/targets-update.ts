@@ -38,7 +38,11 @@ export interface UpdateOptions extends RetryOptions {
   /** Several roles changed alike in one publish (e.g. a signer's role and targets/releases). */
   roles?: readonly string[];
   signing: MetadataSigning;
-  changes: TargetChanges;
+  /**
+   * The change, or its promise (tags still being read while the repository is fetched):
+   * the change step waits for it, and once it has failed no further request is made.
+   */
+  changes: TargetChanges | Promise<TargetChanges>;
   now?: Date;
   /** Told what the update is doing now (the CLI shows it on a terminal). */
   progress?: (step: string) => void;
@@ -132,41 +136,92 @@ function nextTargets(attempt: Attempt, role: string, changes: TargetChanges, now
  * UPDATE_GAVE_UP, SERVER_* (not retried), INSUFFICIENT_SIGNATURES, verification codes
  */
 export async function updateTargets(opts: UpdateOptions): Promise<UpdateResult> {
-  const { server, gun } = opts;
+  const { gun } = opts;
   const roles = opts.roles ?? [opts.role ?? 'targets'];
   if (roles.length === 0 || new Set(roles).size !== roles.length) {
     throw new NotaryHsmError('USAGE', 'name each role to change once');
   }
-  const added = [...(opts.changes.add?.keys() ?? [])];
-  for (const name of added) checkTargetName(name);
-  opts.signing.prepare?.(gun);
-  return runUpdateLoop({
-    server,
-    gun,
-    ...(opts.retries === undefined ? {} : { retries: opts.retries }),
-    ...(opts.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs }),
-    ...(opts.now === undefined ? {} : { now: () => opts.now as Date }),
-    ...(opts.progress === undefined ? {} : { progress: opts.progress }),
-    change: async (attempt) => {
-      const now = opts.now ?? new Date();
-      const files: SignedMetadata[] = [];
-      let leaseMs: number | undefined;
-      // Every role is checked before any is signed.
-      const plans = roles.map((role) => {
-        const requirement = targetsRequirement(attempt.repo, role, now);
-        checkInsidePaths(attempt.repo, role, added);
-        return { role, requirement, signed: nextTargets(attempt, role, opts.changes, now) };
-      });
-      for (const p of plans) {
-        opts.progress?.(
-          `${gun}: signing ${p.role} version ${p.signed.version} (${p.signed.targets.size} targets)`,
-        );
-        const file = await opts.signing.sign(gun, p.role, p.signed, [p.requirement]);
-        attempt.signed(file);
-        files.push(file);
-        if (file.leaseMs !== undefined) leaseMs = Math.min(leaseMs ?? file.leaseMs, file.leaseMs);
-      }
-      return leaseMs === undefined ? { files } : { files, leaseMs };
-    },
+  // A change given as it is is checked now, before any request; a promise when it comes.
+  const later = opts.changes instanceof Promise;
+  const ready = later
+    ? (opts.changes as Promise<TargetChanges>).then(checkAdded)
+    : Promise.resolve(checkAdded(opts.changes as TargetChanges));
+  let failed: { error: unknown } | undefined;
+  ready.catch((error: unknown) => {
+    failed = { error };
   });
+  const prepared = opts.signing.prepare?.(gun);
+  try {
+    return await runUpdateLoop({
+      // Once the change has failed, its failure ends the loop at its next request.
+      server: later ? gated(opts.server, () => failed) : opts.server,
+      gun,
+      ...(opts.retries === undefined ? {} : { retries: opts.retries }),
+      ...(opts.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs }),
+      ...(opts.now === undefined ? {} : { now: () => opts.now as Date }),
+      ...(opts.progress === undefined ? {} : { progress: opts.progress }),
+      change: async (attempt) => {
+        const { add, remove } = await ready;
+        const added = [...(add?.keys() ?? [])];
+        const change = { ...(add ? { add } : {}), ...(remove ? { remove } : {}) };
+        const now = opts.now ?? new Date();
+        const files: SignedMetadata[] = [];
+        let leaseMs: number | undefined;
+        // Every role is checked before any is signed.
+        const plans = roles.map((role) => {
+          const requirement = targetsRequirement(attempt.repo, role, now);
+          checkInsidePaths(attempt.repo, role, added);
+          return { role, requirement, signed: nextTargets(attempt, role, change, now) };
+        });
+        for (const p of plans) {
+          opts.progress?.(
+            `${gun}: signing ${p.role} version ${p.signed.version} (${p.signed.targets.size} targets)`,
+          );
+          const file = await opts.signing.sign(gun, p.role, p.signed, [p.requirement]);
+          attempt.signed(file);
+          files.push(file);
+          if (file.leaseMs !== undefined) leaseMs = Math.min(leaseMs ?? file.leaseMs, file.leaseMs);
+        }
+        return leaseMs === undefined ? { files } : { files, leaseMs };
+      },
+    });
+  } finally {
+    // The signer's early question (the daemon's keys) ends with the update, answered or not.
+    await prepared;
+  }
+}
+
+/** `changes`, once every added name is one Go can write. throws: TARGET_INVALID */
+function checkAdded(changes: TargetChanges): TargetChanges {
+  for (const name of changes.add?.keys() ?? []) checkTargetName(name);
+  return changes;
+}
+
+/**
+ * `server`, whose requests fail with `stop()`'s error once it has one, before anything is
+ * sent (a failure that is not transient: the update loop gives up on it).
+ */
+function gated(server: TrustServer, stop: () => { error: unknown } | undefined): TrustServer {
+  const open = (): void => {
+    const s = stop();
+    if (s !== undefined) throw s.error;
+  };
+  return {
+    getCurrent: async (...a) => {
+      open();
+      return server.getCurrent(...a);
+    },
+    getByHash: async (...a) => {
+      open();
+      return server.getByHash(...a);
+    },
+    getServerKey: async (...a) => {
+      open();
+      return server.getServerKey(...a);
+    },
+    publish: async (...a) => {
+      open();
+      return server.publish(...a);
+    },
+  };
 }

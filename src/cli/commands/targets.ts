@@ -14,160 +14,33 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { dockerRoles } from '../../client/docker';
-import { updateTargets } from '../../client/targets-update';
+import { updateTargets, type TargetChanges } from '../../client/targets-update';
 import { daemonSigning } from '../../client/signing';
 import { NotaryHsmError } from '../../errors';
-import { FileMeta } from '../../metadata/file-meta';
+import type { FileMeta } from '../../metadata/file-meta';
 import { sha256Hex } from '../../metadata/keys';
 import { isTargetsRole } from '../../metadata/roles';
-import { targetNameProblem } from '../../metadata/targets';
 import { serverFrom, type Io, type ServerFlags } from '../context';
+import { LINES_PER_TURN, TagFile } from '../tag-file';
+import { checkTag, parseTagSpec, specLines, targetMeta, usage, type Spec } from '../tag-specs';
 import { terminal } from '../tty';
 import { daemonFrom, withSignerOptions, type SignerFlags } from '../signer-context';
 import { retryOptions, withRetryOptions, type RetryFlags } from './flags';
+
+export {
+  checkTag,
+  parseTagSpec,
+  parseTagSpecs,
+  specLines,
+  targetMeta,
+  type Spec,
+} from '../tag-specs';
 
 interface ChangeFlags extends ServerFlags, SignerFlags, RetryFlags {
   role?: string;
   fromFile?: string;
   json?: boolean;
   docker?: boolean;
-}
-
-function usage(message: string): NotaryHsmError {
-  return new NotaryHsmError('USAGE', message);
-}
-
-/** `sha256:<64 hex>` and a size → Docker-style FileMeta. */
-export function targetMeta(digest: string, size: string): FileMeta {
-  const m = /^sha256:([0-9a-f]{64})$/.exec(digest);
-  if (!m) throw usage(`digest ${JSON.stringify(digest)}: expected sha256:<64 lowercase hex>`);
-  if (!/^(0|[1-9][0-9]{0,15})$/.test(size) || !Number.isSafeInteger(Number(size)))
-    throw usage(`size ${JSON.stringify(size)}: expected bytes`);
-  return FileMeta.sha256(Buffer.from(m[1] as string, 'hex'), Number(size));
-}
-
-/** One tag spec and where it was given (`--from-file F line N`, or nothing for an argument). */
-export interface Spec {
-  readonly text: string;
-  /** The --from-file it is a line of, and the line's number. */
-  readonly file?: string;
-  readonly line?: number;
-}
-
-function where(spec: Spec): string {
-  const from = spec.file === undefined ? '' : `--from-file ${spec.file} line ${spec.line}: `;
-  return `${from}${JSON.stringify(spec.text)}`;
-}
-
-/**
- * `tag` if Go can write it as a target name (the metadata model's one check).
- * throws: USAGE naming the spec
- */
-export function checkTag(tag: string, spec: Spec): string {
-  const problem = targetNameProblem(tag);
-  if (problem !== undefined) throw usage(`${where(spec)}: ${problem}`);
-  return tag;
-}
-
-const SPEC_MARK = '=sha256:';
-const WELL_FORMED_TAIL = /^([0-9a-f]{64}):(0|[1-9][0-9]{0,15})$/;
-
-/**
- * `TAG=sha256:HEX:SIZE`, the tag being everything before the last `=sha256:`: the tag,
- * the digest in hex and the size.
- * throws: USAGE
- */
-type TagParts = readonly [tag: string, hex: string, size: number];
-
-function splitTagSpec(spec: Spec): TagParts {
-  const i = spec.text.lastIndexOf(SPEC_MARK);
-  const tail = i < 0 ? '' : spec.text.slice(i + SPEC_MARK.length);
-  const ok = WELL_FORMED_TAIL.exec(tail);
-  if (ok && Number.isSafeInteger(Number(ok[2]))) {
-    // The common case in one test; anything else is parsed below, which names what is wrong.
-    return [checkTag(spec.text.slice(0, i), spec), ok[1] as string, Number(ok[2])];
-  }
-  const m = i < 0 ? null : /^([0-9a-f]{64}):([0-9]+)$/.exec(tail);
-  if (!m) throw usage(`${where(spec)}: expected TAG=sha256:HEX:SIZE`);
-  const tag = checkTag(spec.text.slice(0, i), spec);
-  return [tag, m[1] as string, targetMeta(`sha256:${m[1] as string}`, m[2] as string).length];
-}
-
-/**
- * `TAG=sha256:HEX:SIZE`, the tag being everything before the last `=sha256:`.
- * throws: USAGE
- */
-export function parseTagSpec(spec: Spec): [string, FileMeta] {
-  const [tag, hex, size] = splitTagSpec(spec);
-  return [tag, FileMeta.sha256Hex(hex, size)];
-}
-
-/**
- * Every spec as parseTagSpec reads it (a tag given twice keeps its last digest), the
- * digests converted together (10,000 lines of a --from-file).
- * throws: USAGE
- */
-export function parseTagSpecs(specs: readonly Spec[]): Map<string, FileMeta> {
-  const parts = specs.map(splitTagSpec);
-  const metas = FileMeta.sha256HexMany(
-    parts.map((p) => p[1]),
-    parts.map((p) => p[2]),
-  );
-  const out = new Map<string, FileMeta>();
-  for (let k = 0; k < parts.length; k++) out.set((parts[k] as TagParts)[0], metas[k] as FileMeta);
-  return out;
-}
-
-const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
-
-/**
- * The entries of a --from-file's bytes: each line exactly as written, less the line
- * break and one trailing `\r`; blank lines and lines starting with `#` skipped; a
- * leading byte-order mark dropped.
- * throws: USAGE for a line that is not UTF-8
- */
-export function specLines(bytes: Buffer, file: string): Spec[] {
-  const start = bytes.subarray(0, 3).equals(BOM) ? 3 : 0;
-  let whole: string;
-  try {
-    // One decoding for the file (a line break is never part of a UTF-8 sequence, so
-    // its lines are the lines decoded one by one); the slow path names the bad line.
-    whole = utf8.decode(bytes.subarray(start));
-  } catch {
-    return specLinesOneByOne(bytes, start, file);
-  }
-  const specs: Spec[] = [];
-  const lines = whole.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    let text = lines[i] as string;
-    if (text.endsWith('\r')) text = text.slice(0, -1);
-    if (text.trim() !== '' && !text.startsWith('#')) {
-      specs.push({ text, file, line: i + 1 });
-    }
-  }
-  return specs;
-}
-
-function specLinesOneByOne(bytes: Buffer, from0: number, file: string): Spec[] {
-  const specs: Spec[] = [];
-  let start = from0;
-  for (let n = 1; start <= bytes.length; n++) {
-    let end = bytes.indexOf(0x0a, start);
-    if (end < 0) end = bytes.length;
-    let text: string;
-    try {
-      text = utf8.decode(bytes.subarray(start, end));
-    } catch (cause) {
-      throw new NotaryHsmError('USAGE', `--from-file ${file} line ${n}: not valid UTF-8`, {
-        cause,
-      });
-    }
-    if (text.endsWith('\r')) text = text.slice(0, -1);
-    if (text.trim() !== '' && !text.startsWith('#')) specs.push({ text, file, line: n });
-    start = end + 1;
-  }
-  return specs;
 }
 
 function readSpecs(file: string | undefined): Spec[] {
@@ -195,7 +68,7 @@ function checkRole(role: string | undefined): string {
 async function apply(
   gun: string,
   role: string,
-  changes: { add?: Map<string, FileMeta>; remove?: string[] },
+  changes: TargetChanges | Promise<TargetChanges>,
   flags: ChangeFlags,
   io: Io,
 ) {
@@ -212,6 +85,7 @@ async function apply(
     ...bounds,
     progress: (step) => term.progress(step),
   }).finally(() => term.clearProgress());
+  const { add, remove } = await changes;
   const file = published.find((f) => f.role === role);
   const version = file?.signed.version;
   if (flags.json)
@@ -225,8 +99,8 @@ async function apply(
         ...(flags.docker
           ? { roles: published.map((f) => ({ role: f.role, version: f.signed.version })) }
           : {}),
-        added: [...(changes.add?.keys() ?? [])],
-        removed: changes.remove ?? [],
+        added: [...(add?.keys() ?? [])],
+        removed: remove ?? [],
       }),
     );
   else
@@ -254,16 +128,49 @@ export async function runSign(
   );
 }
 
+/**
+ * Tags from arguments and --from-file. A file is read and decoded first (a file that cannot
+ * be read or is not UTF-8 fails before any request), its first lines parsed; the rest is
+ * parsed while the update reads the repository, and the change waits for it. A bad line
+ * fails the command with the USAGE error it always had, once every request the update
+ * started has ended.
+ */
 export async function runAdd(
   gun: string,
   specs: string[],
   flags: ChangeFlags,
   io: Io,
 ): Promise<void> {
-  const all = specsOf(specs, flags.fromFile);
-  if (all.length === 0) throw usage('nothing to add: give TAG=sha256:HEX:SIZE or --from-file');
-  const add = parseTagSpecs(all);
-  await apply(gun, checkRole(flags.role), { add }, flags, io);
+  const file = flags.fromFile === undefined ? undefined : TagFile.open(flags.fromFile);
+  if (specs.length === 0 && file?.hasSpec() !== true)
+    throw usage('nothing to add: give TAG=sha256:HEX:SIZE or --from-file');
+  const add = new Map<string, FileMeta>(specs.map((text) => parseTagSpec({ text })));
+  file?.read(LINES_PER_TURN);
+  let role: string;
+  try {
+    role = checkRole(flags.role);
+  } catch (err) {
+    file?.read(Infinity); // a bad tag is reported first, as it always was
+    throw err;
+  }
+  if (file === undefined || file.done) {
+    file?.addTo(add);
+    await apply(gun, role, { add }, flags, io);
+    return;
+  }
+  const changes = file.readAll().then(() => ({ add: file.addTo(add) }));
+  await bothSettled(changes, apply(gun, role, changes, flags, io));
+}
+
+/**
+ * Waits for both, then throws the first one's failure, else the second's: nothing either
+ * started is still running when the caller goes on.
+ */
+async function bothSettled<T>(first: Promise<unknown>, second: Promise<T>): Promise<T> {
+  const [a, b] = await Promise.allSettled([first, second]);
+  if (a.status === 'rejected') throw a.reason;
+  if (b.status === 'rejected') throw b.reason;
+  return b.value;
 }
 
 export async function runRemove(

@@ -1,0 +1,195 @@
+/**
+ * The tags of `add --from-file`, read in one pass over the file's text and in turns of
+ * the event loop, so that 10,000 lines are read while the repository's trust data is on
+ * its way. A well-formed line makes its tag and nothing else: no line string, no spec
+ * object, no match; its digest is decoded into one buffer for all, its size read digit by
+ * digit. Any other line goes through the spec parser (tag-specs.ts), which skips it or
+ * refuses it with the message and line number it always had.
+ */
+import { readFileSync } from 'node:fs';
+import { NotaryHsmError } from '../errors';
+import { FileMeta } from '../metadata/file-meta';
+import { targetNameProblem } from '../metadata/targets';
+import { fileText, skipped, splitTagSpec, SPEC_MARK, type Spec } from './tag-specs';
+
+/** Lines read per turn of the event loop: a few ms of work between two looks at the network. */
+export const LINES_PER_TURN = 1000;
+
+/** Each digest takes 33 bytes: its 32 and a zero byte (see addTo). */
+const SLOT = 33;
+/** The shortest spec line: a one-character tag, the mark, 64 hex digits, `:`, one digit. */
+const SHORTEST = 1 + SPEC_MARK.length + 64 + 1 + 1;
+
+const HASH = 0x23;
+const CR = 0x0d;
+const COLON = 0x3a;
+const ZERO = 0x30;
+const NINE = 0x39;
+
+/** The value of a lowercase hex digit by character code, -1 for anything else below 128. */
+const HEX_VALUE = (() => {
+  const t = new Int8Array(128).fill(-1);
+  for (let c = 0; c < 10; c++) t[ZERO + c] = c;
+  for (let c = 0; c < 6; c++) t[0x61 + c] = 10 + c;
+  return t;
+})();
+
+function hexValue(code: number): number {
+  return code < 128 ? (HEX_VALUE[code] as number) : -1;
+}
+
+export class TagFile {
+  /** Where the next line starts; past the end once every line is read. */
+  private pos = 0;
+  /** The number of the last line read. */
+  private line = 0;
+  private readonly tags: string[] = [];
+  private readonly sizes: number[] = [];
+  private digests: Buffer;
+
+  /** `text`: the file decoded (fileText); `file`: its name as given, for messages. */
+  constructor(
+    private readonly text: string,
+    private readonly file: string,
+  ) {
+    this.digests = Buffer.alloc(SLOT * (Math.floor(text.length / SHORTEST) + 1));
+  }
+
+  /**
+   * The file `path` read and decoded (nothing parsed yet).
+   * throws: USAGE (the file cannot be read, or a line is not UTF-8)
+   */
+  static open(path: string): TagFile {
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(path);
+    } catch (cause) {
+      throw new NotaryHsmError('USAGE', `cannot read --from-file ${path}`, { cause });
+    }
+    return new TagFile(fileText(bytes, path), path);
+  }
+
+  /** True once every line is read. */
+  get done(): boolean {
+    return this.pos > this.text.length;
+  }
+
+  /** Whether any line is a spec (neither blank nor a comment); reads up to the first one. */
+  hasSpec(): boolean {
+    const { text } = this;
+    for (let start = 0; start <= text.length;) {
+      let end = text.indexOf('\n', start);
+      if (end < 0) end = text.length;
+      let line = text.slice(start, end);
+      if (line.endsWith('\r')) line = line.slice(0, -1);
+      if (!skipped(line)) return true;
+      start = end + 1;
+    }
+    return false;
+  }
+
+  /**
+   * Reads up to `lines` more lines (as specLines splits them, in order).
+   * throws: USAGE for the first bad spec, as parseTagSpec words it
+   */
+  read(lines: number): void {
+    const { text } = this;
+    for (let n = 0; n < lines && this.pos <= text.length; n++) {
+      const start = this.pos;
+      let end = text.indexOf('\n', start);
+      if (end < 0) end = text.length;
+      this.pos = end + 1;
+      this.line++;
+      if (end > start && text.charCodeAt(end - 1) === CR) end--;
+      if (end === start || text.charCodeAt(start) === HASH) continue;
+      if (!this.readWellFormed(start, end)) this.readOther(start, end);
+    }
+  }
+
+  /** Reads the rest, LINES_PER_TURN lines a turn. throws: as read */
+  async readAll(): Promise<void> {
+    while (!this.done) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      this.read(LINES_PER_TURN);
+    }
+  }
+
+  /**
+   * Adds the tags read to `out` in file order (a tag given again keeps its last digest),
+   * with one base64 encoding for all digests: each is followed by a zero byte, so each
+   * takes exactly 44 characters, the first 43 spelling the digest as its own encoding
+   * does and the 44th, zero bits only, becoming the padding `=`.
+   */
+  addTo(out: Map<string, FileMeta>): Map<string, FileMeta> {
+    const { tags, sizes } = this;
+    const b64 = this.digests.toString('base64', 0, SLOT * tags.length);
+    for (let k = 0; k < tags.length; k++) {
+      const digest = `${b64.slice(44 * k, 44 * k + 43)}=`;
+      out.set(tags[k] as string, new FileMeta(sizes[k] as number, ['sha256', digest]));
+    }
+    return out;
+  }
+
+  /**
+   * The line `text[start, end)` if it is exactly `TAG=sha256:HEX:SIZE` with a tag Go can
+   * write (what splitTagSpec accepts), kept; false, keeping nothing, otherwise.
+   */
+  private readWellFormed(start: number, end: number): boolean {
+    const { text } = this;
+    // The size: 1–16 digits ending the line, no leading zero, a safe integer.
+    let first = end;
+    while (first > start && isDigit(text.charCodeAt(first - 1))) first--;
+    const digits = end - first;
+    if (digits === 0 || digits > 16 || (digits > 1 && text.charCodeAt(first) === ZERO)) {
+      return false;
+    }
+    // A tail of hex digits, `:` and digits holds no `=`: this mark is the line's last.
+    const colon = first - 1;
+    const mark = colon - 64 - SPEC_MARK.length;
+    if (mark < start || text.charCodeAt(colon) !== COLON || !text.startsWith(SPEC_MARK, mark)) {
+      return false;
+    }
+    let size = 0;
+    for (let k = first; k < end; k++) size = size * 10 + (text.charCodeAt(k) - ZERO);
+    if (!Number.isSafeInteger(size)) return false;
+    const at = this.slotFor(this.tags.length);
+    const { digests } = this;
+    for (let k = 0, h = colon - 64; k < 32; k++, h += 2) {
+      const hi = hexValue(text.charCodeAt(h));
+      const lo = hexValue(text.charCodeAt(h + 1));
+      if ((hi | lo) < 0) return false;
+      digests[at + k] = (hi << 4) | lo;
+    }
+    const tag = text.slice(start, mark);
+    if (targetNameProblem(tag) !== undefined) return false;
+    this.tags.push(tag);
+    this.sizes.push(size);
+    return true;
+  }
+
+  /** Any other line: skipped, refused, or (were the two readers ever to differ) kept. */
+  private readOther(start: number, end: number): void {
+    const spec: Spec = { text: this.text.slice(start, end), file: this.file, line: this.line };
+    if (skipped(spec.text)) return;
+    const [tag, hex, size] = splitTagSpec(spec);
+    this.digests.write(hex, this.slotFor(this.tags.length), 'hex');
+    this.tags.push(tag);
+    this.sizes.push(size);
+  }
+
+  /** Where digest `k` goes, the buffer grown if needed; its 33rd byte is zero. */
+  private slotFor(k: number): number {
+    const at = SLOT * k;
+    if (at + SLOT > this.digests.length) {
+      const grown = Buffer.alloc(2 * this.digests.length + SLOT);
+      this.digests.copy(grown);
+      this.digests = grown;
+    }
+    this.digests[at + 32] = 0;
+    return at;
+  }
+}
+
+function isDigit(code: number): boolean {
+  return code >= ZERO && code <= NINE;
+}
