@@ -75,22 +75,40 @@ const TLS_PROBE_MS = 1000;
 
 /**
  * JSON text to be sent as it is, in place of a value: a document the client already holds
- * in canonical form (10,000 targets are ~1 MB) is not serialised a second time.
+ * in canonical form (10,000 targets are ~1 MB) is not serialised a second time, and given
+ * as UTF-8 bytes (the message its signatures cover) not encoded a second time either.
  */
 export class JsonText {
-  constructor(readonly text: string) {}
+  readonly bytes: Buffer;
+
+  constructor(text: string | Buffer) {
+    this.bytes = typeof text === 'string' ? Buffer.from(text, 'utf8') : text;
+  }
+
+  get text(): string {
+    return this.bytes.toString('utf8');
+  }
 }
 
-/** A request body's JSON text; a `JsonText` member is spliced in verbatim, last. */
-export function requestText(body: Record<string, unknown>): string {
+/** A request body's bytes; a `JsonText` member is spliced in verbatim, last. */
+export function requestBytes(body: Record<string, unknown>): Buffer {
   const raw = Object.entries(body).filter(([, v]) => v instanceof JsonText);
-  if (raw.length === 0) return JSON.stringify(body);
+  if (raw.length === 0) return Buffer.from(JSON.stringify(body), 'utf8');
   const rest = Object.fromEntries(Object.entries(body).filter(([, v]) => !(v instanceof JsonText)));
   let text = JSON.stringify(rest).slice(0, -1);
+  const parts: Buffer[] = [];
   for (const [k, v] of raw) {
-    text += `${text.length > 1 ? ',' : ''}${JSON.stringify(k)}:${(v as JsonText).text}`;
+    text += `${text.length > 1 || parts.length > 0 ? ',' : ''}${JSON.stringify(k)}:`;
+    parts.push(Buffer.from(text, 'utf8'), (v as JsonText).bytes);
+    text = '';
   }
-  return `${text}}`;
+  parts.push(Buffer.from('}', 'utf8'));
+  return Buffer.concat(parts);
+}
+
+/** A request body's JSON text (requestBytes, decoded). */
+export function requestText(body: Record<string, unknown>): string {
+  return requestBytes(body).toString('utf8');
 }
 
 export class DaemonClient {
@@ -177,7 +195,7 @@ export class DaemonClient {
     };
     let bytes: Buffer | undefined;
     if (body !== undefined) {
-      bytes = Buffer.from(requestText(body), 'utf8');
+      bytes = requestBytes(body);
       headers['content-type'] = 'application/json';
     }
     let res;

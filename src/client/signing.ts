@@ -85,10 +85,12 @@ export interface FileParts {
  * One canonical encoding of a model (its Go field set) is both the message the signatures
  * must cover and the file's `signed` member. A reader decoding the file gets the same
  * message back: canonical text survives Go's escaping and the parser
- * (test/unit/client/assemble.test.ts reads an assembled file back).
+ * (test/unit/client/assemble.test.ts reads an assembled file back). `message`, when given,
+ * is the text's UTF-8 bytes already made (they are not made again).
  */
-export function fileParts(canonical: string): FileParts {
-  return { canonical, message: Buffer.from(canonical, 'utf8'), head: new EnvelopeHead(canonical) };
+export function fileParts(canonical: string, message?: Buffer): FileParts {
+  const bytes = message ?? Buffer.from(canonical, 'utf8');
+  return { canonical, message: bytes, head: new EnvelopeHead(canonical, bytes) };
 }
 
 /**
@@ -214,12 +216,14 @@ export function daemonSigning(opts: DaemonSigningOptions): MetadataSigning {
       return key as TufKey;
     },
     async sign(gun, role, signed, requirements) {
-      // The model's Go field set in canonical form, encoded once: sent as it is (the daemon
-      // parses, checks and re-encodes it) and the `signed` member of the file assembled below.
+      // The model's Go field set in canonical form, encoded once and made into bytes once:
+      // the message the signatures cover, sent as it is (the daemon parses, checks and
+      // re-encodes it) and the `signed` member of the file assembled below.
       const canonical = canonicalJson(signed.toJson());
+      const message = Buffer.from(canonical, 'utf8');
       const body = {
         gun,
-        signed: new JsonText(canonical),
+        signed: new JsonText(message),
         ...(await keysToAsk(gun, role, requirements)),
       };
       const pending =
@@ -232,7 +236,7 @@ export function daemonSigning(opts: DaemonSigningOptions): MetadataSigning {
       // (once the request is on its way: a turn of the event loop sends it).
       pending.catch(() => undefined); // its failure is taken below, not while waiting here
       await new Promise((resolve) => setImmediate(resolve));
-      const parts = fileParts(canonical);
+      const parts = fileParts(canonical, message);
       const res = await pending;
       const signatures: Signature[] = res.signatures.map((s) => ({
         keyid: s.keyid,
