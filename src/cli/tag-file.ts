@@ -14,6 +14,11 @@ import { fileText, skipped, splitTagSpec, SPEC_MARK, type Spec } from './tag-spe
 
 /** Lines read per turn of the event loop: a few ms of work between two looks at the network. */
 export const LINES_PER_TURN = 1000;
+/**
+ * Lines read before anything is asked of a server: a short file is checked whole first (a
+ * bad tag then contacts nobody), a long one sends its first requests without waiting.
+ */
+export const FIRST_LINES = 100;
 
 /** Each digest takes 33 bytes: its 32 and a zero byte (see addTo). */
 const SLOT = 33;

@@ -21,7 +21,7 @@ import type { FileMeta } from '../../metadata/file-meta';
 import { sha256Hex } from '../../metadata/keys';
 import { isTargetsRole } from '../../metadata/roles';
 import { serverFrom, type Io, type ServerFlags } from '../context';
-import { LINES_PER_TURN, TagFile } from '../tag-file';
+import { FIRST_LINES, TagFile } from '../tag-file';
 import { checkTag, parseTagSpec, specLines, targetMeta, usage, type Spec } from '../tag-specs';
 import { terminal } from '../tty';
 import { daemonFrom, withSignerOptions, type SignerFlags } from '../signer-context';
@@ -130,7 +130,8 @@ export async function runSign(
 
 /**
  * Tags from arguments and --from-file. A file is read and decoded first (a file that cannot
- * be read or is not UTF-8 fails before any request), its first lines parsed; the rest is
+ * be read or is not UTF-8 fails before any request), its first lines parsed (a file of up
+ * to FIRST_LINES lines is checked whole before any request, as arguments are); the rest is
  * parsed while the update reads the repository, and the change waits for it. A bad line
  * fails the command with the USAGE error it always had, once every request the update
  * started has ended.
@@ -145,7 +146,7 @@ export async function runAdd(
   if (specs.length === 0 && file?.hasSpec() !== true)
     throw usage('nothing to add: give TAG=sha256:HEX:SIZE or --from-file');
   const add = new Map<string, FileMeta>(specs.map((text) => parseTagSpec({ text })));
-  file?.read(LINES_PER_TURN);
+  file?.read(FIRST_LINES);
   let role: string;
   try {
     role = checkRole(flags.role);
