@@ -90,10 +90,13 @@ export class JsonText {
   }
 }
 
-/** A request body's bytes; a `JsonText` member is spliced in verbatim, last. */
-export function requestBytes(body: Record<string, unknown>): Buffer {
+/**
+ * A request body's bytes in parts, sent in order: a `JsonText` member is spliced in
+ * verbatim, last, as its own bytes (a 2 MB document is not copied into a body).
+ */
+export function requestParts(body: Record<string, unknown>): Buffer[] {
   const raw = Object.entries(body).filter(([, v]) => v instanceof JsonText);
-  if (raw.length === 0) return Buffer.from(JSON.stringify(body), 'utf8');
+  if (raw.length === 0) return [Buffer.from(JSON.stringify(body), 'utf8')];
   const rest = Object.fromEntries(Object.entries(body).filter(([, v]) => !(v instanceof JsonText)));
   let text = JSON.stringify(rest).slice(0, -1);
   const parts: Buffer[] = [];
@@ -103,7 +106,12 @@ export function requestBytes(body: Record<string, unknown>): Buffer {
     text = '';
   }
   parts.push(Buffer.from('}', 'utf8'));
-  return Buffer.concat(parts);
+  return parts;
+}
+
+/** A request body's bytes (requestParts, joined). */
+export function requestBytes(body: Record<string, unknown>): Buffer {
+  return Buffer.concat(requestParts(body));
 }
 
 /** A request body's JSON text (requestBytes, decoded). */
@@ -193,9 +201,9 @@ export class DaemonClient {
       authorization: `Bearer ${this.token}`,
       accept: 'application/json',
     };
-    let bytes: Buffer | undefined;
+    let bytes: Buffer[] | undefined;
     if (body !== undefined) {
-      bytes = requestBytes(body);
+      bytes = requestParts(body);
       headers['content-type'] = 'application/json';
     }
     let res;

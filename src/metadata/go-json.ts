@@ -51,7 +51,6 @@ export function envelopeOfCanonical(
 
 const HEAD_OPEN = Buffer.from('{"signed":', 'utf8');
 const HEAD_CLOSE = Buffer.from(',"signatures":[', 'utf8');
-const FILE_CLOSE = Buffer.from(']}', 'utf8');
 /** The characters Go escapes, as UTF-8 (in UTF-8 no other character holds these bytes). */
 const ESCAPED = ['<', '>', '&', '\u2028', '\u2029'].map((c) => Buffer.from(c, 'utf8'));
 
@@ -60,20 +59,35 @@ function needsEscape(bytes: Buffer): boolean {
   return ESCAPED.some((c) => bytes.includes(c));
 }
 
+/** Room left for the signatures after a file's head (one ECDSA signature takes ~200 bytes). */
+const SIGNATURE_ROOM = 4096;
+
 /**
  * A file's bytes up to its signatures, made from the canonical text (~1 MB for 10,000
- * targets), possibly while the signatures are still being made. When `message`, the
- * text's UTF-8 bytes, holds nothing Go escapes, the escaped text is the text itself and
- * its bytes are `message`, taken as they are instead of encoded again.
+ * targets), while the signatures are still being made: the file's buffer is allocated
+ * and filled up to them, with room after, so that only the signatures are written once
+ * they come. When `message`, the text's UTF-8 bytes, holds nothing Go escapes, the
+ * escaped text is the text itself and its bytes are `message`, copied as they are
+ * instead of encoded again.
  */
 export class EnvelopeHead {
   private readonly signed: Buffer;
+  private readonly headLength: number;
+  /** The file filled up to its signatures; the first withSignatures that fits takes it. */
+  private file: Buffer | undefined;
 
   constructor(canonical: string, message?: Buffer) {
-    this.signed =
+    const signed =
       message !== undefined && !needsEscape(message)
         ? message
         : Buffer.from(htmlEscape(canonical), 'utf8');
+    this.signed = signed;
+    this.headLength = HEAD_OPEN.length + signed.length + HEAD_CLOSE.length;
+    const file = Buffer.alloc(this.headLength + SIGNATURE_ROOM);
+    HEAD_OPEN.copy(file, 0);
+    signed.copy(file, HEAD_OPEN.length);
+    HEAD_CLOSE.copy(file, HEAD_OPEN.length + signed.length);
+    this.file = file;
   }
 
   /** The whole file. throws: CANONICAL_UNREPRESENTABLE (a signature field) */
@@ -90,12 +104,13 @@ export class EnvelopeHead {
           '}',
       )
       .join(',');
-    return Buffer.concat([
-      HEAD_OPEN,
-      this.signed,
-      HEAD_CLOSE,
-      Buffer.from(sigs, 'utf8'),
-      FILE_CLOSE,
-    ]);
+    const tail = Buffer.from(sigs + ']}', 'utf8');
+    const { file } = this;
+    if (file !== undefined && this.headLength + tail.length <= file.length) {
+      this.file = undefined; // each file its own bytes: a later call makes a new one
+      tail.copy(file, this.headLength);
+      return file.subarray(0, this.headLength + tail.length);
+    }
+    return Buffer.concat([HEAD_OPEN, this.signed, HEAD_CLOSE, tail]);
   }
 }

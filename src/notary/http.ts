@@ -32,7 +32,8 @@ export interface HttpRequest {
   method: 'GET' | 'POST' | 'DELETE';
   url: URL;
   headers?: Readonly<Record<string, string>>;
-  body?: Uint8Array;
+  /** The body, or its parts in order (sent one after the other, never joined). */
+  body?: Uint8Array | readonly Uint8Array[];
   /** Bound on a 2xx body; a longer one fails with SERVER_RESPONSE_TOO_LARGE. */
   maxBytes: number;
   /** Bound on a non-2xx body; a longer one is truncated, not an error. */
@@ -118,7 +119,11 @@ export class HttpTransport {
       this.socketPath === undefined ? displayUrl(url) : `unix:${this.socketPath}${url.pathname}`;
     const timeoutMs = Math.min(this.timeoutMs, req.timeoutMs ?? this.timeoutMs);
     const headers: Record<string, string> = { 'user-agent': 'notary-hsm', ...req.headers };
-    if (req.body !== undefined) headers['content-length'] = String(req.body.byteLength);
+    const parts =
+      req.body === undefined ? [] : req.body instanceof Uint8Array ? [req.body] : req.body;
+    if (req.body !== undefined) {
+      headers['content-length'] = String(parts.reduce((n, p) => n + p.byteLength, 0));
+    }
 
     return new Promise<HttpResponse>((resolve, reject) => {
       let settled = false;
@@ -204,7 +209,8 @@ export class HttpTransport {
         );
       });
 
-      clientReq.end(req.body);
+      for (const part of parts) clientReq.write(part);
+      clientReq.end();
     });
   }
 

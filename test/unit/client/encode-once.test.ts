@@ -7,7 +7,7 @@
  * (among them characters whose UTF-8 begins as U+2028's does).
  */
 import { fileParts } from '../../../src/client/signing';
-import { JsonText, requestBytes } from '../../../src/client/daemon-client';
+import { JsonText, requestBytes, requestParts } from '../../../src/client/daemon-client';
 import { canonicalJson } from '../../../src/metadata/canonical';
 import { FileMeta } from '../../../src/metadata/file-meta';
 import {
@@ -71,6 +71,21 @@ describe('the next version made into bytes once', () => {
     expect(parts.message.equals(Buffer.from(canonical, 'utf8'))).toBe(true);
   });
 
+  it('makes each file its own bytes, however often and with however many signatures', () => {
+    const canonical = canonicalOf(['v1', 'é']);
+    const head = new EnvelopeHead(canonical, Buffer.from(canonical, 'utf8'));
+    const first = head.withSignatures(SIGS);
+    const copy = Buffer.from(first);
+    const many = Array.from({ length: 40 }, (_, i) => ({ ...SIGS[0]!, sig: 'A'.repeat(100 + i) }));
+    // More signatures than the room left after the head: the file is made whole instead.
+    expect(head.withSignatures(many).equals(fileBefore(canonical, many))).toBe(true);
+    expect(head.withSignatures(SIGS).equals(fileBefore(canonical, SIGS))).toBe(true);
+    expect(first.equals(copy)).toBe(true);
+    const fresh = new EnvelopeHead(canonical, Buffer.from(canonical, 'utf8'));
+    expect(fresh.withSignatures(many).equals(fileBefore(canonical, many))).toBe(true);
+    expect(fresh.withSignatures(SIGS).equals(first)).toBe(true);
+  });
+
   it('escapes in the file exactly the characters Go does, and only in the file', () => {
     const canonical = canonicalOf(['a<b', 'line\u2028sep']);
     const parts = fileParts(canonical, Buffer.from(canonical, 'utf8'));
@@ -86,9 +101,10 @@ describe('the next version made into bytes once', () => {
     const rest = { gun: 'example.com/é"app', role: 'targets/ci', keys: ['k1', 'ké'] };
     const body = requestBytes({ ...rest, signed: new JsonText(message) });
     expect(body.equals(requestBefore(rest, canonical))).toBe(true);
-    // The document's bytes end the body: the message's own.
-    expect(body.subarray(body.length - 1 - message.length, body.length - 1).equals(message)).toBe(
-      true,
-    );
+    // The document is sent as the message's own bytes, between the other members and `}`.
+    const parts = requestParts({ ...rest, signed: new JsonText(message) });
+    expect(parts).toHaveLength(3);
+    expect(parts[1]).toBe(message);
+    expect(Buffer.concat(parts).equals(body)).toBe(true);
   });
 });
