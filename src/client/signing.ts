@@ -10,8 +10,13 @@ import { createRootCertificate } from '../metadata/certificate';
 import { EnvelopeHead } from '../metadata/go-json';
 import { bareKeyId, TufKey } from '../metadata/keys';
 import { signMetadata } from '../metadata/sign';
-import { canonicalJson } from '../metadata/canonical';
-import { toWire, type RoleModel, type Signature, type SignedMetadata } from '../metadata/signed';
+import {
+  canonicalTextOf,
+  toWire,
+  type RoleModel,
+  type Signature,
+  type SignedMetadata,
+} from '../metadata/signed';
 import { verifyThreshold, type Requirement } from '../metadata/verify';
 import type { Signer } from '../signer/signer';
 import type { KeyView } from '../signing/types';
@@ -102,7 +107,7 @@ export function assemble<T extends RoleModel>(
   signed: T,
   signatures: readonly Signature[],
   requirements: readonly Requirement[],
-  parts: FileParts = fileParts(canonicalJson(signed.toJson())),
+  parts: FileParts = fileParts(canonicalTextOf(signed)),
 ): SignedMetadata<T> {
   const { message } = parts;
   for (const req of requirements) verifyThreshold(message, signatures, req);
@@ -219,7 +224,7 @@ export function daemonSigning(opts: DaemonSigningOptions): MetadataSigning {
       // The model's Go field set in canonical form, encoded once and made into bytes once:
       // the message the signatures cover, sent as it is (the daemon parses, checks and
       // re-encodes it) and the `signed` member of the file assembled below.
-      const canonical = canonicalJson(signed.toJson());
+      const canonical = canonicalTextOf(signed);
       const message = Buffer.from(canonical, 'utf8');
       const body = {
         gun,
