@@ -1,9 +1,11 @@
 /**
  * The tags of `add --from-file`, read in one pass over the file's text and in turns of
  * the event loop, so that 10,000 lines are read while the repository's trust data is on
- * its way. A well-formed line keeps its tag and nothing else (no line string, no spec
- * object, no match array): its size is read digit by digit, its digest checked by one
- * sticky test and decoded into one buffer for all. Any other line goes through the spec
+ * its way. A well-formed line makes its tag and its FileMeta and nothing else that lasts
+ * (no line string, no spec object, no match array): its size is read digit by digit, its
+ * digest checked by one sticky test and re-encoded through one scratch buffer, and it is
+ * added to the tags at once, so that each turn leaves nothing for later. Any other line
+ * goes through the spec
  * parser (tag-specs.ts), which skips it or refuses it with the message and line number
  * it always had. What is kept survives every young-generation collection until the
  * command ends, so the fewer objects a line makes the less each collection copies.
@@ -22,10 +24,8 @@ export const LINES_PER_TURN = 1000;
  */
 export const FIRST_LINES = 100;
 
-/** The bytes of a digest in the buffer of all. */
-const SLOT = 32;
-/** The shortest spec line: a one-character tag, the mark, 64 hex digits, `:`, one digit. */
-const SHORTEST = 1 + SPEC_MARK.length + 64 + 1 + 1;
+/** Where each digest is decoded on its way from hex to base64. */
+const SCRATCH = Buffer.alloc(32);
 
 const HASH = 0x23;
 const CR = 0x0d;
@@ -41,30 +41,29 @@ export class TagFile {
   private pos = 0;
   /** The number of the last line read. */
   private line = 0;
-  private readonly tags: string[] = [];
-  private readonly sizes: number[] = [];
-  private digests: Buffer;
 
-  /** `text`: the file decoded (fileText); `file`: its name as given, for messages. */
+  /**
+   * `text`: the file decoded (fileText); `file`: its name as given, for messages; `into`:
+   * where the tags go, in file order (a tag given again keeps its last digest).
+   */
   constructor(
     private readonly text: string,
     private readonly file: string,
-  ) {
-    this.digests = Buffer.alloc(SLOT * (Math.floor(text.length / SHORTEST) + 1));
-  }
+    private readonly into: Map<string, FileMeta>,
+  ) {}
 
   /**
-   * The file `path` read and decoded (nothing parsed yet).
+   * The file `path` read and decoded (nothing parsed yet), its tags to go `into`.
    * throws: USAGE (the file cannot be read, or a line is not UTF-8)
    */
-  static open(path: string): TagFile {
+  static open(path: string, into: Map<string, FileMeta>): TagFile {
     let bytes: Buffer;
     try {
       bytes = readFileSync(path);
     } catch (cause) {
       throw new NotaryHsmError('USAGE', `cannot read --from-file ${path}`, { cause });
     }
-    return new TagFile(fileText(bytes, path), path);
+    return new TagFile(fileText(bytes, path), path, into);
   }
 
   /** True once every line is read. */
@@ -112,16 +111,6 @@ export class TagFile {
     }
   }
 
-  /** Adds the tags read to `out` in file order (a tag given again keeps its last digest). */
-  addTo(out: Map<string, FileMeta>): Map<string, FileMeta> {
-    const { tags, sizes, digests } = this;
-    for (let k = 0; k < tags.length; k++) {
-      const digest = digests.toString('base64', SLOT * k, SLOT * k + SLOT);
-      out.set(tags[k] as string, new FileMeta(sizes[k] as number, ['sha256', digest]));
-    }
-    return out;
-  }
-
   /**
    * The line `text[start, end)` if it is exactly `TAG=sha256:HEX:SIZE` with a tag Go can
    * write (what splitTagSpec accepts), kept; false, keeping nothing, otherwise.
@@ -147,11 +136,9 @@ export class TagFile {
     const hex = colon - 64;
     LOWER_HEX_64.lastIndex = hex;
     if (!LOWER_HEX_64.test(text)) return false;
-    this.digests.write(text.slice(hex, colon), this.slotFor(this.tags.length), 'hex');
     const tag = text.slice(start, mark);
     if (targetNameProblem(tag) !== undefined) return false;
-    this.tags.push(tag);
-    this.sizes.push(size);
+    this.keep(tag, text.slice(hex, colon), size);
     return true;
   }
 
@@ -160,20 +147,13 @@ export class TagFile {
     const spec: Spec = { text: this.text.slice(start, end), file: this.file, line: this.line };
     if (skipped(spec.text)) return;
     const [tag, hex, size] = splitTagSpec(spec);
-    this.digests.write(hex, this.slotFor(this.tags.length), 'hex');
-    this.tags.push(tag);
-    this.sizes.push(size);
+    this.keep(tag, hex, size);
   }
 
-  /** Where digest `k` goes, the buffer grown if needed. */
-  private slotFor(k: number): number {
-    const at = SLOT * k;
-    if (at + SLOT > this.digests.length) {
-      const grown = Buffer.alloc(2 * this.digests.length + SLOT);
-      this.digests.copy(grown);
-      this.digests = grown;
-    }
-    return at;
+  /** A Docker-style target from its digest in hex (64 lowercase digits, checked). */
+  private keep(tag: string, hex: string, size: number): void {
+    SCRATCH.write(hex, 'hex');
+    this.into.set(tag, new FileMeta(size, ['sha256', SCRATCH.toString('base64')]));
   }
 }
 

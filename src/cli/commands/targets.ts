@@ -142,10 +142,11 @@ export async function runAdd(
   flags: ChangeFlags,
   io: Io,
 ): Promise<void> {
-  const file = flags.fromFile === undefined ? undefined : TagFile.open(flags.fromFile);
+  const add = new Map<string, FileMeta>();
+  const file = flags.fromFile === undefined ? undefined : TagFile.open(flags.fromFile, add);
   if (specs.length === 0 && file?.hasSpec() !== true)
     throw usage('nothing to add: give TAG=sha256:HEX:SIZE or --from-file');
-  const add = new Map<string, FileMeta>(specs.map((text) => parseTagSpec({ text })));
+  for (const text of specs) add.set(...parseTagSpec({ text }));
   file?.read(FIRST_LINES);
   let role: string;
   try {
@@ -155,11 +156,10 @@ export async function runAdd(
     throw err;
   }
   if (file === undefined || file.done) {
-    file?.addTo(add);
     await apply(gun, role, { add }, flags, io);
     return;
   }
-  const changes = file.readAll().then(() => ({ add: file.addTo(add) }));
+  const changes = file.readAll().then(() => ({ add }));
   await bothSettled(changes, apply(gun, role, changes, flags, io));
 }
 

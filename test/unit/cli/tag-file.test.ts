@@ -29,9 +29,10 @@ const before = (bytes: Buffer): Outcome =>
 
 function now(bytes: Buffer, perTurn: number): Outcome {
   return outcome(() => {
-    const file = new TagFile(fileText(bytes, 'tags.txt'), 'tags.txt');
+    const tags = new Map<string, FileMeta>();
+    const file = new TagFile(fileText(bytes, 'tags.txt'), 'tags.txt', tags);
     while (!file.done) file.read(perTurn);
-    return file.addTo(new Map());
+    return tags;
   });
 }
 
@@ -134,7 +135,7 @@ describe('TagFile, against the spec parser', () => {
   });
 
   it('says whether any line is a spec', () => {
-    const has = (text: string): boolean => new TagFile(text, 'f').hasSpec();
+    const has = (text: string): boolean => new TagFile(text, 'f', new Map()).hasSpec();
     expect(has('')).toBe(false);
     expect(has('# a\n\n  \r\n#b\r\n')).toBe(false);
     expect(has('# a\n\nv1')).toBe(true);
