@@ -134,6 +134,37 @@ describe('TagFile, against the spec parser', () => {
     });
   });
 
+  it('takes as UTF-8 exactly what the fatal decoder takes', () => {
+    const fatal = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+    const samples = [
+      [0x61, 0xed, 0xbf, 0xbf, 0x62], // a lone surrogate (WTF-8)
+      [0xc0, 0xaf], // an overlong '/'
+      [0xe0, 0x80, 0xaf], // another
+      [0xf4, 0x90, 0x80, 0x80], // above U+10FFFF
+      [0xf8, 0x88, 0x80, 0x80, 0x80], // five bytes
+      [0x61, 0xe2, 0x82], // cut short at the end
+      [0xef, 0xbb, 0xbf, 0xef, 0xbb, 0xbf, 0x61], // two byte-order marks
+      [0xf0, 0x9f, 0x98, 0x80, 0xc3, 0xa9, 0xe2, 0x80, 0xa8], // 😀, é, U+2028
+    ];
+    for (const sample of samples) {
+      const bytes = Buffer.from([0x6f, 0x6b, 0x0a, ...sample, 0x0a]);
+      let expected: string;
+      try {
+        expected = fatal.decode(bytes);
+      } catch {
+        expected = 'refused';
+      }
+      let got: string;
+      try {
+        got = fileText(bytes, 'f');
+      } catch (err) {
+        expect((err as Error).message).toBe('--from-file f line 2: not valid UTF-8');
+        got = 'refused';
+      }
+      expect([sample, got]).toEqual([sample, expected]);
+    }
+  });
+
   it('says whether any line is a spec', () => {
     const has = (text: string): boolean => new TagFile(text, 'f', new Map()).hasSpec();
     expect(has('')).toBe(false);
