@@ -111,7 +111,10 @@ function checkInsidePaths(repo: TrustedRepository, role: string, names: Iterable
 function nextTargets(attempt: Attempt, role: string, changes: TargetChanges, now: Date): Targets {
   const { repo } = attempt;
   const current = repo.targets.get(role)?.signed;
-  const next = new Map(current?.targets ?? []);
+  // forEach, not `new Map(map)` or `for…of` over entries: with 10,000 targets in a fresh
+  // process, those make an entry array each and take several times as long.
+  const next = new Map<string, FileMeta>();
+  current?.targets.forEach((meta, name) => next.set(name, meta));
   for (const name of changes.remove ?? []) {
     if (!next.delete(name) && attempt.number === 0) {
       throw new NotaryHsmError(
@@ -121,7 +124,7 @@ function nextTargets(attempt: Attempt, role: string, changes: TargetChanges, now
       );
     }
   }
-  for (const [name, meta] of changes.add ?? []) next.set(name, meta);
+  changes.add?.forEach((meta, name) => next.set(name, meta));
   const expires = GoTime.daysFromNow(TARGETS_DAYS, now);
   const version = attempt.version(role, current?.version);
   return current

@@ -115,11 +115,10 @@ export class Targets {
     const targets = new Map<string, FileMeta>();
     const tPath = at(path, 'targets');
     const members = asMembers(o.targets, tPath);
-    for (const name of Object.keys(members)) {
-      targets.set(
-        name,
-        FileMeta.fromJson(members[name], () => at(tPath, name)),
-      );
+    const names = Object.keys(members);
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i] as string;
+      targets.set(name, FileMeta.fromJson(members[name], tPath, name));
     }
     const dPath = at(path, 'delegations');
     const d = asObject(o.delegations, dPath, ['keys', 'roles']);
@@ -142,7 +141,7 @@ export class Targets {
   /** The Go field set of `signed`. */
   toJson(): JsonObject {
     const targets: JsonObject = {};
-    for (const [name, meta] of this.targets) setMember(targets, name, meta.toJson());
+    this.targets.forEach((meta, name) => setMember(targets, name, meta.toJson()));
     return { ...this.toJsonWithout(), targets };
   }
 
@@ -198,11 +197,13 @@ export class Targets {
     delete others.targets;
     if (!jsonEqual(others, rest)) return false;
     if (Object.keys(targets).length !== this.targets.size) return false;
-    for (const [name, meta] of this.targets) {
-      if (!Object.prototype.hasOwnProperty.call(targets, name)) return false;
-      if (!meta.reproducedBy(targets[name])) return false;
-    }
-    return true;
+    // forEach rather than `for…of` over entries (an array each, 10,000 in a large request).
+    let same = true;
+    this.targets.forEach((meta, name) => {
+      same &&=
+        Object.prototype.hasOwnProperty.call(targets, name) && meta.reproducedBy(targets[name]);
+    });
+    return same;
   }
 
   /** The Go field set of `signed.delegations` alone (no pass over the targets). */

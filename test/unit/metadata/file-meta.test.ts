@@ -76,16 +76,16 @@ describe('FileMeta.fromJson', () => {
     'refuses %s, naming the path',
     (_what, v, code, path) => {
       expect(() => FileMeta.fromJson(v, '/t')).toThrowWithCode(code);
-      expect(() => FileMeta.fromJson(v, () => '/t')).toThrow(`${path}:`);
+      expect(() => FileMeta.fromJson(v, '', 't')).toThrow(`${path}:`);
     },
   );
 
-  it('builds the path only for a refusal', () => {
-    const path = jest.fn(() => '/t');
-    FileMeta.fromJson({ hashes: { sha256: b64(sha256) }, length: 1 }, path);
-    expect(path).not.toHaveBeenCalled();
-    expect(() => FileMeta.fromJson({ hashes: {}, length: -1 }, path)).toThrow('/t/length');
-    expect(path).toHaveBeenCalled();
+  it('a member of a parent: its name joins the path as a JSON pointer token', () => {
+    const ok = FileMeta.fromJson({ hashes: { sha256: b64(sha256) }, length: 1 }, '/x', 'a/b');
+    expect(ok.length).toBe(1);
+    expect(() => FileMeta.fromJson({ hashes: {}, length: -1 }, '/x', 'a/b~')).toThrow(
+      '/x/a~1b~0/length',
+    );
   });
 });
 
