@@ -48,7 +48,8 @@ export function parseJson(input: string | Uint8Array, options: ParseJsonOptions 
 export interface KeptJson {
   readonly value: JsonValue;
   /**
-   * The UTF-8 bytes of the top-level member's value exactly as the input wrote it, when
+   * The UTF-8 bytes of the top-level member's value exactly as the input wrote it (a view
+   * of the input's bytes, when they are ASCII: not a copy), when
    * that text is already canonical JSON, i.e. byte for byte what `canonicalBytes` writes
    * for the value (a metadata file's `signed`, which Notary writes canonically); undefined
    * when it is not, or when the member is missing, so the caller encodes the value itself.
@@ -76,7 +77,7 @@ export function parseJsonKeeping(
     // Offsets are UTF-16 units; for ASCII text they are the input's byte offsets too.
     const kept =
       typeof input !== 'string' && span.ascii
-        ? Buffer.from(input.subarray(start, end))
+        ? Buffer.from(input.buffer, input.byteOffset + start, end - start)
         : Buffer.from(text.slice(start, end), 'utf8');
     return { value, kept };
   }

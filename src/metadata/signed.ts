@@ -143,13 +143,15 @@ export function parseMetadata(
 ): SignedMetadata<Targets>;
 export function parseMetadata(role: string, bytes: Uint8Array, source?: string): SignedMetadata {
   try {
-    const { signed, signatures, canonical } = parseEnvelope(bytes);
+    // The file's own copy; the message may be a view of it.
+    const own = Buffer.from(bytes);
+    const { signed, signatures, canonical } = parseEnvelope(own);
     return {
       role,
       signed: modelFor(role, signed),
       signatures,
       message: canonical ?? canonicalBytes(signed),
-      bytes: Buffer.from(bytes),
+      bytes: own,
     };
   } catch (err) {
     if (!(err instanceof NotaryHsmError)) throw err;

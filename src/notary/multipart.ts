@@ -29,7 +29,11 @@ function randomBoundary(): string {
 /** Builds the body; `boundary` is for tests (a fresh random one otherwise). */
 export function multipartBody(files: readonly MultipartFile[], boundary?: string): MultipartBody {
   let b = boundary ?? randomBoundary();
-  while (files.some((f) => Buffer.from(f.bytes).includes(`--${b}`))) {
+  // Views of the files' bytes (a metadata file may be 1 MB): searched and copied once, below.
+  const views = files.map((f) =>
+    Buffer.from(f.bytes.buffer, f.bytes.byteOffset, f.bytes.byteLength),
+  );
+  while (views.some((v) => v.includes(`--${b}`))) {
     if (boundary !== undefined) throw new Error('multipart boundary occurs in a part');
     b = randomBoundary();
   }
@@ -39,10 +43,7 @@ export function multipartBody(files: readonly MultipartFile[], boundary?: string
       `${i === 0 ? '' : '\r\n'}--${b}\r\n` +
       `Content-Disposition: form-data; name="files"; filename="${quote(file.role)}"\r\n` +
       'Content-Type: application/octet-stream\r\n\r\n';
-    chunks.push(
-      Buffer.from(head, 'utf8'),
-      Buffer.from(file.bytes.buffer, file.bytes.byteOffset, file.bytes.byteLength),
-    );
+    chunks.push(Buffer.from(head, 'utf8'), views[i] as Buffer);
   });
   chunks.push(Buffer.from(`${files.length === 0 ? '' : '\r\n'}--${b}--\r\n`, 'utf8'));
   return { contentType: `multipart/form-data; boundary=${b}`, body: Buffer.concat(chunks) };
