@@ -14,7 +14,10 @@ export interface MultipartFile {
 
 export interface MultipartBody {
   contentType: string;
-  body: Buffer;
+  /** The body in parts, in order: the file bytes as they are (a 2 MB file is not copied). */
+  parts: readonly Buffer[];
+  /** The parts joined (made when asked for). */
+  readonly body: Buffer;
 }
 
 /** Go's mime/multipart escaping of a quoted header parameter. */
@@ -46,5 +49,11 @@ export function multipartBody(files: readonly MultipartFile[], boundary?: string
     chunks.push(Buffer.from(head, 'utf8'), views[i] as Buffer);
   });
   chunks.push(Buffer.from(`${files.length === 0 ? '' : '\r\n'}--${b}--\r\n`, 'utf8'));
-  return { contentType: `multipart/form-data; boundary=${b}`, body: Buffer.concat(chunks) };
+  return {
+    contentType: `multipart/form-data; boundary=${b}`,
+    parts: chunks,
+    get body() {
+      return Buffer.concat(chunks);
+    },
+  };
 }

@@ -157,9 +157,9 @@ export class NotaryServerClient {
     const dup = roles.find((r, i) => roles.indexOf(r) !== i);
     if (dup !== undefined)
       throw new NotaryHsmError('USAGE', `role ${dup} given twice in one publish`);
-    const { contentType, body } = multipartBody(files);
+    const { contentType, parts } = multipartBody(files);
     await this.send('POST', gun, '', 'the update', {
-      body,
+      body: parts,
       headers: { 'content-type': contentType },
       ...(opts.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs }),
     });
@@ -218,7 +218,8 @@ export class NotaryServerClient {
     what: string,
     opts: {
       maxBytes?: number;
-      body?: Buffer;
+      /** The body, or its parts in order. */
+      body?: Buffer | readonly Buffer[];
       headers?: Record<string, string>;
       timeoutMs?: number;
     } = {},

@@ -172,6 +172,13 @@ describe('publish body', () => {
     expect(bytes).toEqual(files.map((f) => Buffer.from(f.bytes)));
   });
 
+  it('sends each file from its own memory, not a copy', () => {
+    const { parts, body } = multipartBody(files);
+    expect(parts[1]?.buffer).toBe(files[0]?.bytes.buffer);
+    expect(parts[3]?.buffer).toBe(files[1]?.bytes.buffer);
+    expect(Buffer.concat(parts).equals(body)).toBe(true);
+  });
+
   it('never uses a boundary that occurs in a part', () => {
     const b = 'f'.repeat(60);
     expect(() => multipartBody([{ role: 'root', bytes: Buffer.from(`x--${b}x`) }], b)).toThrow(
