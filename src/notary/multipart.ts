@@ -32,7 +32,7 @@ function randomBoundary(): string {
 /** Builds the body; `boundary` is for tests (a fresh random one otherwise). */
 export function multipartBody(files: readonly MultipartFile[], boundary?: string): MultipartBody {
   let b = boundary ?? randomBoundary();
-  // Views of the files' bytes (a metadata file may be 1 MB): searched and copied once, below.
+  // Views of the files' bytes (a metadata file may be 1 MB): searched in place, sent as they are.
   const views = files.map((f) =>
     Buffer.from(f.bytes.buffer, f.bytes.byteOffset, f.bytes.byteLength),
   );
