@@ -1,0 +1,181 @@
+/**
+ * The JSON reader's fast path (json.ts): one pass over the text finds what JSON.parse
+ * would read differently from the strict reader, counts member names so that a duplicate
+ * JSON.parse drops shows, and says whether one top-level member is written canonically.
+ */
+import { isJsonObject, MAX_JSON_DEPTH, type JsonObject, type JsonValue } from './json-value';
+
+/** Where a kept member's value lies in the text, and whether the text before its end is ASCII. */
+export type Span = [start: number, end: number] & { ascii: boolean };
+
+/**
+ * The common case at native speed: one pass over the text, allocating nothing (but two
+ * small arrays when a member is kept), finds
+ * whatever JSON.parse would accept and this reader refuses (any `\\u` escape, a
+ * surrogate, a fraction or exponent when only integers are allowed, nesting too deep)
+ * and counts the member names; then JSON.parse builds the value (it defines a member
+ * named `__proto__` as an own property), and a member lost to a duplicate shows as
+ * fewer members than names counted. Undefined sends the text to the strict reader,
+ * which accepts the same documents and names what it refuses.
+ *
+ * The same pass says whether the value of the top-level member `keep` is written in
+ * canonical form (canonical.ts): no whitespace; no escape but `\"` and `\\`; integers
+ * of at most 15 digits, never `-0`; each object's member names (without escapes) in
+ * strictly increasing order, which also means no duplicates there. JSON.stringify and
+ * the canonical encoder write exactly such a text for the value JSON.parse makes of it.
+ */
+export function nativeParse(
+  text: string,
+  integersOnly: boolean,
+  keep: string | undefined,
+): { value: JsonValue; span: Span | undefined } | undefined {
+  let members = 0;
+  let depth = 0;
+  let ascii = true;
+  // The last string's content (between its quotes) and whether it held an escape.
+  let strStart = 0;
+  let strEnd = 0;
+  let strEscaped = false;
+  // The kept member: 0 not seen, 1 inside its value, 2 after it.
+  let state = 0;
+  let start = 0;
+  let end = 0;
+  let canonical = true;
+  let keptMembers = 0;
+  let digits = 0;
+  // The previous member name of the object open at each depth inside the kept value.
+  const prevStart = keep === undefined ? undefined : new Int32Array(MAX_JSON_DEPTH + 2);
+  const prevEnd = keep === undefined ? undefined : new Int32Array(MAX_JSON_DEPTH + 2);
+  const n = text.length;
+  for (let p = 0; p < n; p++) {
+    const c = text.charCodeAt(p);
+    if (c >= 0x30 && c <= 0x39) {
+      if (++digits > 15 && state === 1) canonical = false;
+      continue;
+    }
+    digits = 0;
+    if (c === 0x22) {
+      // A string: find its end; escapes other than \u are left to JSON.parse.
+      strStart = p + 1;
+      strEscaped = false;
+      for (p++; p < n; p++) {
+        const d = text.charCodeAt(p);
+        if (d === 0x22) break;
+        if (d === 0x5c) {
+          const e = text.charCodeAt(p + 1);
+          if (e === 0x75) return undefined;
+          // Canonical text escapes only the quote and the backslash.
+          if (e !== 0x22 && e !== 0x5c && state === 1) canonical = false;
+          strEscaped = true;
+          p++;
+        } else if (d >= 0x80) {
+          if (d >= 0xd800 && d <= 0xdfff) return undefined;
+          ascii = false;
+        }
+      }
+      strEnd = p;
+    } else if (c === 0x3a) {
+      members++;
+      if (state === 1) {
+        keptMembers++;
+        if (strEscaped) canonical = false;
+        else if (canonical && prevStart && prevEnd) {
+          const s = prevStart[depth] as number;
+          if (s >= 0 && !before(text, s, prevEnd[depth] as number, strStart, strEnd)) {
+            canonical = false;
+          }
+          prevStart[depth] = strStart;
+          prevEnd[depth] = strEnd;
+        }
+      } else if (
+        depth === 1 &&
+        keep !== undefined &&
+        !strEscaped &&
+        isName(text, strStart, strEnd, keep)
+      ) {
+        // A second member of that name is a duplicate: the strict reader says so.
+        if (state !== 0) return undefined;
+        state = 1;
+        start = p + 1;
+      }
+    } else if (c === 0x7b || c === 0x5b) {
+      if (++depth > MAX_JSON_DEPTH) return undefined;
+      if (prevStart) prevStart[depth] = -1;
+    } else if (c === 0x7d || c === 0x5d) {
+      depth--;
+      if (state === 1 && depth === 0) {
+        state = 2;
+        end = p;
+      }
+    } else if (c === 0x2c) {
+      if (state === 1 && depth === 1) {
+        state = 2;
+        end = p;
+      }
+    } else if (c === 0x2d) {
+      // `-0` is written `0`.
+      if (state === 1 && text.charCodeAt(p + 1) === 0x30) canonical = false;
+    } else if (c === 0x2e || c === 0x65 || c === 0x45) {
+      // '.', or 'e'/'E' after a digit: a number with a fraction or an exponent.
+      const prev = text.charCodeAt(p - 1);
+      if (c === 0x2e || (prev >= 0x30 && prev <= 0x39)) {
+        if (integersOnly) return undefined;
+        if (state === 1) canonical = false;
+      }
+    } else if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) {
+      if (state === 1) canonical = false;
+    }
+  }
+  let value: JsonValue;
+  try {
+    value = JSON.parse(text) as JsonValue;
+  } catch {
+    return undefined;
+  }
+  if (state === 2 && canonical && isJsonObject(value)) {
+    // Names inside the kept value are in strictly increasing order: none was lost.
+    if (countMembersBeside(value, keep as string) !== members - keptMembers) return undefined;
+    const span = [start, end] as Span;
+    span.ascii = ascii;
+    return { value, span };
+  }
+  return countMembers(value) === members ? { value, span: undefined } : undefined;
+}
+
+/** Whether text[aStart, aEnd) sorts strictly before text[bStart, bEnd) by UTF-16 units. */
+function before(text: string, aStart: number, aEnd: number, bStart: number, bEnd: number): boolean {
+  const la = aEnd - aStart;
+  const lb = bEnd - bStart;
+  const len = la < lb ? la : lb;
+  for (let i = 0; i < len; i++) {
+    const x = text.charCodeAt(aStart + i);
+    const y = text.charCodeAt(bStart + i);
+    if (x !== y) return x < y;
+  }
+  return la < lb;
+}
+
+function isName(text: string, start: number, end: number, name: string): boolean {
+  return end - start === name.length && text.startsWith(name, start);
+}
+
+/** Members of every object in `value`. */
+function countMembers(value: JsonValue): number {
+  if (typeof value !== 'object' || value === null) return 0;
+  let count = 0;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) count += countMembers(value[i] as JsonValue);
+    return count;
+  }
+  for (const k in value) {
+    count += 1 + countMembers(value[k] as JsonValue);
+  }
+  return count;
+}
+
+/** countMembers of an object, not counting inside the value of its member `skip`. */
+function countMembersBeside(value: JsonObject, skip: string): number {
+  let count = 0;
+  for (const k in value) count += 1 + (k === skip ? 0 : countMembers(value[k] as JsonValue));
+  return count;
+}
