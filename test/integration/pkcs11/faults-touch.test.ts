@@ -34,8 +34,8 @@ const PACE_MS = 40;
  * How late a 10 ms timer in jest may run during the wait, beyond jest's own GC pauses: a
  * call that waited for the token would hold the loop for the whole touch (TOUCH_MS), so a
  * bound 20 times shorter tells the two apart on any machine. How late it actually runs is
- * a figure, printed below and measured in bench/ (`/healthz` under a stuck touch), never
- * asserted: on 2 shared cores other test files alone delay it by 5–15 ms.
+ * a figure, printed below and measured by bench/soak (`/healthz` p99 while a touch never
+ * comes), never asserted: on 2 shared cores other test files alone delay it by 5–15 ms.
  */
 const MAX_LAG_MS = TOUCH_MS / 20;
 
