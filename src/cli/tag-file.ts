@@ -3,18 +3,15 @@
  * the event loop, so that 10,000 lines are read while the repository's trust data is on
  * its way. A well-formed line makes its tag and its FileMeta and nothing else that lasts
  * (no line string, no spec object, no match array): its size is read digit by digit, its
- * digest checked by one sticky test and re-encoded through one scratch buffer, and it is
- * added to the tags at once, so that each turn leaves nothing for later. Any other line
- * goes through the spec
- * parser (tag-specs.ts), which skips it or refuses it with the message and line number
- * it always had. What is kept survives every young-generation collection until the
+ * digest checked by one sticky test and re-encoded through one scratch buffer
+ * (FileMeta.sha256Hex), and it is added to the tags at once, so that each turn leaves
+ * nothing for later. Any other line goes through the spec parser (tag-specs.ts), which
+ * skips it or refuses it with the message and line number it always had. What is kept survives every young-generation collection until the
  * command ends, so the fewer objects a line makes the less each collection copies.
  */
-import { readFileSync } from 'node:fs';
-import { NotaryHsmError } from '../errors';
 import { FileMeta } from '../metadata/file-meta';
 import { targetNameProblem } from '../metadata/targets';
-import { fileText, skipped, splitTagSpec, SPEC_MARK, type Spec } from './tag-specs';
+import { fileText, readTagFile, skipped, splitTagSpec, SPEC_MARK, type Spec } from './tag-specs';
 
 /** Lines read per turn of the event loop: a few ms of work between two looks at the network. */
 export const LINES_PER_TURN = 1000;
@@ -23,9 +20,6 @@ export const LINES_PER_TURN = 1000;
  * bad tag then contacts nobody), a long one sends its first requests without waiting.
  */
 export const FIRST_LINES = 100;
-
-/** Where each digest is decoded on its way from hex to base64. */
-const SCRATCH = Buffer.alloc(32);
 
 const HASH = 0x23;
 const CR = 0x0d;
@@ -57,13 +51,7 @@ export class TagFile {
    * throws: USAGE (the file cannot be read, or a line is not UTF-8)
    */
   static open(path: string, into: Map<string, FileMeta>): TagFile {
-    let bytes: Buffer;
-    try {
-      bytes = readFileSync(path);
-    } catch (cause) {
-      throw new NotaryHsmError('USAGE', `cannot read --from-file ${path}`, { cause });
-    }
-    return new TagFile(fileText(bytes, path), path, into);
+    return new TagFile(fileText(readTagFile(path), path), path, into);
   }
 
   /** True once every line is read. */
@@ -152,8 +140,7 @@ export class TagFile {
 
   /** A Docker-style target from its digest in hex (64 lowercase digits, checked). */
   private keep(tag: string, hex: string, size: number): void {
-    SCRATCH.write(hex, 'hex');
-    this.into.set(tag, new FileMeta(size, ['sha256', SCRATCH.toString('base64')]));
+    this.into.set(tag, FileMeta.sha256Hex(hex, size));
   }
 }
 

@@ -3,6 +3,7 @@
  * everything before the last `=sha256:`), from arguments or the lines of a --from-file.
  * Every refusal is a USAGE error naming the spec (and, for a file, its line).
  */
+import { readFileSync } from 'node:fs';
 import { NotaryHsmError } from '../errors';
 import { FileMeta } from '../metadata/file-meta';
 import { targetNameProblem } from '../metadata/targets';
@@ -78,19 +79,20 @@ export function parseTagSpec(spec: Spec): [string, FileMeta] {
 }
 
 /**
- * Every spec as parseTagSpec reads it (a tag given twice keeps its last digest), the
- * digests converted together.
+ * Every spec as parseTagSpec reads it, in order (a tag given twice keeps its last digest).
  * throws: USAGE
  */
 export function parseTagSpecs(specs: readonly Spec[]): Map<string, FileMeta> {
-  const parts = specs.map(splitTagSpec);
-  const metas = FileMeta.sha256HexMany(
-    parts.map((p) => p[1]),
-    parts.map((p) => p[2]),
-  );
-  const out = new Map<string, FileMeta>();
-  for (let k = 0; k < parts.length; k++) out.set((parts[k] as TagParts)[0], metas[k] as FileMeta);
-  return out;
+  return new Map(specs.map(parseTagSpec));
+}
+
+/** The bytes of --from-file `path`. throws: USAGE (it cannot be read) */
+export function readTagFile(path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (cause) {
+    throw new NotaryHsmError('USAGE', `cannot read --from-file ${path}`, { cause });
+  }
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });

@@ -84,10 +84,6 @@ export class JsonText {
   constructor(text: string | Buffer) {
     this.bytes = typeof text === 'string' ? Buffer.from(text, 'utf8') : text;
   }
-
-  get text(): string {
-    return this.bytes.toString('utf8');
-  }
 }
 
 /**
@@ -107,16 +103,6 @@ export function requestParts(body: Record<string, unknown>): Buffer[] {
   }
   parts.push(Buffer.from('}', 'utf8'));
   return parts;
-}
-
-/** A request body's bytes (requestParts, joined). */
-export function requestBytes(body: Record<string, unknown>): Buffer {
-  return Buffer.concat(requestParts(body));
-}
-
-/** A request body's JSON text (requestBytes, decoded). */
-export function requestText(body: Record<string, unknown>): string {
-  return requestBytes(body).toString('utf8');
 }
 
 export class DaemonClient {

@@ -16,8 +16,6 @@ export interface MultipartBody {
   contentType: string;
   /** The body in parts, in order: the file bytes as they are (a 2 MB file is not copied). */
   parts: readonly Buffer[];
-  /** The parts joined (made when asked for). */
-  readonly body: Buffer;
 }
 
 /** Go's mime/multipart escaping of a quoted header parameter. */
@@ -52,8 +50,5 @@ export function multipartBody(files: readonly MultipartFile[], boundary?: string
   return {
     contentType: `multipart/form-data; boundary=${b}`,
     parts: chunks,
-    get body() {
-      return Buffer.concat(chunks);
-    },
   };
 }

@@ -11,18 +11,24 @@
  * cannot write (empty, a control character, not UTF-8) is a usage error naming the spec,
  * for every command and source alike.
  */
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { dockerRoles } from '../../client/docker';
 import { updateTargets, type TargetChanges } from '../../client/targets-update';
 import { daemonSigning } from '../../client/signing';
-import { NotaryHsmError } from '../../errors';
 import type { FileMeta } from '../../metadata/file-meta';
 import { sha256Hex } from '../../metadata/keys';
 import { isTargetsRole } from '../../metadata/roles';
 import { serverFrom, type Io, type ServerFlags } from '../context';
 import { FIRST_LINES, TagFile } from '../tag-file';
-import { checkTag, parseTagSpec, specLines, targetMeta, usage, type Spec } from '../tag-specs';
+import {
+  checkTag,
+  parseTagSpec,
+  readTagFile,
+  specLines,
+  targetMeta,
+  usage,
+  type Spec,
+} from '../tag-specs';
 import { terminal } from '../tty';
 import { daemonFrom, withSignerOptions, type SignerFlags } from '../signer-context';
 import { retryOptions, withRetryOptions, type RetryFlags } from './flags';
@@ -44,14 +50,7 @@ interface ChangeFlags extends ServerFlags, SignerFlags, RetryFlags {
 }
 
 function readSpecs(file: string | undefined): Spec[] {
-  if (file === undefined) return [];
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(file);
-  } catch (cause) {
-    throw new NotaryHsmError('USAGE', `cannot read --from-file ${file}`, { cause });
-  }
-  return specLines(bytes, file);
+  return file === undefined ? [] : specLines(readTagFile(file), file);
 }
 
 function specsOf(args: readonly string[], file: string | undefined): Spec[] {

@@ -3,9 +3,13 @@
  * has the other members as JSON.stringify writes them and the document spliced in, and
  * parses back to the same request.
  */
-import { JsonText, requestText } from '../../../src/client/daemon-client';
+import { JsonText, requestParts } from '../../../src/client/daemon-client';
 
-describe('requestText', () => {
+/** The body's text: its parts joined, as they are sent. */
+const requestText = (body: Record<string, unknown>): string =>
+  Buffer.concat(requestParts(body)).toString('utf8');
+
+describe('requestParts', () => {
   it('splices JsonText members in verbatim and parses back to the request', () => {
     const signed = '{"_type":"Targets","targets":{"a<b":{"length":1}},"version":2}';
     const text = requestText({ gun: 'g"1', keys: ['k'], signed: new JsonText(signed) });

@@ -89,24 +89,22 @@ describe('FileMeta.fromJson', () => {
   });
 });
 
-describe('FileMeta.sha256HexMany', () => {
+describe('FileMeta.sha256Hex', () => {
   it('spells each digest as its own base64 encoding does', () => {
     const digests = Array.from({ length: 300 }, (_, i) =>
       createHash('sha256').update(`d${i}`).digest(),
     );
     digests.push(Buffer.alloc(32, 0xff), Buffer.alloc(32, 0));
-    const metas = FileMeta.sha256HexMany(
-      digests.map((d) => d.toString('hex')),
-      digests.map((_, i) => i),
-    );
-    expect(metas).toHaveLength(digests.length);
-    metas.forEach((meta, i) => {
-      const want = digests[i] as Buffer;
+    digests.forEach((want, i) => {
+      const meta = FileMeta.sha256Hex(want.toString('hex'), i);
       expect(meta.toJson()).toEqual({ hashes: { sha256: want.toString('base64') }, length: i });
       expect(meta.sha256Digest?.equals(want)).toBe(true);
-      expect(meta.equals(FileMeta.sha256Hex(want.toString('hex'), i))).toBe(true);
     });
-    expect(FileMeta.sha256HexMany([], [])).toEqual([]);
-    expect(() => FileMeta.sha256HexMany(['ab'], [1])).toThrowWithCode('USAGE');
+  });
+
+  it('refuses what is not 64 hex digits instead of keeping a shorter digest', () => {
+    for (const bad of ['ab', 'zz'.repeat(32), `${'a'.repeat(62)}zz`, 'a'.repeat(66)]) {
+      expect(() => FileMeta.sha256Hex(bad, 1)).toThrowWithCode('USAGE');
+    }
   });
 });

@@ -162,7 +162,8 @@ describe('publish body', () => {
   });
 
   it('parses back with a standard multipart parser', async () => {
-    const { contentType, body } = multipartBody(files);
+    const { contentType, parts: sent } = multipartBody(files);
+    const body = Buffer.concat(sent);
     const form = await new Response(new Uint8Array(body), {
       headers: { 'content-type': contentType },
     }).formData();
@@ -173,10 +174,9 @@ describe('publish body', () => {
   });
 
   it('sends each file from its own memory, not a copy', () => {
-    const { parts, body } = multipartBody(files);
+    const { parts } = multipartBody(files);
     expect(parts[1]?.buffer).toBe(files[0]?.bytes.buffer);
     expect(parts[3]?.buffer).toBe(files[1]?.bytes.buffer);
-    expect(Buffer.concat(parts).equals(body)).toBe(true);
   });
 
   it('never uses a boundary that occurs in a part', () => {
@@ -184,6 +184,6 @@ describe('publish body', () => {
     expect(() => multipartBody([{ role: 'root', bytes: Buffer.from(`x--${b}x`) }], b)).toThrow(
       /boundary/,
     );
-    expect(multipartBody([], b).body.toString()).toBe(`--${b}--\r\n`);
+    expect(Buffer.concat(multipartBody([], b).parts).toString()).toBe(`--${b}--\r\n`);
   });
 });
