@@ -11,13 +11,13 @@
 import { NotaryHsmError } from '../errors';
 import { canonicalJson } from '../metadata/canonical';
 import { checkRootKey } from '../metadata/certificate';
-import type { FileMeta } from '../metadata/file-meta';
 import type { Root } from '../metadata/root';
 import type { BaseRole } from '../metadata/roles';
 import { parseMetadata, type RoleModel, type SignedMetadata } from '../metadata/signed';
 import type { Snapshot, Timestamp } from '../metadata/snapshot';
-import { Targets } from '../metadata/targets';
+import { Targets, type DelegatedRole } from '../metadata/targets';
 import { verifyThreshold, type Requirement } from '../metadata/verify';
+import { FROM_SERVER, RoleFiles, fetchPinned, pinsExactly } from './role-files';
 import { MAX_TIMESTAMP_BYTES, MAX_UNKNOWN_BYTES, type TrustServer } from './trust-server';
 
 /** A repository whose every file has been verified. */
@@ -32,11 +32,14 @@ export interface TrustedRepository {
   readonly warnings: readonly string[];
 }
 
-/** Where the files come from, as parse errors say. */
-const FROM_SERVER = 'from the server';
-
 export interface ReadOptions {
   now?: Date;
+  /**
+   * Targets roles whose current file is fetched and parsed at once, beside the chain
+   * above it (the roles an update is about to change): used only if it is exactly the
+   * file the snapshot then pins (role-files.ts).
+   */
+  early?: readonly string[];
 }
 
 function expiryCheck(file: SignedMetadata<RoleModel>, now: Date): void {
@@ -166,35 +169,8 @@ export async function readAfterPublish(
   return { ...before, timestamp, snapshot, targets };
 }
 
-/** True when `pin` (length and every listed hash) pins exactly `bytes`. */
-function pinsExactly(pin: FileMeta, bytes: Buffer): boolean {
-  try {
-    pin.check(bytes, 'file');
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 function sameDelegations(a: Targets, b: Targets): boolean {
   return canonicalJson(a.delegationsJson()) === canonicalJson(b.delegationsJson());
-}
-
-async function fetchPinned(
-  server: TrustServer,
-  gun: string,
-  role: string,
-  pin: FileMeta | undefined,
-): Promise<Buffer> {
-  const sha = pin?.sha256Digest;
-  if (!pin || !sha) {
-    throw new NotaryHsmError('ROLE_MISSING', `the snapshot pins no ${role} file`, {
-      details: { role },
-    });
-  }
-  const bytes = await server.getByHash(gun, role, sha.toString('hex'), pin.length);
-  pin.check(bytes, role);
-  return bytes;
 }
 
 /**
@@ -210,6 +186,8 @@ export async function readRepository(
   opts: ReadOptions & { root?: SignedMetadata<Root> } = {},
 ): Promise<TrustedRepository> {
   const now = opts.now ?? new Date();
+  const files = new RoleFiles(server, gun);
+  for (const role of opts.early ?? []) files.guess(role);
   let root = opts.root;
   if (!root) {
     root = parseMetadata(
@@ -223,25 +201,23 @@ export async function readRepository(
   const pins = snapshot.signed.meta;
   const r = root.signed;
 
-  const top = parseMetadata(
-    'targets',
-    await fetchPinned(server, gun, 'targets', pins.get('targets')),
-    FROM_SERVER,
-  );
+  const top = await files.get('targets', pins.get('targets'));
   verifyBase(top, r, 'targets', gun, now);
 
   const targets = new Map<string, SignedMetadata<Targets>>([['targets', top]]);
   const warnings: string[] = [];
-  // Pre-order walk: a parent's children are fetched before its later siblings.
-  const queue = [...top.signed.delegationRoles.map((d) => ({ d, parent: top.signed }))];
+  // Pre-order walk: a parent's children are verified before its later siblings; all of a
+  // verified parent's children are fetched side by side. Notary skips roles the snapshot
+  // does not list.
+  const children = (parent: Targets): Array<{ d: DelegatedRole; parent: Targets }> => {
+    const listed = parent.delegationRoles.filter((d) => pins.has(d.name));
+    for (const d of listed) files.start(d.name, pins.get(d.name));
+    return listed.map((d) => ({ d, parent }));
+  };
+  const queue = children(top.signed);
   while (queue.length > 0) {
     const { d, parent } = queue.shift() as (typeof queue)[number];
-    if (!pins.has(d.name)) continue; // Notary skips roles the snapshot does not list.
-    const file = parseMetadata(
-      d.name,
-      await fetchPinned(server, gun, d.name, pins.get(d.name)),
-      FROM_SERVER,
-    );
+    const file = await files.get(d.name, pins.get(d.name));
     try {
       verifyThreshold(file.message, file.signatures, {
         role: d.name,
@@ -260,7 +236,7 @@ export async function readRepository(
       throw err;
     }
     targets.set(d.name, file);
-    queue.unshift(...file.signed.delegationRoles.map((c) => ({ d: c, parent: file.signed })));
+    queue.unshift(...children(file.signed));
   }
   return { gun, root, timestamp, snapshot, targets, warnings };
 }

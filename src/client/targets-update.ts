@@ -111,12 +111,10 @@ function checkInsidePaths(repo: TrustedRepository, role: string, names: Iterable
 function nextTargets(attempt: Attempt, role: string, changes: TargetChanges, now: Date): Targets {
   const { repo } = attempt;
   const current = repo.targets.get(role)?.signed;
-  // forEach, not `new Map(map)` or `for…of` over entries: with 10,000 targets in a fresh
-  // process, those make an entry array each and take several times as long.
-  const next = new Map<string, FileMeta>();
-  current?.targets.forEach((meta, name) => next.set(name, meta));
-  for (const name of changes.remove ?? []) {
-    if (!next.delete(name) && attempt.number === 0) {
+  const remove = changes.remove ?? [];
+  if (attempt.number === 0) {
+    for (const name of remove) {
+      if (current?.hasTarget(name) === true) continue;
       throw new NotaryHsmError(
         'TARGET_NOT_FOUND',
         `${repo.gun}: ${role} has no target ${JSON.stringify(name)}`,
@@ -124,12 +122,11 @@ function nextTargets(attempt: Attempt, role: string, changes: TargetChanges, now
       );
     }
   }
-  changes.add?.forEach((meta, name) => next.set(name, meta));
   const expires = GoTime.daysFromNow(TARGETS_DAYS, now);
   const version = attempt.version(role, current?.version);
   return current
-    ? current.with({ targets: next, version, expires })
-    : new Targets({ expires, version, targets: next });
+    ? current.withTargets(changes.add, remove, { version, expires })
+    : new Targets({ expires, version, targets: new Map(changes.add ?? []) });
 }
 
 /**
@@ -159,6 +156,7 @@ export async function updateTargets(opts: UpdateOptions): Promise<UpdateResult> 
       // Once the change has failed, its failure ends the loop at its next request.
       server: later ? gated(opts.server, () => failed) : opts.server,
       gun,
+      early: roles,
       ...(opts.retries === undefined ? {} : { retries: opts.retries }),
       ...(opts.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs }),
       ...(opts.now === undefined ? {} : { now: () => opts.now as Date }),
@@ -178,7 +176,7 @@ export async function updateTargets(opts: UpdateOptions): Promise<UpdateResult> 
         });
         for (const p of plans) {
           opts.progress?.(
-            `${gun}: signing ${p.role} version ${p.signed.version} (${p.signed.targets.size} targets)`,
+            `${gun}: signing ${p.role} version ${p.signed.version} (${p.signed.targetCount} targets)`,
           );
           const file = await opts.signing.sign(gun, p.role, p.signed, [p.requirement]);
           attempt.signed(file);

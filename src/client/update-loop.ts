@@ -73,6 +73,11 @@ export interface UpdateLoopOptions extends RetryOptions {
   clock?: () => number;
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
+  /**
+   * Targets roles the change will rewrite: their current files are fetched beside the
+   * chain above them (ReadOptions.early), so a large one is parsed while the rest arrives.
+   */
+  early?: readonly string[];
   /** Fetches and verifies the repository (tests); readRepository by default. */
   read?: (server: TrustServer, gun: string, now: Date) => Promise<TrustedRepository>;
   /** Told what the loop is doing now (the CLI shows it on a terminal). */
@@ -113,7 +118,8 @@ export async function runUpdateLoop(opts: UpdateLoopOptions): Promise<UpdateResu
   const deadline = clock() + (opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
   const base = opts.baseDelayMs ?? 25;
   const maxDelay = opts.maxDelayMs ?? 1000;
-  const read = opts.read ?? ((s, g, n) => readRepository(s, g, { now: n }));
+  const early = opts.early ?? [];
+  const read = opts.read ?? ((s, g, n) => readRepository(s, g, { now: n, early }));
   // After a publish, the new snapshot alone tells whether the server holds our files.
   const after = opts.read
     ? undefined

@@ -128,6 +128,35 @@ export class FileMeta {
     return new FileMeta(length as number, encoded);
   }
 
+  /**
+   * Whether `v` is in the common shape with its members in canonical order (`hashes` before
+   * `length`, sha256 before sha512): JSON.stringify(v) is then its canonical text, and
+   * fromJson(v) accepts it and writes it back alike (KeptTargets).
+   */
+  static isCanonicalCommon(v: JsonValue | undefined): boolean {
+    if (!isJsonObject(v)) return false;
+    let members = 0;
+    for (const k in v) {
+      if (k !== (members === 0 ? 'hashes' : 'length')) return false;
+      if (++members > 2) return false;
+    }
+    const { hashes, length } = v;
+    if (members !== 2 || !Number.isSafeInteger(length) || (length as number) < 0) return false;
+    if (Object.is(length, -0) || !isJsonObject(hashes)) return false;
+    let algs = 0;
+    for (const alg in hashes) {
+      const h = hashes[alg];
+      if (typeof h !== 'string') return false;
+      const ok =
+        alg === 'sha256'
+          ? algs === 0 && SHA256_B64.test(h)
+          : alg === 'sha512' && SHA512_B64.test(h);
+      if (!ok) return false;
+      algs++;
+    }
+    return true;
+  }
+
   private static fromAnyJson(v: JsonValue | undefined, path: string): FileMeta {
     const o = asObject(v, path, ['hashes', 'length'], ['custom']);
     const hashes = new Map<string, Buffer>();
@@ -177,7 +206,9 @@ export class FileMeta {
 
   /** canonicalJson(this.toJson()), written directly for a target without custom data. */
   canonicalText(): string {
-    if (this.custom !== undefined || this.encoded.length > 4) return canonicalJson(this.toJson());
+    if (this.custom !== undefined || (this.encoded.length !== 2 && this.encoded.length !== 4)) {
+      return canonicalJson(this.toJson());
+    }
     let hashes =
       canonicalString(this.encoded[0] as string) + ':' + canonicalString(this.encoded[1] as string);
     if (this.encoded.length === 4) {

@@ -21,6 +21,7 @@ import { canonicalJson, canonicalString, isRepresentable, sortCanonical } from '
 import { keysJson, readCommon, readRoleKeys, roleKeysJson, type RoleKeys } from './common';
 import { asArray, asMembers, asObject, asString, asStringArray, at, fieldValue } from './fields';
 import { FileMeta } from './file-meta';
+import { KeptTargets } from './kept-targets';
 import { isJsonObject, jsonEqual, setMember, type JsonObject, type JsonValue } from './json';
 import type { TufKey } from './keys';
 import { readKeyMap } from './root';
@@ -38,7 +39,8 @@ export interface DelegatedRole extends RoleKeys {
 export interface TargetsInit {
   expires: GoTime;
   version: number;
-  targets: ReadonlyMap<string, FileMeta>;
+  /** The targets, or a parsed file's members kept as they are (kept-targets.ts). */
+  targets: ReadonlyMap<string, FileMeta> | KeptTargets;
   /** `null`: Go's nil map, written `"keys":null`. Default: none (`{}`). */
   delegationKeys?: ReadonlyMap<string, TufKey> | null;
   /** `null`: Go's nil list, written `"roles":null`. Default: none (`[]`). */
@@ -81,7 +83,9 @@ export function checkTargetName(name: string): string {
 export class Targets {
   readonly expires: GoTime;
   readonly version: number;
-  readonly targets: ReadonlyMap<string, FileMeta>;
+  /** Set when the targets are a parsed file's members kept as they are. */
+  private readonly kept: KeptTargets | undefined;
+  private map: ReadonlyMap<string, FileMeta> | undefined;
   readonly delegationKeys: ReadonlyMap<string, TufKey>;
   readonly delegationRoles: readonly DelegatedRole[];
   /** `delegations.keys` is Go's nil map (`null`); `delegationKeys` is then empty. */
@@ -92,7 +96,8 @@ export class Targets {
   constructor(init: TargetsInit) {
     this.expires = init.expires;
     this.version = init.version;
-    this.targets = init.targets;
+    if (init.targets instanceof KeptTargets) this.kept = init.targets;
+    else this.map = init.targets;
     this.delegationKeys = init.delegationKeys ?? new Map();
     this.delegationRoles = init.delegationRoles ?? [];
     this.nilDelegationKeys = init.delegationKeys === null;
@@ -112,13 +117,16 @@ export class Targets {
     }
     const o = asObject(v, path, ['_type', 'delegations', 'expires', 'targets', 'version']);
     const common = readCommon(o, path, 'Targets');
-    const targets = new Map<string, FileMeta>();
     const tPath = at(path, 'targets');
     const members = asMembers(o.targets, tPath);
-    const names = Object.keys(members);
-    for (let i = 0; i < names.length; i++) {
-      const name = names[i] as string;
-      targets.set(name, FileMeta.fromJson(members[name], tPath, name));
+    let targets: Map<string, FileMeta> | KeptTargets | undefined = KeptTargets.of(members);
+    if (targets === undefined) {
+      targets = new Map<string, FileMeta>();
+      const names = Object.keys(members);
+      for (let i = 0; i < names.length; i++) {
+        const name = names[i] as string;
+        targets.set(name, FileMeta.fromJson(members[name], tPath, name));
+      }
     }
     const dPath = at(path, 'delegations');
     const d = asObject(o.delegations, dPath, ['keys', 'roles']);
@@ -138,10 +146,52 @@ export class Targets {
     return new Targets({ ...common, targets, delegationKeys, delegationRoles });
   }
 
+  /** The targets by name (a kept file's are modelled on first use). */
+  get targets(): ReadonlyMap<string, FileMeta> {
+    this.map ??= (this.kept as KeptTargets).toMap('/signed/targets');
+    return this.map;
+  }
+
+  /** The target names, in canonical order when kept (without modelling the targets). */
+  targetNames(): readonly string[] {
+    return this.kept ? this.kept.names : [...(this.map as ReadonlyMap<string, FileMeta>).keys()];
+  }
+
+  /** How many targets there are. */
+  get targetCount(): number {
+    return this.kept ? this.kept.names.length : (this.map as ReadonlyMap<string, FileMeta>).size;
+  }
+
+  /** Whether a target of this name is listed. */
+  hasTarget(name: string): boolean {
+    return this.kept ? this.kept.has(name) : (this.map as ReadonlyMap<string, FileMeta>).has(name);
+  }
+
+  /**
+   * A copy with `add` set and `remove` (names) taken out, and the other fields replaced by
+   * `changes`; kept targets stay kept when the added ones can be.
+   */
+  withTargets(
+    add: ReadonlyMap<string, FileMeta> | undefined,
+    remove: readonly string[],
+    changes: Partial<Omit<TargetsInit, 'targets'>>,
+  ): Targets {
+    const kept = this.kept?.with(add, remove);
+    if (kept) return this.with({ ...changes, targets: kept });
+    // forEach, not `new Map(map)` or `for…of` over entries: with 10,000 targets in a fresh
+    // process, those make an entry array each and take several times as long.
+    const next = new Map<string, FileMeta>();
+    this.targets.forEach((meta, name) => next.set(name, meta));
+    for (const name of remove) next.delete(name);
+    add?.forEach((meta, name) => next.set(name, meta));
+    return this.with({ ...changes, targets: next });
+  }
+
   /** The Go field set of `signed`. */
   toJson(): JsonObject {
     const targets: JsonObject = {};
-    this.targets.forEach((meta, name) => setMember(targets, name, meta.toJson()));
+    if (this.kept) Object.assign(targets, this.kept.members);
+    else this.targets.forEach((meta, name) => setMember(targets, name, meta.toJson()));
     return { ...this.toJsonWithout(), targets };
   }
 
@@ -152,6 +202,16 @@ export class Targets {
    */
   canonicalText(): string {
     const head = this.membersBeforeTargets();
+    if (this.kept) {
+      return (
+        canonicalJson(head).slice(0, -1) +
+        ',"targets":' +
+        this.kept.text() +
+        ',"version":' +
+        canonicalJson(this.version) +
+        '}'
+      );
+    }
     const names = sortCanonical([...this.targets.keys()]);
     const members = new Array<string>(names.length);
     for (let i = 0; i < names.length; i++) {
@@ -196,7 +256,9 @@ export class Targets {
     const others = this.toJsonWithout();
     delete others.targets;
     if (!jsonEqual(others, rest)) return false;
-    if (Object.keys(targets).length !== this.targets.size) return false;
+    // Kept members are what the model writes (KeptTargets.of checked them).
+    if (this.kept?.members === targets) return true;
+    if (Object.keys(targets).length !== this.targetCount) return false;
     // forEach rather than `for…of` over entries (an array each, 10,000 in a large request).
     let same = true;
     this.targets.forEach((meta, name) => {
@@ -227,7 +289,7 @@ export class Targets {
     return new Targets({
       expires: this.expires,
       version: this.version,
-      targets: this.targets,
+      targets: this.kept ?? (this.map as ReadonlyMap<string, FileMeta>),
       delegationKeys: this.nilDelegationKeys ? null : this.delegationKeys,
       delegationRoles: this.nilDelegationRoles ? null : this.delegationRoles,
       ...changes,

@@ -259,7 +259,7 @@ function checkDelegation(model: Targets, role: string, allowedPaths: readonly st
       { details: { path: '/signed/delegations/roles', role, delegates: child.name } },
     );
   }
-  for (const name of model.targets.keys()) {
+  for (const name of model.targetNames()) {
     if (matchingTargetPattern(allowedPaths, name) === undefined) {
       throw new NotaryHsmError(
         'TARGET_OUTSIDE_PATHS',

@@ -77,7 +77,7 @@ export class SigningKeys {
   /** Each delegation key's own target patterns must allow every target. throws: TARGET_OUTSIDE_PATHS */
   checkPaths(keys: readonly ResolvedKey[], model: Targets): void {
     for (const k of keys) {
-      for (const name of model.targets.keys()) {
+      for (const name of model.targetNames()) {
         if (!matchingTargetPattern(k.delegation?.paths ?? [], name)) {
           throw new NotaryHsmError(
             'TARGET_OUTSIDE_PATHS',

@@ -60,6 +60,59 @@ describe('readRepository + listTargets over the reference repository', () => {
     ]);
   });
 
+  describe('a role fetched early, by name (what an update is about to change)', () => {
+    /** The reference server, answering `current` for `role` with `answer` (or failing). */
+    function guessing(role: string, answer: Buffer | undefined): MemoryTrustServer {
+      const server = serverFor('final');
+      const current = server.getCurrent.bind(server);
+      server.getCurrent = (gun: string, r: string): Promise<Buffer> => {
+        if (r !== role) return current(gun, r);
+        server.requests.push(`current ${r}`);
+        return answer === undefined
+          ? Promise.reject(new Error('unreachable'))
+          : Promise.resolve(Buffer.from(answer));
+      };
+      return server;
+    }
+
+    const rows = async (server: MemoryTrustServer): Promise<string[]> => {
+      const repo = await readRepository(server, REFERENCE_GUN, {
+        now: REFERENCE_NOW,
+        early: ['targets/ci'],
+      });
+      return listTargets(repo).map((t) => `${t.name} ${t.digest} ${t.role}`);
+    };
+
+    it('is used, not fetched again, when it is exactly the file the snapshot pins', async () => {
+      const expected = await rows(serverFor('final'));
+      const server = guessing('targets/ci', vector('final', 'targets/ci'));
+      expect(await rows(server)).toEqual(expected);
+      expect(server.requests).toContain('current targets/ci');
+      expect(server.requests).not.toContain('hash targets/ci');
+    });
+
+    it('is dropped for the pinned file when it is another file, garbage or an error', async () => {
+      const expected = await rows(serverFor('final'));
+      const other = vector('final', 'targets/releases'); // another role's file: parses, pinned by nothing
+      const flipped = flipByte(vector('final', 'targets/ci'), 40);
+      for (const answer of [other, flipped, Buffer.from('{'), undefined]) {
+        const server = guessing('targets/ci', answer);
+        expect(await rows(server)).toEqual(expected);
+        expect(server.requests).toContain('current targets/ci');
+        expect(server.requests).toContain('hash targets/ci');
+      }
+    });
+
+    it('never trusts an early file the snapshot does not pin: a forged one is not listed', async () => {
+      // The snapshot pins the real file; a server answering a changed one by name is ignored.
+      const forged = Buffer.from(
+        vector('final', 'targets/ci').toString('utf8').replace('ci/build-42', 'ci/build-43'),
+      );
+      const server = guessing('targets/ci', forged);
+      expect((await rows(server)).join('\n')).not.toContain('ci/build-43');
+    });
+  });
+
   it('a role filter keeps that subtree; a path-restricted delegation only lists inside its paths', async () => {
     const repo = await readRepository(serverFor('final'), REFERENCE_GUN, { now: REFERENCE_NOW });
     expect(listTargets(repo, ['targets/releases']).map((t) => t.name)).toEqual(['v1.1', 'v1.2']);

@@ -30,6 +30,7 @@ const META: Record<string, (k: number) => FileMeta> = {
     ),
   custom: (k) => FileMeta.sha256(digest(`${k}`), k, { note: ['z', k], a: null }),
   other: (k) => new FileMeta(k, new Map([['md5', digest(`${k}`, 'md5')]])),
+  noHashes: (k) => new FileMeta(k, new Map()),
   three: (k) =>
     new FileMeta(
       k,

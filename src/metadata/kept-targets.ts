@@ -1,0 +1,147 @@
+/**
+ * The targets of a parsed file kept as the JSON members JSON.parse made of them, when that
+ * object is exactly what the model would write: no model per target until one is asked
+ * for (a targets file of 10,000 is read, checked, changed and written back without
+ * building 10,000 FileMeta), and its canonical text is JSON.stringify's.
+ *
+ * KeptTargets.of accepts members only when JSON.stringify writes them canonically and
+ * FileMeta.fromJson would accept each as it is:
+ * - every name a string the canonical encoder writes as JSON.stringify does (no control
+ *   character, no lone surrogate), in strictly increasing code point order;
+ * - no name an array index ("0", "42"…: V8 lists those first, whatever the order they
+ *   came in) and none `__proto__` (setting it changes a prototype, not a member);
+ * - every value in FileMeta's common shape with its members in canonical order
+ *   (FileMeta.isCanonicalCommon).
+ * Anything else is held as a map of FileMeta, as before (Targets).
+ *
+ * The members object is never changed: a change makes a new one.
+ */
+import { compareUtf8, isRepresentable } from './canonical';
+import { FileMeta } from './file-meta';
+import type { JsonObject } from './json';
+
+const SURROGATE = /[\ud800-\udfff]/;
+
+/** A name V8 orders as an array index (a canonical decimal below 2^32 − 1). */
+const INDEX = /^(?:0|[1-9][0-9]{0,9})$/;
+
+function keepable(name: string): boolean {
+  return (
+    name !== '__proto__' &&
+    isRepresentable(name) &&
+    !(INDEX.test(name) && Number(name) < 4294967295)
+  );
+}
+
+/** Strictly increasing in code point order (the canonical order of member names). */
+function increasing(names: readonly string[]): boolean {
+  let before = false;
+  for (let i = 0; i < names.length; i++) {
+    const b = names[i] as string;
+    const surrogate = SURROGATE.test(b);
+    if (i > 0) {
+      const a = names[i - 1] as string;
+      // Code unit order is code point order unless a surrogate is involved.
+      if (before || surrogate ? compareUtf8(a, b) >= 0 : !(a < b)) return false;
+    }
+    before = surrogate;
+  }
+  return true;
+}
+
+export class KeptTargets {
+  /** The members, in canonical order; never changed. */
+  readonly members: JsonObject;
+  /** Their names, in the same order. */
+  readonly names: readonly string[];
+
+  private constructor(members: JsonObject, names: readonly string[]) {
+    this.members = members;
+    this.names = names;
+  }
+
+  /** `members` kept as they are, or undefined when they must be modelled (see the file comment). */
+  static of(members: JsonObject): KeptTargets | undefined {
+    const names = Object.keys(members);
+    if (!increasing(names)) return undefined;
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i] as string;
+      if (!keepable(name) || !FileMeta.isCanonicalCommon(members[name])) return undefined;
+    }
+    return new KeptTargets(members, names);
+  }
+
+  /** Whether a target of this name is listed. */
+  has(name: string): boolean {
+    return Object.prototype.hasOwnProperty.call(this.members, name);
+  }
+
+  /** The canonical text of the targets object. */
+  text(): string {
+    return JSON.stringify(this.members);
+  }
+
+  /** A map of FileMeta, in canonical order (what a caller asking for targets gets). */
+  toMap(path: string): Map<string, FileMeta> {
+    const map = new Map<string, FileMeta>();
+    for (let i = 0; i < this.names.length; i++) {
+      const name = this.names[i] as string;
+      map.set(name, FileMeta.fromJson(this.members[name], path, name));
+    }
+    return map;
+  }
+
+  /**
+   * These targets with `add` set and `remove` (names) taken out, kept alike; undefined when
+   * an added target or name is not one KeptTargets.of would keep.
+   */
+  with(
+    add: ReadonlyMap<string, FileMeta> | undefined,
+    remove: readonly string[],
+  ): KeptTargets | undefined {
+    const added = new Map<string, JsonObject>();
+    const fresh: string[] = [];
+    let ok = true;
+    add?.forEach((meta, name) => {
+      if (!ok) return;
+      const json = meta.toJson();
+      if (!keepable(name) || !FileMeta.isCanonicalCommon(json)) {
+        ok = false;
+        return;
+      }
+      added.set(name, json);
+      if (!this.has(name)) fresh.push(name);
+    });
+    if (!ok) return undefined;
+    const removed = new Set(remove.filter((n) => this.has(n) && !added.has(n)));
+    if (fresh.length === 0) {
+      // Same names (but the removed) in the same order: copy, then replace in place.
+      const members = Object.assign({}, this.members);
+      added.forEach((json, name) => {
+        members[name] = json;
+      });
+      removed.forEach((name) => {
+        delete members[name];
+      });
+      const names = removed.size === 0 ? this.names : this.names.filter((n) => !removed.has(n));
+      return new KeptTargets(members, names);
+    }
+    // New names: merge both sorted lists into a new object built in canonical order.
+    fresh.sort(compareUtf8);
+    const names: string[] = [];
+    const members: JsonObject = {};
+    let j = 0;
+    const put = (name: string): void => {
+      names.push(name);
+      members[name] = added.get(name) ?? (this.members[name] as JsonObject);
+    };
+    for (let i = 0; i < this.names.length; i++) {
+      const name = this.names[i] as string;
+      while (j < fresh.length && compareUtf8(fresh[j] as string, name) < 0)
+        put(fresh[j++] as string);
+      if (!removed.has(name)) put(name);
+    }
+    while (j < fresh.length) put(fresh[j++] as string);
+    return new KeptTargets(members, names);
+  }
+}
