@@ -92,6 +92,7 @@ export function effectivePaths(repo: TrustedRepository, role: string): string[] 
 function checkInsidePaths(repo: TrustedRepository, role: string, names: Iterable<string>): void {
   if (role === 'targets') return;
   const paths = effectivePaths(repo, role);
+  if (paths.includes('')) return; // every name lies under the empty prefix
   for (const name of names) {
     if (pathAllowed(name, paths)) continue;
     const allowed = paths.length === 0 ? 'none' : paths.map((p) => JSON.stringify(p)).join(', ');

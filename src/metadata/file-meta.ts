@@ -31,6 +31,11 @@ function memberCount(o: JsonObject): number {
   return n;
 }
 
+/** A length the common shape holds: a safe integer, not negative, not -0. */
+function lengthIsCommon(length: number): boolean {
+  return Number.isSafeInteger(length) && length >= 0 && !Object.is(length, -0);
+}
+
 /** Where sha256Hex decodes each digest. */
 const HEX_SCRATCH = Buffer.alloc(32);
 
@@ -39,6 +44,8 @@ export class FileMeta {
   /** Algorithm, digest, algorithm, digest…: the digests as files spell them (padded base64, canonical). */
   private readonly encoded: readonly string[];
   private decoded: ReadonlyMap<string, Buffer> | undefined;
+  /** Whether toJson() is in the common shape, written canonically (isCanonicalCommon); undefined until asked. */
+  private common: boolean | undefined;
   /** Opaque `custom` value, re-emitted in canonical form. */
   readonly custom: JsonValue | undefined;
 
@@ -73,7 +80,9 @@ export class FileMeta {
   /** A Docker-style target: sha256 only. */
   static sha256(digest: Uint8Array, length: number, custom?: JsonValue): FileMeta {
     const b64 = Buffer.from(digest.buffer, digest.byteOffset, digest.byteLength).toString('base64');
-    return new FileMeta(length, ['sha256', b64], custom);
+    const meta = new FileMeta(length, ['sha256', b64], custom);
+    if (digest.byteLength === 32 && custom === undefined) meta.common = lengthIsCommon(length);
+    return meta;
   }
 
   /**
@@ -86,7 +95,15 @@ export class FileMeta {
     if (hex.length !== 64 || HEX_SCRATCH.write(hex, 'hex') !== 32) {
       throw new NotaryHsmError('USAGE', `${JSON.stringify(hex)} is not a sha256 in hex`);
     }
-    return new FileMeta(length, ['sha256', HEX_SCRATCH.toString('base64')]);
+    const meta = new FileMeta(length, ['sha256', HEX_SCRATCH.toString('base64')]);
+    meta.common = lengthIsCommon(length);
+    return meta;
+  }
+
+  /** Whether toJson() is in the common shape, written canonically (isCanonicalCommon). */
+  isCommon(): boolean {
+    this.common ??= FileMeta.isCanonicalCommon(this.toJson());
+    return this.common;
   }
 
   /**
@@ -141,8 +158,8 @@ export class FileMeta {
       if (++members > 2) return false;
     }
     const { hashes, length } = v;
-    if (members !== 2 || !Number.isSafeInteger(length) || (length as number) < 0) return false;
-    if (Object.is(length, -0) || !isJsonObject(hashes)) return false;
+    if (members !== 2 || typeof length !== 'number' || !lengthIsCommon(length)) return false;
+    if (!isJsonObject(hashes)) return false;
     let algs = 0;
     for (const alg in hashes) {
       const h = hashes[alg];

@@ -5,6 +5,10 @@
  */
 import { isJsonObject, MAX_JSON_DEPTH, type JsonObject, type JsonValue } from './json-value';
 
+const SURROGATE = /[\ud800-\udfff]/;
+// eslint-disable-next-line no-control-regex -- every character beyond ASCII
+const NON_ASCII = /[^\u0000-\u007f]/;
+
 /** Where a kept member's value lies in the text, and whether the text before its end is ASCII. */
 export type Span = [start: number, end: number] & { ascii: boolean };
 
@@ -29,9 +33,14 @@ export function nativeParse(
   integersOnly: boolean,
   keep: string | undefined,
 ): { value: JsonValue; span: Span | undefined } | undefined {
+  // A surrogate is refused by the strict reader (a lone one is not UTF-8; a pair is read
+  // there too); outside a string any is invalid JSON anyway.
+  if (SURROGATE.test(text)) return undefined;
+  const ascii = !NON_ASCII.test(text);
+  // Where the next backslash is (-1: none left), searched again once the scan passes it.
+  let backslash = -2;
   let members = 0;
   let depth = 0;
-  let ascii = true;
   // The last string's content (between its quotes) and whether it held an escape.
   let strStart = 0;
   let strEnd = 0;
@@ -55,24 +64,24 @@ export function nativeParse(
     }
     digits = 0;
     if (c === 0x22) {
-      // A string: find its end; escapes other than \u are left to JSON.parse.
+      // A string: its end and its escapes found by indexOf (native), not char by char.
       strStart = p + 1;
       strEscaped = false;
-      for (p++; p < n; p++) {
-        const d = text.charCodeAt(p);
-        if (d === 0x22) break;
-        if (d === 0x5c) {
-          const e = text.charCodeAt(p + 1);
-          if (e === 0x75) return undefined;
-          // Canonical text escapes only the quote and the backslash.
-          if (e !== 0x22 && e !== 0x5c && state === 1) canonical = false;
-          strEscaped = true;
-          p++;
-        } else if (d >= 0x80) {
-          if (d >= 0xd800 && d <= 0xdfff) return undefined;
-          ascii = false;
-        }
+      let close = text.indexOf('"', strStart);
+      if (backslash !== -1 && backslash < strStart) backslash = text.indexOf('\\', strStart);
+      while (backslash !== -1 && close !== -1 && backslash < close) {
+        // Escapes other than \u are left to JSON.parse.
+        const e = text.charCodeAt(backslash + 1);
+        if (e === 0x75) return undefined;
+        // Canonical text escapes only the quote and the backslash.
+        if (e !== 0x22 && e !== 0x5c && state === 1) canonical = false;
+        strEscaped = true;
+        if (backslash + 1 === close) close = text.indexOf('"', close + 1);
+        backslash = text.indexOf('\\', backslash + 2);
       }
+      // Unterminated: JSON.parse would refuse it; the strict reader says where.
+      if (close === -1) return undefined;
+      p = close;
       strEnd = p;
     } else if (c === 0x3a) {
       members++;

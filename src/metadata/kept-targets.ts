@@ -26,10 +26,12 @@ const SURROGATE = /[\ud800-\udfff]/;
 const INDEX = /^(?:0|[1-9][0-9]{0,9})$/;
 
 function keepable(name: string): boolean {
+  const c = name.charCodeAt(0);
+  const digit = c >= 0x30 && c <= 0x39;
   return (
     name !== '__proto__' &&
     isRepresentable(name) &&
-    !(INDEX.test(name) && Number(name) < 4294967295)
+    !(digit && INDEX.test(name) && Number(name) < 4294967295)
   );
 }
 
@@ -99,49 +101,38 @@ export class KeptTargets {
     add: ReadonlyMap<string, FileMeta> | undefined,
     remove: readonly string[],
   ): KeptTargets | undefined {
-    const added = new Map<string, JsonObject>();
     const fresh: string[] = [];
     let ok = true;
     add?.forEach((meta, name) => {
       if (!ok) return;
-      const json = meta.toJson();
-      if (!keepable(name) || !FileMeta.isCanonicalCommon(json)) {
-        ok = false;
-        return;
-      }
-      added.set(name, json);
-      if (!this.has(name)) fresh.push(name);
+      if (!meta.isCommon() || !keepable(name)) ok = false;
+      else if (!this.has(name)) fresh.push(name);
     });
     if (!ok) return undefined;
-    const removed = new Set(remove.filter((n) => this.has(n) && !added.has(n)));
-    if (fresh.length === 0) {
-      // Same names (but the removed) in the same order: copy, then replace in place.
-      const members = Object.assign({}, this.members);
-      added.forEach((json, name) => {
-        members[name] = json;
-      });
-      removed.forEach((name) => {
-        delete members[name];
-      });
-      const names = removed.size === 0 ? this.names : this.names.filter((n) => !removed.has(n));
-      return new KeptTargets(members, names);
-    }
-    // New names: merge both sorted lists into a new object built in canonical order.
+    const removed = new Set(remove.filter((n) => this.has(n) && add?.has(n) !== true));
+    // Both lists are sorted: merged into a new object built in canonical order (a fresh
+    // object filled in order is cheaper than a copy of a large one changed in place).
     fresh.sort(compareUtf8);
     const names: string[] = [];
     const members: JsonObject = {};
-    let j = 0;
-    const put = (name: string): void => {
+    const put = (name: string, meta: FileMeta | undefined): void => {
       names.push(name);
-      members[name] = added.get(name) ?? (this.members[name] as JsonObject);
+      members[name] = meta === undefined ? (this.members[name] as JsonObject) : meta.toJson();
     };
+    let j = 0;
     for (let i = 0; i < this.names.length; i++) {
       const name = this.names[i] as string;
-      while (j < fresh.length && compareUtf8(fresh[j] as string, name) < 0)
-        put(fresh[j++] as string);
-      if (!removed.has(name)) put(name);
+      while (j < fresh.length && compareUtf8(fresh[j] as string, name) < 0) {
+        const f = fresh[j++] as string;
+        put(f, add?.get(f));
+      }
+      if (removed.size > 0 && removed.has(name)) continue;
+      put(name, add?.get(name));
     }
-    while (j < fresh.length) put(fresh[j++] as string);
+    while (j < fresh.length) {
+      const f = fresh[j++] as string;
+      put(f, add?.get(f));
+    }
     return new KeptTargets(members, names);
   }
 }
