@@ -5,7 +5,7 @@
  * the signatures it gets back are verified locally before they are used. Errors the
  * daemon reports keep their stable codes.
  */
-import { connect as tlsConnect } from 'node:tls';
+import type * as Tls from 'node:tls';
 import { NotaryHsmError, isNotaryHsmError, type ErrorCode } from '../errors';
 import { isJsonObject, parseJson, type JsonValue } from '../metadata/json';
 import { TufKey } from '../metadata/keys';
@@ -58,7 +58,9 @@ function unixSocketOf(url: string): string | undefined {
  */
 function speaksTls(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = tlsConnect({ host, port, rejectUnauthorized: false, servername: '' });
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- only for this rare probe
+    const tls = require('node:tls') as typeof Tls;
+    const socket = tls.connect({ host, port, rejectUnauthorized: false, servername: '' });
     const done = (answer: boolean): void => {
       clearTimeout(timer);
       socket.destroy();

@@ -110,7 +110,8 @@ export interface UpdateResult {
 
 export async function runUpdateLoop(opts: UpdateLoopOptions): Promise<UpdateResult> {
   const { server, gun } = opts;
-  const clock = opts.clock ?? (() => performance.now());
+  // Monotonic ms from the process clock (the global `performance` loads perf_hooks first).
+  const clock = opts.clock ?? (() => process.uptime() * 1000);
   const sleep = opts.sleep ?? ((ms) => new Promise<void>((r) => setTimeout(r, ms)));
   const random = opts.random ?? Math.random;
   const now = opts.now ?? (() => new Date());

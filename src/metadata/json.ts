@@ -8,6 +8,7 @@
  * the common case), json-strict.ts (the reader that names what it refuses) and
  * json-value.ts (the values both make).
  */
+import { isAscii } from 'node:buffer';
 import { NotaryHsmError } from '../errors';
 import { nativeParse } from './json-scan';
 import { parseStrict } from './json-strict';
@@ -26,6 +27,10 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** Decodes UTF-8 bytes (invalid sequences are an error, never replaced). */
 export function decodeUtf8(bytes: Uint8Array): string {
+  // ASCII (nearly every metadata file) is its own UTF-8 and Latin-1: a copy, no decoding.
+  if (isAscii(bytes)) {
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+  }
   try {
     return utf8.decode(bytes);
   } catch (cause) {

@@ -9,7 +9,7 @@
  * Notary paths or error bodies; server-client.ts does.
  */
 import * as http from 'node:http';
-import * as https from 'node:https';
+import type * as Https from 'node:https';
 import { NotaryHsmError } from '../errors';
 
 /** Where to send requests and how to reach it. */
@@ -85,10 +85,17 @@ function unreachable(message: string, where: string, cause?: unknown, extra = {}
   });
 }
 
+/** node:https (and TLS under it), loaded for the first https request: plain HTTP needs neither. */
+function loadHttps(): typeof Https {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use, not at start-up
+  return require('node:https') as typeof Https;
+}
+
 /** Sends HTTP requests over one keep-alive agent per scheme; `close()` ends idle sockets. */
 export class HttpTransport {
   private readonly httpAgent = new http.Agent({ keepAlive: true });
-  private readonly httpsAgent: https.Agent;
+  private httpsAgent: Https.Agent | undefined;
+  private readonly tls: Pick<HttpTransportOptions, 'ca' | 'cert' | 'key'>;
   private readonly timeoutMs: number;
   private readonly socketPath: string | undefined;
 
@@ -99,11 +106,10 @@ export class HttpTransport {
         'a client certificate needs its key, and a key its certificate',
       );
     }
-    this.httpsAgent = new https.Agent({
-      keepAlive: true,
+    this.tls = {
       ...(opts.ca === undefined ? {} : { ca: opts.ca }),
       ...(opts.cert === undefined ? {} : { cert: opts.cert, key: opts.key }),
-    });
+    };
     this.timeoutMs = opts.timeoutMs;
     this.socketPath = opts.socketPath;
   }
@@ -140,16 +146,20 @@ export class HttpTransport {
         settle(new NotaryHsmError('SERVER_TIMEOUT', msg, { details: { url: where, timeoutMs } }));
       }, timeoutMs);
 
-      const agent = isHttps ? this.httpsAgent : this.httpAgent;
+      const https = isHttps ? loadHttps() : undefined;
+      if (https !== undefined)
+        this.httpsAgent ??= new https.Agent({ keepAlive: true, ...this.tls });
       const clientReq =
         this.socketPath === undefined
-          ? (isHttps ? https : http).request(url, { method, headers, agent })
+          ? https !== undefined
+            ? https.request(url, { method, headers, agent: this.httpsAgent })
+            : http.request(url, { method, headers, agent: this.httpAgent })
           : http.request({
               socketPath: this.socketPath,
               path: url.pathname + url.search,
               method,
               headers: { host: 'localhost', ...headers },
-              agent,
+              agent: this.httpAgent,
             });
       clientReq.on('error', (cause: NodeJS.ErrnoException) => {
         const code = cause.code ?? 'unknown';
@@ -217,6 +227,6 @@ export class HttpTransport {
   /** Closes idle keep-alive sockets; later requests open new ones. */
   close(): void {
     this.httpAgent.destroy();
-    this.httpsAgent.destroy();
+    this.httpsAgent?.destroy();
   }
 }
