@@ -86,7 +86,7 @@ export class RoleFiles {
     if (this.guesses.has(role)) return;
     const parsed = this.server
       .getCurrent(this.gun, role, MAX_UNKNOWN_BYTES)
-      .then((bytes) => parseMetadata(role, bytes, FROM_SERVER))
+      .then((bytes) => parseMetadata(role, bytes, FROM_SERVER, { owned: true }))
       .catch(() => undefined);
     this.guesses.set(role, parsed);
   }
@@ -124,7 +124,7 @@ export class RoleFiles {
     this.inFlight++;
     try {
       const bytes = await fetchPinned(this.server, this.gun, role, pin);
-      return parseMetadata(role, bytes, FROM_SERVER);
+      return parseMetadata(role, bytes, FROM_SERVER, { owned: true });
     } finally {
       this.inFlight--;
       this.waiting.shift()?.();

@@ -9,6 +9,7 @@
  * anything is signed, so a refused change burns no version.
  */
 import { NotaryHsmError } from '../errors';
+import { allPlain } from '../metadata/canonical';
 import type { FileMeta } from '../metadata/file-meta';
 import { parentRole, pathAllowed, restrictPaths } from '../metadata/roles';
 import type { SignedMetadata } from '../metadata/signed';
@@ -195,7 +196,9 @@ export async function updateTargets(opts: UpdateOptions): Promise<UpdateResult> 
 
 /** `changes`, once every added name is one Go can write. throws: TARGET_INVALID */
 function checkAdded(changes: TargetChanges): TargetChanges {
-  for (const name of changes.add?.keys() ?? []) checkTargetName(name);
+  const names = [...(changes.add?.keys() ?? [])];
+  // No name can be empty or hold what Go cannot write when none holds a suspect character.
+  if (names.includes('') || !allPlain(names)) for (const name of names) checkTargetName(name);
   return changes;
 }
 

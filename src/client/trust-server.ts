@@ -1,7 +1,9 @@
 /**
  * What the client workflows need from a Notary server: bytes by role (current or by
  * checksum), the server-held keys, and a multipart publish. NotaryServerClient is the
- * real implementation; tests may substitute anything with this shape.
+ * real implementation; tests may substitute anything with this shape. The bytes a read
+ * returns are the caller's: nobody else holds or changes them (the reader keeps them as
+ * the file's own, without a copy).
  */
 
 export interface TrustServer {

@@ -34,6 +34,16 @@ export function isRepresentable(s: string): boolean {
   return !SUSPECT.test(s) || !UNREPRESENTABLE.test(s);
 }
 
+/**
+ * Whether every one of `names` holds no control character and no surrogate at all: one
+ * test of them joined by spaces (a space is neither, and keeps two halves of a pair apart)
+ * instead of one per name. False says nothing: check each then (isRepresentable).
+ */
+export function allPlain(names: Iterable<string>): boolean {
+  const list = Array.isArray(names) ? (names as string[]) : [...names];
+  return !SUSPECT.test(list.join(' '));
+}
+
 /** Canonical form of one string (JSON.stringify escapes only `"`, `\` and controls). */
 export function canonicalString(s: string): string {
   // One character class first: the precise test (paired surrogates are fine) is slower.

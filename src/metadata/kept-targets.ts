@@ -7,7 +7,8 @@
  * KeptTargets.of accepts members only when JSON.stringify writes them canonically and
  * FileMeta.fromJson would accept each as it is:
  * - every name a string the canonical encoder writes as JSON.stringify does (no control
- *   character, no lone surrogate), in strictly increasing code point order;
+ *   character, no lone surrogate: one test of all of them when none holds either kind of
+ *   character at all), in strictly increasing code point order;
  * - no name an array index ("0", "42"…: V8 lists those first, whatever the order they
  *   came in) and none `__proto__` (setting it changes a prototype, not a member);
  * - every value in FileMeta's common shape with its members in canonical order
@@ -16,7 +17,7 @@
  *
  * The members object is never changed: a change makes a new one.
  */
-import { compareUtf8, isRepresentable } from './canonical';
+import { allPlain, compareUtf8, isRepresentable } from './canonical';
 import { FileMeta } from './file-meta';
 import type { JsonObject } from './json';
 
@@ -25,14 +26,16 @@ const SURROGATE = /[\ud800-\udfff]/;
 /** A name V8 orders as an array index (a canonical decimal below 2^32 − 1). */
 const INDEX = /^(?:0|[1-9][0-9]{0,9})$/;
 
+/** Neither `__proto__` nor an array index (representable is checked apart, in bulk). */
 function keepable(name: string): boolean {
   const c = name.charCodeAt(0);
   const digit = c >= 0x30 && c <= 0x39;
-  return (
-    name !== '__proto__' &&
-    isRepresentable(name) &&
-    !(digit && INDEX.test(name) && Number(name) < 4294967295)
-  );
+  return name !== '__proto__' && !(digit && INDEX.test(name) && Number(name) < 4294967295);
+}
+
+/** Every name representable: all plain (one test), or each checked. */
+function representable(names: readonly string[]): boolean {
+  return allPlain(names) || names.every(isRepresentable);
 }
 
 /** Strictly increasing in code point order (the canonical order of member names). */
@@ -65,7 +68,7 @@ export class KeptTargets {
   /** `members` kept as they are, or undefined when they must be modelled (see the file comment). */
   static of(members: JsonObject): KeptTargets | undefined {
     const names = Object.keys(members);
-    if (!increasing(names)) return undefined;
+    if (!increasing(names) || !representable(names)) return undefined;
     for (let i = 0; i < names.length; i++) {
       const name = names[i] as string;
       if (!keepable(name) || !FileMeta.isCanonicalCommon(members[name])) return undefined;
@@ -108,7 +111,7 @@ export class KeptTargets {
       if (!meta.isCommon() || !keepable(name)) ok = false;
       else if (!this.has(name)) fresh.push(name);
     });
-    if (!ok) return undefined;
+    if (!ok || (add !== undefined && !representable([...add.keys()]))) return undefined;
     const removed = new Set(remove.filter((n) => this.has(n) && add?.has(n) !== true));
     // Both lists are sorted: merged into a new object built in canonical order (a fresh
     // object filled in order is cheaper than a copy of a large one changed in place).

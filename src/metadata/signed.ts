@@ -121,6 +121,11 @@ function modelFor(role: string, signed: JsonValue): RoleModel {
  * throws: JSON_*, FIELD_*, TYPE_MISMATCH, BASE64_INVALID, EXPIRES_INVALID, KEY_ID_MISMATCH,
  * ROLE_NAME_INVALID, CANONICAL_UNREPRESENTABLE
  */
+export interface ParseOptions {
+  /** The bytes are the caller's to give up (a download nobody else holds): kept, not copied. */
+  owned?: boolean;
+}
+
 export function parseMetadata(
   role: 'root',
   bytes: Uint8Array,
@@ -140,11 +145,17 @@ export function parseMetadata(
   role: string,
   bytes: Uint8Array,
   source?: string,
+  opts?: ParseOptions,
 ): SignedMetadata<Targets>;
-export function parseMetadata(role: string, bytes: Uint8Array, source?: string): SignedMetadata {
+export function parseMetadata(
+  role: string,
+  bytes: Uint8Array,
+  source?: string,
+  opts: ParseOptions = {},
+): SignedMetadata {
   try {
-    // The file's own copy; the message may be a view of it.
-    const own = Buffer.from(bytes);
+    // The file's own copy (unless the caller gives it up); the message may be a view of it.
+    const own = opts.owned === true && Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes);
     const { signed, signatures, canonical } = parseEnvelope(own);
     return {
       role,

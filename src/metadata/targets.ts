@@ -190,7 +190,8 @@ export class Targets {
   /** The Go field set of `signed`. */
   toJson(): JsonObject {
     const targets: JsonObject = {};
-    if (this.kept) Object.assign(targets, this.kept.members);
+    // A copy: the kept members are never changed, whatever a caller does with this value.
+    if (this.kept) Object.assign(targets, JSON.parse(this.kept.text()) as JsonObject);
     else this.targets.forEach((meta, name) => setMember(targets, name, meta.toJson()));
     return { ...this.toJsonWithout(), targets };
   }

@@ -24,7 +24,7 @@ export class MemoryTrustServer implements TrustServer {
 
   getCurrent(_gun: string, role: string): Promise<Buffer> {
     this.requests.push(`current ${role}`);
-    return Promise.resolve().then(() => this.file(role));
+    return Promise.resolve().then(() => Buffer.from(this.file(role)));
   }
 
   getByHash(_gun: string, role: string, sha256Hex: string, maxBytes: number): Promise<Buffer> {
@@ -36,7 +36,7 @@ export class MemoryTrustServer implements TrustServer {
       }
       if (f.length > maxBytes)
         throw new NotaryHsmError('SERVER_RESPONSE_TOO_LARGE', `${role} too large`);
-      return f;
+      return Buffer.from(f); // the caller's own bytes, as a real download's
     });
   }
 

@@ -7,10 +7,12 @@
  * guessed. A seeded property check compares the sort against a byte-wise reference.
  */
 import {
+  allPlain,
   canonicalBytes,
   canonicalJson,
   canonicalString,
   compareUtf8,
+  isRepresentable,
 } from '../../../src/metadata/canonical';
 import type { JsonObject, JsonValue } from '../../../src/metadata/json';
 import { prng } from '../../helpers/mutations';
@@ -273,6 +275,47 @@ describe('canonicalJson', () => {
 
     it('writes -0 as 0 and keeps a paired surrogate in a value', () => {
       expect(canonicalJson({ a: -0, b: '\u{1F600}' })).toBe('{"a":0,"b":"\u{1F600}"}');
+    });
+  });
+
+  describe('allPlain (many names in one test)', () => {
+    it('is true only when no name holds a control character or any surrogate', () => {
+      expect(allPlain(['a', 'b/c', 'é', ''])).toBe(true);
+      expect(allPlain([])).toBe(true);
+      for (const bad of ['a\u0001', 'x\n', '\u{1F600}', 'lone\ud800', '\udc00']) {
+        expect(allPlain(['ok', bad])).toBe(false);
+      }
+    });
+
+    it('never joins two halves of a pair from two names into a pair', () => {
+      // A high half ending one name and a low half starting the next are two lone surrogates.
+      expect(allPlain(['a\ud83d', '\ude00b'])).toBe(false);
+      expect(isRepresentable('a\ud83d')).toBe(false);
+    });
+
+    it('agrees with isRepresentable on generated names whenever it says true', () => {
+      const rnd = prng(1206);
+      const int = (n: number): number => Math.floor(rnd() * n);
+      const alphabet = [
+        'a',
+        'Z',
+        '0',
+        ' ',
+        '\u0000',
+        '\u001f',
+        '\ud800',
+        '\udfff',
+        'é',
+        '\u{1F600}',
+      ];
+      for (let run = 0; run < 500; run++) {
+        const names = Array.from({ length: 1 + int(4) }, () =>
+          Array.from({ length: int(4) }, () => alphabet[int(alphabet.length)]).join(''),
+        );
+        if (allPlain(names)) expect(names.every(isRepresentable)).toBe(true);
+        // eslint-disable-next-line no-control-regex -- exactly the characters it looks for
+        else expect(names.some((n) => /[\u0000-\u001f\ud800-\udfff]/.test(n))).toBe(true);
+      }
     });
   });
 });
