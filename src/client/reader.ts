@@ -112,10 +112,11 @@ async function readTop(
   gun: string,
   root: SignedMetadata<Root>,
   now: Date,
+  fetched?: Promise<Buffer>,
 ): Promise<{ timestamp: SignedMetadata<Timestamp>; snapshot: SignedMetadata<Snapshot> }> {
   const timestamp = parseMetadata(
     'timestamp',
-    await server.getCurrent(gun, 'timestamp', MAX_TIMESTAMP_BYTES),
+    await (fetched ?? fetchTimestamp(server, gun)),
     FROM_SERVER,
   );
   verifyBase(timestamp, root.signed, 'timestamp', gun, now);
@@ -127,6 +128,10 @@ async function readTop(
   verifyBase(snapshot, root.signed, 'snapshot', gun, now);
   snapshot.signed.meta.get('root')?.check(root.bytes, 'root');
   return { timestamp, snapshot };
+}
+
+function fetchTimestamp(server: TrustServer, gun: string): Promise<Buffer> {
+  return server.getCurrent(gun, 'timestamp', MAX_TIMESTAMP_BYTES);
 }
 
 /**
@@ -189,15 +194,17 @@ export async function readRepository(
   const files = new RoleFiles(server, gun);
   for (const role of opts.early ?? []) files.guess(role);
   let root = opts.root;
+  let timestampBytes: Promise<Buffer> | undefined;
   if (!root) {
-    root = parseMetadata(
-      'root',
-      await server.getCurrent(gun, 'root', MAX_UNKNOWN_BYTES),
-      FROM_SERVER,
-    );
+    // The timestamp is asked for beside the root (it is always the current one); it is
+    // read only once the root it must be verified under is.
+    const rootBytes = server.getCurrent(gun, 'root', MAX_UNKNOWN_BYTES);
+    timestampBytes = fetchTimestamp(server, gun);
+    timestampBytes.catch(() => undefined); // a failed root is the error to report first
+    root = parseMetadata('root', await rootBytes, FROM_SERVER);
     verifyRoot(root, gun, now);
   }
-  const { timestamp, snapshot } = await readTop(server, gun, root, now);
+  const { timestamp, snapshot } = await readTop(server, gun, root, now, timestampBytes);
   const pins = snapshot.signed.meta;
   const r = root.signed;
 

@@ -158,7 +158,8 @@ export async function updateTargets(opts: UpdateOptions): Promise<UpdateResult> 
       // Once the change has failed, its failure ends the loop at its next request.
       server: later ? gated(opts.server, () => failed) : opts.server,
       gun,
-      early: roles,
+      // The top-level targets file is read by every update: asked for beside the chain too.
+      early: roles.includes('targets') ? roles : ['targets', ...roles],
       ...(opts.retries === undefined ? {} : { retries: opts.retries }),
       ...(opts.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs }),
       ...(opts.now === undefined ? {} : { now: () => opts.now as Date }),
