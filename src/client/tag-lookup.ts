@@ -56,7 +56,7 @@ interface Entry {
 
 function entries(repo: TrustedRepository, tag: string): Entry[] {
   return walkRoles(repo).map(({ name, paths }) => {
-    const meta = repo.targets.get(name)?.signed.targets.get(tag);
+    const meta = repo.targets.get(name)?.signed.target(tag);
     return { role: name, paths, ...(meta ? { meta } : {}), inside: pathAllowed(tag, paths) };
   });
 }

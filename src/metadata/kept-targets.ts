@@ -86,12 +86,17 @@ export class KeptTargets {
     return JSON.stringify(this.members);
   }
 
+  /** The FileMeta of one listed target (`path`: the targets object's JSON pointer). */
+  meta(name: string, path: string): FileMeta {
+    return FileMeta.fromJson(this.members[name], path, name);
+  }
+
   /** A map of FileMeta, in canonical order (what a caller asking for targets gets). */
   toMap(path: string): Map<string, FileMeta> {
     const map = new Map<string, FileMeta>();
     for (let i = 0; i < this.names.length; i++) {
       const name = this.names[i] as string;
-      map.set(name, FileMeta.fromJson(this.members[name], path, name));
+      map.set(name, this.meta(name, path));
     }
     return map;
   }

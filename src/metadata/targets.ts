@@ -162,6 +162,12 @@ export class Targets {
     return this.kept ? this.kept.names.length : (this.map as ReadonlyMap<string, FileMeta>).size;
   }
 
+  /** The target of this name, if listed (one target: the others stay unmodelled). */
+  target(name: string): FileMeta | undefined {
+    if (this.map !== undefined || this.kept === undefined) return this.targets.get(name);
+    return this.kept.has(name) ? this.kept.meta(name, '/signed/targets') : undefined;
+  }
+
   /** Whether a target of this name is listed. */
   hasTarget(name: string): boolean {
     return this.kept ? this.kept.has(name) : (this.map as ReadonlyMap<string, FileMeta>).has(name);

@@ -61,7 +61,9 @@ function same(a: Targets, b: Targets): void {
   a.targets.forEach((meta, name) => {
     expect(meta.canonicalText()).toBe(b.targets.get(name)?.canonicalText());
     expect(a.hasTarget(name)).toBe(true);
+    expect(a.target(name)?.canonicalText()).toBe(meta.canonicalText());
   });
+  expect(a.target('no such target')).toBeUndefined();
 }
 
 const chars = ['a', 'b', 'Z', '0', '1', '9', '"', '\\', '/', 'é', '\uff61', '😀', '<', '.'];
@@ -87,6 +89,9 @@ describe('targets kept as parsed', () => {
       expect(t.reproducedBy(v)).toBe(true);
       expect(t.canonicalText()).toBe(text);
       expect(spy).not.toHaveBeenCalled();
+      expect(t.target('v1.0')?.length).toBe(2);
+      expect(spy).toHaveBeenCalledTimes(1);
+      spy.mockClear();
       expect(t.targets.size).toBe(4);
       expect(spy).toHaveBeenCalledTimes(4);
     } finally {
