@@ -3,6 +3,7 @@
  * everything before the last `=sha256:`), from arguments or the lines of a --from-file.
  * Every refusal is a USAGE error naming the spec (and, for a file, its line).
  */
+import { isAscii } from 'node:buffer';
 import { readFileSync } from 'node:fs';
 import { NotaryHsmError } from '../errors';
 import { FileMeta } from '../metadata/file-meta';
@@ -106,6 +107,8 @@ const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
  */
 export function fileText(bytes: Buffer, file: string): string {
   const start = bytes.subarray(0, 3).equals(BOM) ? 3 : 0;
+  // ASCII (what tags and digests are written in) is its own UTF-8: copied, not decoded.
+  if (isAscii(bytes)) return bytes.toString('latin1', start);
   try {
     return utf8.decode(bytes.subarray(start));
   } catch {

@@ -37,7 +37,8 @@ export interface ReadOptions {
   /**
    * Targets roles whose current file is fetched and parsed at once, beside the chain
    * above it (the roles an update is about to change): used only if it is exactly the
-   * file the snapshot then pins (role-files.ts).
+   * file the snapshot then pins (role-files.ts). Given (an update's read), the current
+   * snapshot is asked for beside the timestamp in the same way.
    */
   early?: readonly string[];
 }
@@ -112,17 +113,21 @@ async function readTop(
   gun: string,
   root: SignedMetadata<Root>,
   now: Date,
-  fetched?: Promise<Buffer>,
+  fetched?: { timestamp?: Promise<Buffer>; snapshot?: Promise<Buffer | undefined> },
 ): Promise<{ timestamp: SignedMetadata<Timestamp>; snapshot: SignedMetadata<Snapshot> }> {
   const timestamp = parseMetadata(
     'timestamp',
-    await (fetched ?? fetchTimestamp(server, gun)),
+    await (fetched?.timestamp ?? fetchTimestamp(server, gun)),
     FROM_SERVER,
   );
   verifyBase(timestamp, root.signed, 'timestamp', gun, now);
+  const pin = timestamp.signed.snapshotMeta;
+  const guessed = await fetched?.snapshot;
   const snapshot = parseMetadata(
     'snapshot',
-    await fetchPinned(server, gun, 'snapshot', timestamp.signed.snapshotMeta),
+    guessed !== undefined && pin !== undefined && pinsExactly(pin, guessed)
+      ? guessed
+      : await fetchPinned(server, gun, 'snapshot', pin),
     FROM_SERVER,
   );
   verifyBase(snapshot, root.signed, 'snapshot', gun, now);
@@ -132,6 +137,14 @@ async function readTop(
 
 function fetchTimestamp(server: TrustServer, gun: string): Promise<Buffer> {
   return server.getCurrent(gun, 'timestamp', MAX_TIMESTAMP_BYTES);
+}
+
+/**
+ * The current snapshot asked for by name, beside the timestamp that pins it (an update's
+ * reads): used only if it is exactly the pinned file, else fetched by its hash as usual.
+ */
+function guessSnapshot(server: TrustServer, gun: string): Promise<Buffer | undefined> {
+  return server.getCurrent(gun, 'snapshot', MAX_UNKNOWN_BYTES).catch(() => undefined);
 }
 
 /**
@@ -156,7 +169,9 @@ export async function readAfterPublish(
       return undefined;
     }
   }
-  const { timestamp, snapshot } = await readTop(server, before.gun, before.root, now);
+  const { timestamp, snapshot } = await readTop(server, before.gun, before.root, now, {
+    snapshot: guessSnapshot(server, before.gun),
+  });
   const pins = snapshot.signed.meta;
   const previous = before.snapshot.signed.meta;
   if (pins.size !== previous.size) return undefined;
@@ -194,17 +209,19 @@ export async function readRepository(
   const files = new RoleFiles(server, gun);
   for (const role of opts.early ?? []) files.guess(role);
   let root = opts.root;
-  let timestampBytes: Promise<Buffer> | undefined;
+  const fetched: { timestamp?: Promise<Buffer>; snapshot?: Promise<Buffer | undefined> } = {};
+  if (opts.early !== undefined) fetched.snapshot = guessSnapshot(server, gun);
   if (!root) {
     // The timestamp is asked for beside the root (it is always the current one); it is
     // read only once the root it must be verified under is.
     const rootBytes = server.getCurrent(gun, 'root', MAX_UNKNOWN_BYTES);
-    timestampBytes = fetchTimestamp(server, gun);
+    const timestampBytes = fetchTimestamp(server, gun);
     timestampBytes.catch(() => undefined); // a failed root is the error to report first
+    fetched.timestamp = timestampBytes;
     root = parseMetadata('root', await rootBytes, FROM_SERVER);
     verifyRoot(root, gun, now);
   }
-  const { timestamp, snapshot } = await readTop(server, gun, root, now, timestampBytes);
+  const { timestamp, snapshot } = await readTop(server, gun, root, now, fetched);
   const pins = snapshot.signed.meta;
   const r = root.signed;
 

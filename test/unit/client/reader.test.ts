@@ -89,6 +89,19 @@ describe('readRepository + listTargets over the reference repository', () => {
       expect(await rows(server)).toEqual(expected);
       expect(server.requests).toContain('current targets/ci');
       expect(server.requests).not.toContain('hash targets/ci');
+      // The snapshot too is asked for by name beside the timestamp, and used as it is pinned.
+      expect(server.requests).toContain('current snapshot');
+      expect(server.requests).not.toContain('hash snapshot');
+    });
+
+    it('drops a current snapshot that is not the one the timestamp pins', async () => {
+      const expected = await rows(serverFor('final'));
+      const older = vector('before-snapshot-rotation', 'snapshot');
+      for (const answer of [older, Buffer.from('{}'), undefined]) {
+        const server = guessing('snapshot', answer);
+        expect(await rows(server)).toEqual(expected);
+        expect(server.requests).toContain('hash snapshot');
+      }
     });
 
     it('is dropped for the pinned file when it is another file, garbage or an error', async () => {
