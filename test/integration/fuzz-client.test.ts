@@ -12,6 +12,10 @@
  * body is refused with SERVER_RESPONSE_TOO_LARGE after at most its bound plus what the
  * sockets buffer; a drip ends in SERVER_TIMEOUT; `list` succeeds only when the file it
  * was given is the genuine one, and `verify` (its pin is no root key) never.
+ *
+ * The files are the reference capture, whose timestamp expired on 6 December 2026: the
+ * CLI's clock (Date alone; timers and deadlines run as they do) is set to the capture's
+ * time, so that its reads go past the timestamp as they did then.
  */
 import { once } from 'node:events';
 import { createServer, type Server, type ServerResponse } from 'node:http';
@@ -22,7 +26,7 @@ import { NotaryServerClient } from '../../src/notary';
 import { fuzzRuns, fuzzSeed } from '../helpers/fuzz-seed';
 import { runCli } from '../helpers/run-cli';
 import { makeTempDir } from '../helpers/tmp';
-import { vector } from '../helpers/vectors';
+import { REFERENCE_NOW, vector } from '../helpers/vectors';
 
 const RUNS = fuzzRuns('FUZZ_CLIENT_RUNS', 200);
 const GUN = 'localhost:5000/demo/app';
@@ -101,6 +105,20 @@ describe('the Notary server client under hostile answers', () => {
   let written = 0;
   /** Whether the planned answer went out (and whether the real file existed for it). */
   let delivered: { hadReference: boolean } | undefined;
+  /** Every request the hostile server has received. */
+  let arrivals = 0;
+
+  /**
+   * Waits until no request has arrived for a while: a read a previous run started beside
+   * one that failed (the timestamp beside the root) reaches the server before this run
+   * starts counting, instead of taking this run's planned answer.
+   */
+  async function quiet(): Promise<void> {
+    for (let last = -1; last !== arrivals;) {
+      last = arrivals;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
   const open = new Set<ServerResponse>();
 
   /** The reference capture for a request path (`.../<role>.json`), or undefined. */
@@ -180,12 +198,32 @@ describe('the Notary server client under hostile answers', () => {
   }
 
   beforeAll(async () => {
+    jest.useFakeTimers({
+      now: REFERENCE_NOW,
+      doNotFake: [
+        'hrtime',
+        'nextTick',
+        'performance',
+        'queueMicrotask',
+        'requestAnimationFrame',
+        'cancelAnimationFrame',
+        'requestIdleCallback',
+        'cancelIdleCallback',
+        'setImmediate',
+        'clearImmediate',
+        'setInterval',
+        'clearInterval',
+        'setTimeout',
+        'clearTimeout',
+      ],
+    });
     elsewhere = createServer((req, res) => {
       elsewhereHits++;
       const ref = reference(req.url ?? '');
       res.writeHead(ref ? 200 : 404, { 'Content-Type': 'application/json' }).end(ref ?? '{}');
     });
     hostile = createServer((req, res) => {
+      arrivals++;
       open.add(res);
       res.on('close', () => open.delete(res));
       const n = seen++;
@@ -204,11 +242,13 @@ describe('the Notary server client under hostile answers', () => {
     base = `http://127.0.0.1:${(hostile.address() as AddressInfo).port}`;
   });
   afterAll(async () => {
+    jest.useRealTimers();
     for (const r of open) r.socket?.destroy();
     await Promise.all([hostile, elsewhere].map((s) => new Promise((done) => s.close(done))));
   });
 
   async function run(p: Plan): Promise<void> {
+    await quiet();
     plan = p;
     seen = 0;
     written = 0;
@@ -292,7 +332,9 @@ describe('the Notary server client under hostile answers', () => {
   }
 
   it('list --timeout holds for every file it reads (found by this fuzzer: unpinned reads waited 30 s)', async () => {
-    // The 4th request (targets by hash) drips forever; its deadline must be --timeout's.
+    // The 4th request (targets by hash, after root and timestamp side by side and the
+    // snapshot) drips forever; its deadline must be --timeout's.
+    await quiet();
     plan = { answer: { kind: 'drip' }, nth: 3, via: 'list', role: 'targets' };
     seen = 0;
     const trust = await makeTempDir('fuzz-client-trust-');
