@@ -43,6 +43,12 @@ export interface ReadOptions {
   early?: readonly string[];
 }
 
+/** Top-level files already asked for: the timestamp, and a guess at the current snapshot. */
+interface Prefetched {
+  timestamp?: Promise<Buffer>;
+  snapshot?: Promise<Buffer | undefined>;
+}
+
 function expiryCheck(file: SignedMetadata<RoleModel>, now: Date): void {
   if (file.signed.expires.isBefore(now)) {
     throw new NotaryHsmError(
@@ -113,7 +119,7 @@ async function readTop(
   gun: string,
   root: SignedMetadata<Root>,
   now: Date,
-  fetched?: { timestamp?: Promise<Buffer>; snapshot?: Promise<Buffer | undefined> },
+  fetched?: Prefetched,
 ): Promise<{ timestamp: SignedMetadata<Timestamp>; snapshot: SignedMetadata<Snapshot> }> {
   const timestamp = parseMetadata(
     'timestamp',
@@ -209,7 +215,7 @@ export async function readRepository(
   const files = new RoleFiles(server, gun);
   for (const role of opts.early ?? []) files.guess(role);
   let root = opts.root;
-  const fetched: { timestamp?: Promise<Buffer>; snapshot?: Promise<Buffer | undefined> } = {};
+  const fetched: Prefetched = {};
   if (opts.early !== undefined) fetched.snapshot = guessSnapshot(server, gun);
   if (!root) {
     // The timestamp is asked for beside the root (it is always the current one); it is

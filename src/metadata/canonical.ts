@@ -39,9 +39,8 @@ export function isRepresentable(s: string): boolean {
  * test of them joined by spaces (a space is neither, and keeps two halves of a pair apart)
  * instead of one per name. False says nothing: check each then (isRepresentable).
  */
-export function allPlain(names: Iterable<string>): boolean {
-  const list = Array.isArray(names) ? (names as string[]) : [...names];
-  return !SUSPECT.test(list.join(' '));
+export function allPlain(names: readonly string[]): boolean {
+  return !SUSPECT.test(names.join(' '));
 }
 
 /** Canonical form of one string (JSON.stringify escapes only `"`, `\` and controls). */
@@ -62,18 +61,24 @@ function hasSurrogate(s: string): boolean {
   return SURROGATE.test(s);
 }
 
+/**
+ * Whether `names` are in strictly increasing canonical (code point) order, so that no
+ * name repeats. Code unit order (`<`) is code point order unless a surrogate is involved.
+ */
+export function inCanonicalOrder(names: readonly string[]): boolean {
+  const surrogates = names.some(hasSurrogate);
+  for (let i = 1; i < names.length; i++) {
+    const a = names[i - 1] as string;
+    const b = names[i] as string;
+    if (surrogates ? compareUtf8(a, b) >= 0 : !(a < b)) return false;
+  }
+  return true;
+}
+
 /** Sorts member names into canonical order, in place (names already in order are left as they are). */
 export function sortCanonical(names: string[]): string[] {
-  // Code unit order (the built-in sort's) is code point order unless a surrogate is involved.
-  const surrogates = names.some(hasSurrogate);
-  if (!surrogates) {
-    let ordered = true;
-    for (let i = 1; i < names.length && ordered; i++) {
-      ordered = (names[i - 1] as string) < (names[i] as string);
-    }
-    if (ordered) return names;
-  }
-  return names.sort(surrogates ? compareUtf8 : undefined);
+  if (inCanonicalOrder(names)) return names;
+  return names.sort(names.some(hasSurrogate) ? compareUtf8 : undefined);
 }
 
 /**

@@ -17,11 +17,9 @@
  *
  * The members object is never changed: a change makes a new one.
  */
-import { allPlain, compareUtf8, isRepresentable } from './canonical';
+import { allPlain, compareUtf8, inCanonicalOrder, isRepresentable } from './canonical';
 import { FileMeta } from './file-meta';
 import type { JsonObject } from './json';
-
-const SURROGATE = /[\ud800-\udfff]/;
 
 /** A name V8 orders as an array index (a canonical decimal below 2^32 − 1). */
 const INDEX = /^(?:0|[1-9][0-9]{0,9})$/;
@@ -38,22 +36,6 @@ function representable(names: readonly string[]): boolean {
   return allPlain(names) || names.every(isRepresentable);
 }
 
-/** Strictly increasing in code point order (the canonical order of member names). */
-function increasing(names: readonly string[]): boolean {
-  let before = false;
-  for (let i = 0; i < names.length; i++) {
-    const b = names[i] as string;
-    const surrogate = SURROGATE.test(b);
-    if (i > 0) {
-      const a = names[i - 1] as string;
-      // Code unit order is code point order unless a surrogate is involved.
-      if (before || surrogate ? compareUtf8(a, b) >= 0 : !(a < b)) return false;
-    }
-    before = surrogate;
-  }
-  return true;
-}
-
 export class KeptTargets {
   /** The members, in canonical order; never changed. */
   readonly members: JsonObject;
@@ -68,7 +50,7 @@ export class KeptTargets {
   /** `members` kept as they are, or undefined when they must be modelled (see the file comment). */
   static of(members: JsonObject): KeptTargets | undefined {
     const names = Object.keys(members);
-    if (!increasing(names) || !representable(names)) return undefined;
+    if (!inCanonicalOrder(names) || !representable(names)) return undefined;
     for (let i = 0; i < names.length; i++) {
       const name = names[i] as string;
       if (!keepable(name) || !FileMeta.isCanonicalCommon(members[name])) return undefined;

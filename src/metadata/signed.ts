@@ -113,6 +113,11 @@ function modelFor(role: string, signed: JsonValue): RoleModel {
   }
 }
 
+export interface ParseOptions {
+  /** The bytes are the caller's to give up (a download nobody else holds): kept, not copied. */
+  owned?: boolean;
+}
+
 /**
  * Parses the file of `role` strictly. Nothing is trusted yet: see verify.ts. A failure
  * keeps its code and names the file: "targets.json (role targets) from the server:
@@ -121,11 +126,6 @@ function modelFor(role: string, signed: JsonValue): RoleModel {
  * throws: JSON_*, FIELD_*, TYPE_MISMATCH, BASE64_INVALID, EXPIRES_INVALID, KEY_ID_MISMATCH,
  * ROLE_NAME_INVALID, CANONICAL_UNREPRESENTABLE
  */
-export interface ParseOptions {
-  /** The bytes are the caller's to give up (a download nobody else holds): kept, not copied. */
-  owned?: boolean;
-}
-
 export function parseMetadata(
   role: 'root',
   bytes: Uint8Array,

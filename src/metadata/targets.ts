@@ -208,17 +208,14 @@ export class Targets {
    * throws: CANONICAL_UNREPRESENTABLE
    */
   canonicalText(): string {
-    const head = this.membersBeforeTargets();
-    if (this.kept) {
-      return (
-        canonicalJson(head).slice(0, -1) +
-        ',"targets":' +
-        this.kept.text() +
-        ',"version":' +
-        canonicalJson(this.version) +
-        '}'
-      );
-    }
+    const head = canonicalJson(this.membersBeforeTargets()).slice(0, -1);
+    const version = canonicalJson(this.version);
+    return `${head},"targets":${this.targetsText()},"version":${version}}`;
+  }
+
+  /** The canonical text of the `targets` object: kept members as they are, else each written. */
+  private targetsText(): string {
+    if (this.kept) return this.kept.text();
     const names = sortCanonical([...this.targets.keys()]);
     const members = new Array<string>(names.length);
     for (let i = 0; i < names.length; i++) {
@@ -226,14 +223,7 @@ export class Targets {
       members[i] =
         canonicalString(name) + ':' + (this.targets.get(name) as FileMeta).canonicalText();
     }
-    return (
-      canonicalJson(head).slice(0, -1) +
-      ',"targets":{' +
-      members.join(',') +
-      '},"version":' +
-      canonicalJson(this.version) +
-      '}'
-    );
+    return `{${members.join(',')}}`;
   }
 
   /** The Go field set of `signed` with `targets` left empty (members in canonical order). */
