@@ -8,7 +8,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { isNotaryHsmError } from '../../src/errors';
-import { parseJsonKeeping, type KeptJson } from '../../src/metadata/json';
+import { parseJsonKeeping, type Defer, type KeptJson } from '../../src/metadata/json';
 import type { DaemonContext, DaemonMiddleware } from './context';
 import { HttpError } from './errors';
 
@@ -108,11 +108,12 @@ export function readLimited(req: IncomingMessage, limit: number): Promise<Buffer
  * body wrote that member's value in canonical form (parseJsonKeeping).
  * throws: BODY_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE, BAD_JSON
  */
-export async function readJsonBody(
+export async function readJsonBody<T = never>(
   ctx: DaemonContext,
   limit: number,
   keep?: string,
-): Promise<KeptJson> {
+  defer?: Defer<T>,
+): Promise<KeptJson<T>> {
   if (!hasBody(ctx.req)) throw new HttpError('BAD_JSON', 'this endpoint needs a JSON object body');
   if (!isJsonMediaType(ctx.req.headers['content-type'])) {
     throw new HttpError(
@@ -123,7 +124,7 @@ export async function readJsonBody(
   const bytes = await readLimited(ctx.req, limit);
   if (bytes.length === 0) throw new HttpError('BAD_JSON', 'this endpoint needs a JSON object body');
   try {
-    return parseJsonKeeping(bytes, keep, { integersOnly: true });
+    return parseJsonKeeping(bytes, keep, { integersOnly: true, ...(defer ? { defer } : {}) });
   } catch (err) {
     if (isNotaryHsmError(err)) {
       throw new HttpError('BAD_JSON', `the body is not acceptable JSON: ${err.message}`, {

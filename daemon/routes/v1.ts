@@ -10,6 +10,7 @@ import type { PeerCertificate } from '../../src/policy/clients';
 import type Router from '@koa/router';
 import type { z } from 'zod';
 import type { Client, DaemonServices, SignRequest } from '../../src/signing/types';
+import { DEFER_TARGETS } from '../../src/metadata/targets';
 import { readJsonBody } from '../http/body';
 import type { DaemonContext, DaemonState } from '../http/context';
 import { TurnQueue } from '../http/turns';
@@ -69,19 +70,24 @@ export function registerV1Routes(router: Router<DaemonState>, deps: V1Deps): voi
   };
   /**
    * A signing request's body checked against `schema`, with the bytes of its `signed` member
-   * when the body wrote it canonically (the guard then signs those instead of encoding it).
+   * when the body wrote it canonically (the guard then signs those instead of encoding it),
+   * and then a targets role's targets as read from that text (never parsed as objects).
    */
   const signBody = <S extends z.ZodType<object>>(
     ctx: DaemonContext,
     client: Client,
     endpoint: SignRequest['endpoint'],
     schema: S,
-  ): Promise<z.output<S> & { signedBytes?: Buffer }> =>
+  ): Promise<z.output<S> & Pick<SignRequest, 'signedBytes' | 'signedTargets'>> =>
     checked(ctx, client, endpoint, async () => {
-      const { value, kept } = await readJsonBody(ctx, deps.bodyBytes, 'signed');
+      const defer = endpoint === 'sign/root' ? undefined : DEFER_TARGETS;
+      const { value, kept, deferred } = await readJsonBody(ctx, deps.bodyBytes, 'signed', defer);
       validate(emptyQuery, ctx.query, 'query');
       const b = validate(schema, value);
-      return kept === undefined ? b : { ...b, signedBytes: kept };
+      if (kept === undefined) return b;
+      return deferred === undefined
+        ? { ...b, signedBytes: kept }
+        : { ...b, signedBytes: kept, signedTargets: deferred };
     });
 
   /**

@@ -1,7 +1,9 @@
 /**
  * The tags of `add --from-file`, read in one pass over the file's text and in turns of
  * the event loop, so that 10,000 lines are read while the repository's trust data is on
- * its way. A well-formed line makes its tag and its FileMeta and nothing else that lasts
+ * its way. A file with no control character or surrogate beyond its line breaks (one test
+ * of the whole text) holds no tag Go cannot write; only another file's tags are checked
+ * one by one. A well-formed line makes its tag and its FileMeta and nothing else that lasts
  * (no line string, no spec object, no match array): its size is read digit by digit, its
  * digest checked by one sticky test and re-encoded through one scratch buffer
  * (FileMeta.sha256Hex), and it is added to the tags at once, so that each turn leaves
@@ -29,12 +31,20 @@ const NINE = 0x39;
 
 /** 64 lowercase hex digits where lastIndex says (sticky: no search, no match object). */
 const LOWER_HEX_64 = /[0-9a-f]{64}/y;
+/**
+ * A character no tag may hold (a control character, a surrogate) other than the line
+ * breaks `\n` and `\r\n`: a file without any holds only tags canonical JSON can write.
+ */
+// eslint-disable-next-line no-control-regex -- exactly the characters to find
+const SUSPECT = /[\u0000-\u0009\u000b\u000c\u000e-\u001f\ud800-\udfff]|\r(?!\n)/;
 
 export class TagFile {
   /** Where the next line starts; past the end once every line is read. */
   private pos = 0;
   /** The number of the last line read. */
   private line = 0;
+  /** No line holds a character a tag may not (SUSPECT): no tag need be checked alone. */
+  private readonly plain: boolean;
 
   /**
    * `text`: the file decoded (fileText); `file`: its name as given, for messages; `into`:
@@ -44,7 +54,9 @@ export class TagFile {
     private readonly text: string,
     private readonly file: string,
     private readonly into: Map<string, FileMeta>,
-  ) {}
+  ) {
+    this.plain = !SUSPECT.test(text);
+  }
 
   /**
    * The file `path` read and decoded (nothing parsed yet), its tags to go `into`.
@@ -125,7 +137,7 @@ export class TagFile {
     LOWER_HEX_64.lastIndex = hex;
     if (!LOWER_HEX_64.test(text)) return false;
     const tag = text.slice(start, mark);
-    if (targetNameProblem(tag) !== undefined) return false;
+    if (tag === '' || (!this.plain && targetNameProblem(tag) !== undefined)) return false;
     this.keep(tag, text.slice(hex, colon), size);
     return true;
   }

@@ -17,6 +17,18 @@ export const SUPPORTED_HASHES = ['sha256', 'sha512'] as const;
 const SHA256_B64 = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/;
 const SHA512_B64 = /^[A-Za-z0-9+/]{85}[AQgw]==$/;
 
+/**
+ * The canonical text of a target in the common shape with sha256 (and sha512 beside it),
+ * as a regular expression's source: `{"hashes":{"sha256":…},"length":N}` with digests in
+ * canonical base64 and a length of at most 15 digits (a safe integer).
+ */
+export const COMMON_TEXT =
+  '\\{"hashes":\\{"sha256":"[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]="(?:,"sha512":"[A-Za-z0-9+/]{85}[AQgw]==")?\\},"length":(?:0|[1-9][0-9]{0,14})\\}';
+const COMMON_WHOLE = new RegExp(`^${COMMON_TEXT}$`);
+/** Where a common text's digests start: `{"hashes":{"sha256":"` and, after it, `","sha512":"`. */
+const SHA256_AT = 21;
+const SHA512_AT = SHA256_AT + 44 + 12;
+
 function isDigestList(
   hashes: ReadonlyMap<string, Buffer> | readonly string[],
 ): hashes is readonly string[] {
@@ -97,6 +109,21 @@ export class FileMeta {
     }
     const meta = new FileMeta(length, ['sha256', HEX_SCRATCH.toString('base64')]);
     meta.common = lengthIsCommon(length);
+    return meta;
+  }
+
+  /** The target a COMMON_TEXT spells, or undefined for any other text. */
+  static fromCommonText(text: string): FileMeta | undefined {
+    if (!COMMON_WHOLE.test(text)) return undefined;
+    const sha256 = text.slice(SHA256_AT, SHA256_AT + 44);
+    const length = Number(text.slice(text.lastIndexOf(':') + 1, -1));
+    const meta = new FileMeta(
+      length,
+      text.charCodeAt(SHA256_AT + 45) === 0x2c
+        ? ['sha256', sha256, 'sha512', text.slice(SHA512_AT, SHA512_AT + 88)]
+        : ['sha256', sha256],
+    );
+    meta.common = true;
     return meta;
   }
 
@@ -223,6 +250,10 @@ export class FileMeta {
 
   /** canonicalJson(this.toJson()), written directly for a target without custom data. */
   canonicalText(): string {
+    if (this.common === true && this.encoded.length === 2 && this.encoded[0] === 'sha256') {
+      // Checked canonical already: nothing to escape, a safe integer.
+      return `{"hashes":{"sha256":"${this.encoded[1] as string}"},"length":${this.length}}`;
+    }
     if (this.custom !== undefined || (this.encoded.length !== 2 && this.encoded.length !== 4)) {
       return canonicalJson(this.toJson());
     }

@@ -13,6 +13,26 @@ const NON_ASCII = /[^\u0000-\u007f]/;
 export type Span = [start: number, end: number] & { ascii: boolean };
 
 /**
+ * One member of the kept value read from its own text by its own reader, not by
+ * JSON.parse: a large object the caller would only turn back into text (json.ts).
+ */
+export interface Defer<T> {
+  /** The member's name, directly inside the kept value; its value an object. */
+  readonly member: string;
+  /**
+   * What the member's canonical text reads as, or undefined when this reader cannot read
+   * it (JSON.parse then reads the whole text). It must refuse any text that is not JSON.
+   */
+  readonly read: (text: string) => T | undefined;
+}
+
+/** A deferred member as read, and the empty object the parsed value holds in its place. */
+export interface Deferred<T> {
+  readonly holder: JsonObject;
+  readonly value: T;
+}
+
+/**
  * The common case at native speed: one pass over the text, allocating nothing (but two
  * small arrays when a member is kept), finds
  * whatever JSON.parse would accept and this reader refuses (any `\\u` escape, a
@@ -28,11 +48,12 @@ export type Span = [start: number, end: number] & { ascii: boolean };
  * strictly increasing order, which also means no duplicates there. JSON.stringify and
  * the canonical encoder write exactly such a text for the value JSON.parse makes of it.
  */
-export function nativeParse(
+export function nativeParse<T = never>(
   text: string,
   integersOnly: boolean,
   keep: string | undefined,
-): { value: JsonValue; span: Span | undefined } | undefined {
+  defer?: Defer<T>,
+): { value: JsonValue; span: Span | undefined; deferred?: Deferred<T> } | undefined {
   // A surrogate is refused by the strict reader (a lone one is not UTF-8; a pair is read
   // there too); outside a string any is invalid JSON anyway.
   if (SURROGATE.test(text)) return undefined;
@@ -52,6 +73,10 @@ export function nativeParse(
   let canonical = true;
   let keptMembers = 0;
   let digits = 0;
+  // The deferred member's value: 0 not seen, 1 inside it, 2 after it; where it lies.
+  let inner = 0;
+  let innerStart = 0;
+  let innerEnd = 0;
   // The previous member name of the object open at each depth inside the kept value.
   const prevStart = keep === undefined ? undefined : new Int32Array(MAX_JSON_DEPTH + 2);
   const prevEnd = keep === undefined ? undefined : new Int32Array(MAX_JSON_DEPTH + 2);
@@ -87,6 +112,17 @@ export function nativeParse(
       members++;
       if (state === 1) {
         keptMembers++;
+        if (
+          depth === 2 &&
+          inner === 0 &&
+          defer !== undefined &&
+          text.charCodeAt(p + 1) === 0x7b &&
+          !strEscaped &&
+          isName(text, strStart, strEnd, defer.member)
+        ) {
+          inner = 1;
+          innerStart = p + 1;
+        }
         if (strEscaped) canonical = false;
         else if (canonical && prevStart && prevEnd) {
           const s = prevStart[depth] as number;
@@ -112,6 +148,10 @@ export function nativeParse(
       if (prevStart) prevStart[depth] = -1;
     } else if (c === 0x7d || c === 0x5d) {
       depth--;
+      if (inner === 1 && depth === 2) {
+        inner = 2;
+        innerEnd = p + 1;
+      }
       if (state === 1 && depth === 0) {
         state = 2;
         end = p;
@@ -135,9 +175,16 @@ export function nativeParse(
       if (state === 1) canonical = false;
     }
   }
+  // The deferred member's canonical text, read by its reader; an empty object in its place.
+  let read: T | undefined;
+  if (inner === 2 && state === 2 && canonical && defer !== undefined) {
+    read = defer.read(text.slice(innerStart, innerEnd));
+  }
   let value: JsonValue;
   try {
-    value = JSON.parse(text) as JsonValue;
+    value = JSON.parse(
+      read === undefined ? text : text.slice(0, innerStart) + '{}' + text.slice(innerEnd),
+    ) as JsonValue;
   } catch {
     return undefined;
   }
@@ -146,7 +193,9 @@ export function nativeParse(
     if (countMembersBeside(value, keep as string) !== members - keptMembers) return undefined;
     const span = [start, end] as Span;
     span.ascii = ascii;
-    return { value, span };
+    if (read === undefined) return { value, span };
+    const holder = (value[keep as string] as JsonObject)[(defer as Defer<T>).member] as JsonObject;
+    return { value, span, deferred: { holder, value: read } };
   }
   return countMembers(value) === members ? { value, span: undefined } : undefined;
 }

@@ -10,10 +10,11 @@
  */
 import { isAscii } from 'node:buffer';
 import { NotaryHsmError } from '../errors';
-import { nativeParse } from './json-scan';
+import { nativeParse, type Defer, type Deferred } from './json-scan';
 import { parseStrict } from './json-strict';
 import type { JsonValue } from './json-value';
 
+export type { Defer, Deferred } from './json-scan';
 export {
   isJsonObject,
   jsonEqual,
@@ -56,7 +57,7 @@ export function parseJson(input: string | Uint8Array, options: ParseJsonOptions 
 }
 
 /** A parsed document, and the canonical bytes of the member asked for when it has them. */
-export interface KeptJson {
+export interface KeptJson<T = never> {
   readonly value: JsonValue;
   /**
    * The UTF-8 bytes of the top-level member's value exactly as the input wrote it (a view
@@ -66,6 +67,12 @@ export interface KeptJson {
    * when it is not, or when the member is missing, so the caller encodes the value itself.
    */
   readonly kept: Buffer | undefined;
+  /**
+   * The member `defer` names, read from its canonical text by defer's reader (only when the
+   * kept member is canonical and the reader accepts it); `value` then holds an empty object
+   * in its place, `holder`.
+   */
+  readonly deferred?: Deferred<T>;
 }
 
 /**
@@ -73,16 +80,16 @@ export interface KeptJson {
  * `signed` object need not be encoded again for its signatures.
  * throws: JSON_INVALID (syntax, encoding), JSON_DUPLICATE_KEY, JSON_TOO_DEEP
  */
-export function parseJsonKeeping(
+export function parseJsonKeeping<T = never>(
   input: string | Uint8Array,
   keep: string | undefined,
-  options: ParseJsonOptions = {},
-): KeptJson {
+  options: ParseJsonOptions & { defer?: Defer<T> } = {},
+): KeptJson<T> {
   const text = typeof input === 'string' ? input : decodeUtf8(input);
   const integersOnly = options.integersOnly === true;
-  const fast = nativeParse(text, integersOnly, keep);
+  const fast = nativeParse(text, integersOnly, keep, options.defer);
   if (fast !== undefined) {
-    const { value, span } = fast;
+    const { value, span, deferred } = fast;
     if (span === undefined) return { value, kept: undefined };
     const [start, end] = span;
     // Offsets are UTF-16 units; for ASCII text they are the input's byte offsets too.
@@ -90,7 +97,7 @@ export function parseJsonKeeping(
       typeof input !== 'string' && span.ascii
         ? Buffer.from(input.buffer, input.byteOffset + start, end - start)
         : Buffer.from(text.slice(start, end), 'utf8');
-    return { value, kept };
+    return deferred === undefined ? { value, kept } : { value, kept, deferred };
   }
   return { value: parseStrict(text, integersOnly), kept: undefined };
 }

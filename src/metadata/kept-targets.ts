@@ -1,34 +1,60 @@
 /**
- * The targets of a parsed file kept as the JSON members JSON.parse made of them, when that
- * object is exactly what the model would write: no model per target until one is asked
- * for (a targets file of 10,000 is read, checked, changed and written back without
- * building 10,000 FileMeta), and its canonical text is JSON.stringify's.
+ * The targets of a file kept as their canonical text, one member `"name":{…}` each, when
+ * every target is in FileMeta's common shape: no FileMeta per target until one is asked
+ * for, and no object per target at all when the text comes straight from the file (a
+ * targets file of 10,000 is read, checked, changed and written back as text).
  *
- * KeptTargets.of accepts members only when JSON.stringify writes them canonically and
- * FileMeta.fromJson would accept each as it is:
- * - every name a string the canonical encoder writes as JSON.stringify does (no control
- *   character, no lone surrogate: one test of all of them when none holds either kind of
- *   character at all), in strictly increasing code point order;
- * - no name an array index ("0", "42"…: V8 lists those first, whatever the order they
- *   came in) and none `__proto__` (setting it changes a prototype, not a member);
- * - every value in FileMeta's common shape with its members in canonical order
- *   (FileMeta.isCanonicalCommon).
- * Anything else is held as a map of FileMeta, as before (Targets).
+ * Two ways in, both refusing (undefined: the caller models each target instead) anything
+ * but the common shape written canonically, names in strictly increasing code point order
+ * and none that canonical JSON cannot carry:
+ * - KeptTargets.fromText: the canonical text of a targets object, as the JSON reader
+ *   hands it over unparsed (json.ts `defer`), each member matched by one sticky test;
+ * - KeptTargets.of: a targets object JSON.parse made, each member written again.
  *
- * The members object is never changed: a change makes a new one.
+ * A change makes new kept targets (`with`); the members of these are never changed.
  */
 import { allPlain, compareUtf8, inCanonicalOrder, isRepresentable } from './canonical';
-import { FileMeta } from './file-meta';
-import type { JsonObject } from './json';
+import { COMMON_TEXT, FileMeta } from './file-meta';
+import type { JsonObject, JsonValue } from './json';
 
-/** A name V8 orders as an array index (a canonical decimal below 2^32 − 1). */
-const INDEX = /^(?:0|[1-9][0-9]{0,9})$/;
+/**
+ * One member of a targets object whose name needs no escape: where lastIndex says, ending
+ * in the `,` or `}` after it (sticky: no search, no match object).
+ */
+const MEMBER = new RegExp(`"[^"\\\\\\u0000-\\u001f]*":${COMMON_TEXT}[,}]`, 'y');
+const SURROGATE = /[\ud800-\udfff]/;
+/** Characters JSON.stringify escapes in a representable name. */
+const ESCAPED = /["\\]/;
 
-/** Neither `__proto__` nor an array index (representable is checked apart, in bulk). */
-function keepable(name: string): boolean {
-  const c = name.charCodeAt(0);
-  const digit = c >= 0x30 && c <= 0x39;
-  return name !== '__proto__' && !(digit && INDEX.test(name) && Number(name) < 4294967295);
+/** The text of a targets object written member by member, and where each member starts. */
+class Joined {
+  private readonly pieces: string[] = [];
+  private readonly starts: number[] = [];
+  /** Where the next member starts (after the `{`, then after each `,`). */
+  private at = 1;
+
+  /** One member's text. */
+  member(text: string): void {
+    this.starts.push(this.at);
+    this.pieces.push(text);
+    this.at += text.length + 1;
+  }
+
+  /** Members `from` to `to` (exclusive) of another text, where `starts` says. */
+  run(whole: string, starts: ArrayLike<number>, from: number, to: number): void {
+    const first = starts[from] as number;
+    const end = (starts[to] as number) - 1;
+    for (let k = from; k < to; k++) this.starts.push(this.at + (starts[k] as number) - first);
+    this.pieces.push(whole.slice(first, end));
+    this.at += end - first + 1;
+  }
+
+  /** The whole text, and where each member starts in it (then its length). */
+  done(): { whole: string; starts: number[] } {
+    const whole = `{${this.pieces.join(',')}}`;
+    this.starts.push(whole.length);
+    return { whole, starts: this.starts };
+  }
 }
 
 /** Every name representable: all plain (one test), or each checked. */
@@ -36,93 +62,187 @@ function representable(names: readonly string[]): boolean {
   return allPlain(names) || names.every(isRepresentable);
 }
 
-export class KeptTargets {
-  /** The members, in canonical order; never changed. */
-  readonly members: JsonObject;
-  /** Their names, in the same order. */
-  readonly names: readonly string[];
+/** A representable name as canonical JSON writes it. */
+function quoted(name: string): string {
+  return ESCAPED.test(name) ? JSON.stringify(name) : `"${name}"`;
+}
 
-  private constructor(members: JsonObject, names: readonly string[]) {
-    this.members = members;
+export class KeptTargets {
+  /** The names, in canonical order. */
+  readonly names: readonly string[];
+  /** The canonical text of the targets object. */
+  private readonly whole: string;
+  /**
+   * Where each target's member `"name":{…}` starts in `whole`, and then whole's length:
+   * member i ends one before starts[i + 1] (at its `,` or the closing `}`).
+   */
+  private readonly starts: ArrayLike<number>;
+  /** No name holds a surrogate: UTF-16 order is code point order. */
+  private readonly plain: boolean;
+
+  private constructor(
+    names: readonly string[],
+    whole: string,
+    starts: ArrayLike<number>,
+    plain: boolean,
+  ) {
     this.names = names;
+    this.whole = whole;
+    this.starts = starts;
+    this.plain = plain;
   }
 
-  /** `members` kept as they are, or undefined when they must be modelled (see the file comment). */
-  static of(members: JsonObject): KeptTargets | undefined {
-    const names = Object.keys(members);
+  /**
+   * The canonical text of a targets object kept as it is, or undefined (see the file
+   * comment). Only text that is JSON is ever accepted: json.ts leaves it unparsed.
+   */
+  static fromText(text: string): KeptTargets | undefined {
+    const last = text.length - 1;
+    if (text.charCodeAt(0) !== 0x7b || text.charCodeAt(last) !== 0x7d) return undefined;
+    const names: string[] = [];
+    const starts: number[] = [];
+    let p = 1;
+    if (last > 1) {
+      while (p <= last) {
+        MEMBER.lastIndex = p;
+        if (!MEMBER.test(text)) return undefined;
+        const end = MEMBER.lastIndex;
+        // The member ends the object exactly where the text ends, or another follows.
+        if ((end - 1 === last) !== (text.charCodeAt(end - 1) === 0x7d)) return undefined;
+        names.push(text.slice(p + 1, text.indexOf('"', p + 1)));
+        starts.push(p);
+        p = end;
+      }
+    }
     if (!inCanonicalOrder(names) || !representable(names)) return undefined;
+    starts.push(text.length);
+    return new KeptTargets(names, text, starts, !SURROGATE.test(text));
+  }
+
+  /** A parsed targets object kept as text, or undefined (see the file comment). */
+  static of(targets: JsonObject): KeptTargets | undefined {
+    const names = Object.keys(targets);
+    if (!inCanonicalOrder(names) || !representable(names)) return undefined;
+    const text = new Joined();
     for (let i = 0; i < names.length; i++) {
       const name = names[i] as string;
-      if (!keepable(name) || !FileMeta.isCanonicalCommon(members[name])) return undefined;
+      const value = targets[name];
+      if (!FileMeta.isCanonicalCommon(value)) return undefined;
+      text.member(`${quoted(name)}:${JSON.stringify(value)}`);
     }
-    return new KeptTargets(members, names);
+    const { whole, starts } = text.done();
+    return new KeptTargets(names, whole, starts, !names.some((n) => SURROGATE.test(n)));
+  }
+
+  /** Where `name` is in names, or −1. */
+  private indexOf(name: string): number {
+    const { names } = this;
+    const plain = this.plain && !SURROGATE.test(name);
+    let lo = 0;
+    let hi = names.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const other = names[mid] as string;
+      if (other === name) return mid;
+      const below = plain ? other < name : compareUtf8(other, name) < 0;
+      if (below) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return -1;
   }
 
   /** Whether a target of this name is listed. */
   has(name: string): boolean {
-    return Object.prototype.hasOwnProperty.call(this.members, name);
+    return this.indexOf(name) >= 0;
   }
 
   /** The canonical text of the targets object. */
   text(): string {
-    return JSON.stringify(this.members);
+    return this.whole;
   }
 
-  /** The FileMeta of one listed target (`path`: the targets object's JSON pointer). */
-  meta(name: string, path: string): FileMeta {
-    return FileMeta.fromJson(this.members[name], path, name);
+  /** The text of member i, `"name":{…}`. */
+  private member(i: number): string {
+    return this.whole.slice(this.starts[i], (this.starts[i + 1] as number) - 1);
+  }
+
+  /** The FileMeta of the target of this name, if listed (`path`: the targets object's JSON pointer). */
+  meta(name: string, path: string): FileMeta | undefined {
+    const i = this.indexOf(name);
+    return i < 0 ? undefined : this.metaAt(i, path);
+  }
+
+  private metaAt(i: number, path: string): FileMeta {
+    const name = this.names[i] as string;
+    const value = this.member(i).slice(quoted(name).length + 1);
+    return (
+      FileMeta.fromCommonText(value) ??
+      FileMeta.fromJson(JSON.parse(value) as JsonValue, path, name)
+    );
   }
 
   /** A map of FileMeta, in canonical order (what a caller asking for targets gets). */
   toMap(path: string): Map<string, FileMeta> {
     const map = new Map<string, FileMeta>();
     for (let i = 0; i < this.names.length; i++) {
-      const name = this.names[i] as string;
-      map.set(name, this.meta(name, path));
+      map.set(this.names[i] as string, this.metaAt(i, path));
     }
     return map;
   }
 
   /**
    * These targets with `add` set and `remove` (names) taken out, kept alike; undefined when
-   * an added target or name is not one KeptTargets.of would keep.
+   * an added target or name is not one these could keep.
    */
   with(
     add: ReadonlyMap<string, FileMeta> | undefined,
     remove: readonly string[],
   ): KeptTargets | undefined {
-    const fresh: string[] = [];
-    let ok = true;
+    const added: string[] = [];
+    let common = true;
     add?.forEach((meta, name) => {
-      if (!ok) return;
-      if (!meta.isCommon() || !keepable(name)) ok = false;
-      else if (!this.has(name)) fresh.push(name);
+      common &&= meta.isCommon();
+      added.push(name);
     });
-    if (!ok || (add !== undefined && !representable([...add.keys()]))) return undefined;
-    const removed = new Set(remove.filter((n) => this.has(n) && add?.has(n) !== true));
-    // Both lists are sorted: merged into a new object built in canonical order (a fresh
-    // object filled in order is cheaper than a copy of a large one changed in place).
-    fresh.sort(compareUtf8);
+    if (!common || !representable(added)) return undefined;
+    const plain = this.plain && !added.some((n) => SURROGATE.test(n));
+    const before = plain
+      ? (a: string, b: string): boolean => a < b
+      : (a: string, b: string): boolean => compareUtf8(a, b) < 0;
+    if (!inCanonicalOrder(added)) added.sort(plain ? undefined : compareUtf8);
+    const removed = new Set(remove);
     const names: string[] = [];
-    const members: JsonObject = {};
-    const put = (name: string, meta: FileMeta | undefined): void => {
-      names.push(name);
-      members[name] = meta === undefined ? (this.members[name] as JsonObject) : meta.toJson();
+    const text = new Joined();
+    // Kept members between two changes are copied as one run of text.
+    let run = 0;
+    const flush = (to: number): void => {
+      if (to > run) text.run(this.whole, this.starts, run, to);
+      run = to;
     };
+    const put = (name: string): void => {
+      names.push(name);
+      text.member(`${quoted(name)}:${(add?.get(name) as FileMeta).canonicalText()}`);
+    };
+    // Both lists are sorted: merged in one pass; a target added again replaces the kept one.
     let j = 0;
     for (let i = 0; i < this.names.length; i++) {
       const name = this.names[i] as string;
-      while (j < fresh.length && compareUtf8(fresh[j] as string, name) < 0) {
-        const f = fresh[j++] as string;
-        put(f, add?.get(f));
+      if (j < added.length && before(added[j] as string, name)) {
+        flush(i);
+        while (j < added.length && before(added[j] as string, name)) put(added[j++] as string);
       }
-      if (removed.size > 0 && removed.has(name)) continue;
-      put(name, add?.get(name));
+      const replaced = j < added.length && added[j] === name;
+      if (replaced || (removed.size > 0 && removed.has(name))) {
+        flush(i);
+        run = i + 1;
+        if (replaced) put(added[j++] as string);
+        continue;
+      }
+      names.push(name);
     }
-    while (j < fresh.length) {
-      const f = fresh[j++] as string;
-      put(f, add?.get(f));
-    }
-    return new KeptTargets(members, names);
+    flush(this.names.length);
+    while (j < added.length) put(added[j++] as string);
+    const { whole, starts } = text.done();
+    return new KeptTargets(names, whole, starts, plain);
   }
 }

@@ -17,11 +17,18 @@ import {
   fieldValue,
 } from './fields';
 import { envelopeOfCanonical, type WireSignature } from './go-json';
-import { isJsonObject, parseJsonKeeping, type JsonObject, type JsonValue } from './json';
+import {
+  isJsonObject,
+  parseJsonKeeping,
+  type Deferred,
+  type JsonObject,
+  type JsonValue,
+} from './json';
+import type { KeptTargets } from './kept-targets';
 import { Root } from './root';
 import { isTargetsRole } from './roles';
 import { Snapshot, Timestamp } from './snapshot';
-import { Targets } from './targets';
+import { DEFER_TARGETS, Targets } from './targets';
 
 /** One signature of a file. */
 export interface Signature {
@@ -83,23 +90,31 @@ function readSignature(v: JsonValue, path: string): Signature {
  * it; json.ts checks), so the message need not be encoded again.
  * throws: JSON_* (also for a number with a fraction or exponent), FIELD_*, BASE64_INVALID
  */
-export function parseEnvelope(bytes: Uint8Array): {
+export function parseEnvelope(
+  bytes: Uint8Array,
+  deferTargets = false,
+): {
   signed: JsonObject;
   signatures: Signature[];
   canonical: Buffer | undefined;
+  /** With deferTargets: the targets as read from their text, when they were (targets.ts). */
+  targets?: Deferred<KeptTargets>;
 } {
-  const { value, kept } = parseJsonKeeping(bytes, 'signed', { integersOnly: true });
+  const { value, kept, deferred } = parseJsonKeeping(bytes, 'signed', {
+    integersOnly: true,
+    ...(deferTargets ? { defer: DEFER_TARGETS } : {}),
+  });
   const o = asObject(value, '', ['signed', 'signatures']);
   const signed = o.signed;
   if (!isJsonObject(signed)) fieldType('/signed', 'an object', signed);
   const signatures = asArray(o.signatures, '/signatures').map((s, i) =>
     readSignature(s, at('/signatures', i)),
   );
-  return { signed, signatures, canonical: kept };
+  return { signed, signatures, canonical: kept, ...(deferred ? { targets: deferred } : {}) };
 }
 
-/** The typed model of `role`'s `signed` object. */
-function modelFor(role: string, signed: JsonValue): RoleModel {
+/** The typed model of `role`'s `signed` object (`targets`: as parseEnvelope deferred them). */
+function modelFor(role: string, signed: JsonValue, targets?: Deferred<KeptTargets>): RoleModel {
   switch (role) {
     case 'root':
       return Root.fromJson(signed);
@@ -108,7 +123,7 @@ function modelFor(role: string, signed: JsonValue): RoleModel {
     case 'timestamp':
       return Timestamp.fromJson(signed);
     default:
-      if (isTargetsRole(role)) return Targets.fromJson(signed, role);
+      if (isTargetsRole(role)) return Targets.fromJson(signed, role, '/signed', targets);
       throw new NotaryHsmError('ROLE_NAME_INVALID', `${JSON.stringify(role)} is not a Notary role`);
   }
 }
@@ -156,10 +171,10 @@ export function parseMetadata(
   try {
     // The file's own copy (unless the caller gives it up); the message may be a view of it.
     const own = opts.owned === true && Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes);
-    const { signed, signatures, canonical } = parseEnvelope(own);
+    const { signed, signatures, canonical, targets } = parseEnvelope(own, isTargetsRole(role));
     return {
       role,
-      signed: modelFor(role, signed),
+      signed: modelFor(role, signed, targets),
       signatures,
       message: canonical ?? canonicalBytes(signed),
       bytes: own,

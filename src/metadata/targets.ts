@@ -22,7 +22,15 @@ import { keysJson, readCommon, readRoleKeys, roleKeysJson, type RoleKeys } from 
 import { asArray, asMembers, asObject, asString, asStringArray, at, fieldValue } from './fields';
 import { FileMeta } from './file-meta';
 import { KeptTargets } from './kept-targets';
-import { isJsonObject, jsonEqual, setMember, type JsonObject, type JsonValue } from './json';
+import {
+  isJsonObject,
+  jsonEqual,
+  setMember,
+  type Defer,
+  type Deferred,
+  type JsonObject,
+  type JsonValue,
+} from './json';
 import type { TufKey } from './keys';
 import { readKeyMap } from './root';
 import { isTargetsRole, parentRole } from './roles';
@@ -80,11 +88,25 @@ export function checkTargetName(name: string): string {
   return name;
 }
 
+/**
+ * How the JSON reader hands a `signed` object's targets over unparsed (json.ts `defer`):
+ * as kept targets read from their canonical text, for Targets.fromJson.
+ */
+export const DEFER_TARGETS: Defer<KeptTargets> = {
+  member: 'targets',
+  read: (text) => KeptTargets.fromText(text),
+};
+
 export class Targets {
   readonly expires: GoTime;
   readonly version: number;
-  /** Set when the targets are a parsed file's members kept as they are. */
+  /** Set when the targets are kept as their text (kept-targets.ts). */
   private readonly kept: KeptTargets | undefined;
+  /**
+   * The parsed targets object the kept targets were read from (JSON.parse's, or the empty
+   * object the JSON reader left in place of their text): a value holding it holds them.
+   */
+  private readFrom: JsonObject | undefined;
   private map: ReadonlyMap<string, FileMeta> | undefined;
   readonly delegationKeys: ReadonlyMap<string, TufKey>;
   readonly delegationRoles: readonly DelegatedRole[];
@@ -105,10 +127,16 @@ export class Targets {
   }
 
   /**
-   * Parses the `signed` object of role `role` (`targets` or `targets/…`).
+   * Parses the `signed` object of role `role` (`targets` or `targets/…`); `deferred`: its
+   * targets as the JSON reader read them from their text (DEFER_TARGETS), when it did.
    * throws: TYPE_MISMATCH, FIELD_*, KEY_ID_MISMATCH, ROLE_NAME_INVALID, EXPIRES_INVALID
    */
-  static fromJson(v: JsonValue, role: string, path = '/signed'): Targets {
+  static fromJson(
+    v: JsonValue,
+    role: string,
+    path = '/signed',
+    deferred?: Deferred<KeptTargets>,
+  ): Targets {
     if (!isTargetsRole(role)) {
       throw new NotaryHsmError(
         'ROLE_NAME_INVALID',
@@ -119,7 +147,8 @@ export class Targets {
     const common = readCommon(o, path, 'Targets');
     const tPath = at(path, 'targets');
     const members = asMembers(o.targets, tPath);
-    let targets: Map<string, FileMeta> | KeptTargets | undefined = KeptTargets.of(members);
+    let targets: Map<string, FileMeta> | KeptTargets | undefined =
+      deferred?.holder === members ? deferred.value : KeptTargets.of(members);
     if (targets === undefined) {
       targets = new Map<string, FileMeta>();
       const names = Object.keys(members);
@@ -143,7 +172,9 @@ export class Targets {
         fieldValue(at(at(dPath, 'roles'), i), `role ${r.name} is delegated twice`);
       seen.add(r.name);
     });
-    return new Targets({ ...common, targets, delegationKeys, delegationRoles });
+    const model = new Targets({ ...common, targets, delegationKeys, delegationRoles });
+    if (model.kept) model.readFrom = members;
+    return model;
   }
 
   /** The targets by name (a kept file's are modelled on first use). */
@@ -165,7 +196,7 @@ export class Targets {
   /** The target of this name, if listed (one target: the others stay unmodelled). */
   target(name: string): FileMeta | undefined {
     if (this.map !== undefined || this.kept === undefined) return this.targets.get(name);
-    return this.kept.has(name) ? this.kept.meta(name, '/signed/targets') : undefined;
+    return this.kept.meta(name, '/signed/targets');
   }
 
   /** Whether a target of this name is listed. */
@@ -195,10 +226,9 @@ export class Targets {
 
   /** The Go field set of `signed`. */
   toJson(): JsonObject {
-    const targets: JsonObject = {};
-    // A copy: the kept members are never changed, whatever a caller does with this value.
-    if (this.kept) Object.assign(targets, JSON.parse(this.kept.text()) as JsonObject);
-    else this.targets.forEach((meta, name) => setMember(targets, name, meta.toJson()));
+    // Kept targets: their text parsed (JSON.parse defines a `__proto__` member as its own).
+    const targets = this.kept ? (JSON.parse(this.kept.text()) as JsonObject) : {};
+    if (!this.kept) this.targets.forEach((meta, name) => setMember(targets, name, meta.toJson()));
     return { ...this.toJsonWithout(), targets };
   }
 
@@ -253,8 +283,8 @@ export class Targets {
     const others = this.toJsonWithout();
     delete others.targets;
     if (!jsonEqual(others, rest)) return false;
-    // Kept members are what the model writes (KeptTargets.of checked them).
-    if (this.kept?.members === targets) return true;
+    // Kept targets read from this very object (or its text) are what the model writes.
+    if (this.kept !== undefined && this.readFrom === targets) return true;
     if (Object.keys(targets).length !== this.targetCount) return false;
     // forEach rather than `for…of` over entries (an array each, 10,000 in a large request).
     let same = true;

@@ -25,7 +25,7 @@ import { checkDelegationRole } from '../metadata/roles';
 import { Targets } from '../metadata/targets';
 import type { GoTime } from '../metadata/time';
 import type { SignRequest } from '../signing/types';
-import { checkGun, matchingTargetPattern, quote } from './patterns';
+import { allTargetsMatch, checkGun, matchingTargetPattern, quote } from './patterns';
 
 /** The kinds of role a policy sets limits for. */
 export type RoleKind = 'root' | 'targets' | 'delegation';
@@ -115,7 +115,10 @@ function check(req: SignRequest, ctx: GuardContext): CheckedRequest {
       );
     }
   }
-  const model = kind === 'root' ? Root.fromJson(signed) : Targets.fromJson(signed, req.role);
+  const model =
+    kind === 'root'
+      ? Root.fromJson(signed)
+      : Targets.fromJson(signed, req.role, '/signed', req.signedTargets);
   // The bytes signed are the canonical bytes of what the model writes. The same JSON
   // value (members in any order) has the same canonical bytes, so when the model writes
   // back exactly the caller's value, those are the caller's document encoded; a targets
@@ -259,6 +262,7 @@ function checkDelegation(model: Targets, role: string, allowedPaths: readonly st
       { details: { path: '/signed/delegations/roles', role, delegates: child.name } },
     );
   }
+  if (allTargetsMatch(allowedPaths)) return;
   for (const name of model.targetNames()) {
     if (matchingTargetPattern(allowedPaths, name) === undefined) {
       throw new NotaryHsmError(

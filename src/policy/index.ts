@@ -15,6 +15,7 @@ export { checkPlainJson, checkSignRequest } from './guard';
 export type { CheckedRequest, GuardContext, RoleKind, SigningPolicy } from './guard';
 export {
   MAX_GUN_LENGTH,
+  allTargetsMatch,
   anyGunMatches,
   checkGun,
   gunMatches,

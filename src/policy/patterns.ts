@@ -179,6 +179,14 @@ export function targetMatches(pattern: string, name: string): boolean {
   return reach[n] === 1;
 }
 
+/**
+ * Whether `patterns` match every target name, so that none need be checked: one of them
+ * is `**` (any run of characters, `/` included, or none).
+ */
+export function allTargetsMatch(patterns: readonly string[]): boolean {
+  return patterns.includes('**');
+}
+
 /** The first of `patterns` that matches `name`, or undefined. */
 export function matchingTargetPattern(
   patterns: readonly string[],

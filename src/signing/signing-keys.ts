@@ -15,7 +15,13 @@ import type { Config, ResolvedKey } from '../config/load';
 import { TufKey } from '../metadata/keys';
 import { Root } from '../metadata/root';
 import type { Targets } from '../metadata/targets';
-import { anyGunMatches, matchingTargetPattern, quote, roleAllowed } from '../policy/patterns';
+import {
+  allTargetsMatch,
+  anyGunMatches,
+  matchingTargetPattern,
+  quote,
+  roleAllowed,
+} from '../policy/patterns';
 import { rootSignatureKeyIds } from '../policy/root-certificates';
 import type { KeySource } from '../signer/key-source';
 import type { Signer } from '../signer/signer';
@@ -77,8 +83,10 @@ export class SigningKeys {
   /** Each delegation key's own target patterns must allow every target. throws: TARGET_OUTSIDE_PATHS */
   checkPaths(keys: readonly ResolvedKey[], model: Targets): void {
     for (const k of keys) {
+      const paths = k.delegation?.paths ?? [];
+      if (allTargetsMatch(paths)) continue;
       for (const name of model.targetNames()) {
-        if (!matchingTargetPattern(k.delegation?.paths ?? [], name)) {
+        if (!matchingTargetPattern(paths, name)) {
           throw new NotaryHsmError(
             'TARGET_OUTSIDE_PATHS',
             `key ${k.name} may not sign target ${quote(name)}`,

@@ -4,7 +4,8 @@
  * what the pipeline answers, and the ports it uses (policy, state/audit, keys). The HTTP
  * layer in daemon/ only translates requests to these calls and results back.
  */
-import type { JsonValue } from '../metadata/json';
+import type { Deferred, JsonValue } from '../metadata/json';
+import type { KeptTargets } from '../metadata/kept-targets';
 import type { PeerCertificate } from '../policy/clients';
 import type { Client, Scope } from '../policy/scope';
 
@@ -27,6 +28,11 @@ export interface SignRequest {
    * `signed`, without encoding it again.
    */
   readonly signedBytes?: Buffer;
+  /**
+   * With signedBytes, for a targets role: its targets read from that text and the empty
+   * object `signed` holds in their place (json.ts `defer`, targets.ts DEFER_TARGETS).
+   */
+  readonly signedTargets?: Deferred<KeptTargets>;
   /** Names of configured keys to sign with; default: every key the client may use for the role. */
   readonly keys?: readonly string[];
   /** For tokens whose PIN comes with the request; used once, never stored or logged. */

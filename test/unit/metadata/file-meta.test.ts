@@ -108,3 +108,56 @@ describe('FileMeta.sha256Hex', () => {
     }
   });
 });
+
+describe('FileMeta.fromCommonText and the common canonical text', () => {
+  const common: [string, JsonValue][] = [
+    ['sha256', { hashes: { sha256: b64(sha256) }, length: 12 }],
+    ['sha256 and sha512', { hashes: { sha256: b64(sha256), sha512: b64(sha512) }, length: 0 }],
+    ['the longest length', { hashes: { sha256: b64(sha256) }, length: 999999999999999 }],
+  ];
+
+  it.each(common)('reads %s from its canonical text as fromJson reads its JSON', (_what, v) => {
+    const text = JSON.stringify(v);
+    const meta = FileMeta.fromCommonText(text);
+    expect(meta?.toJson()).toEqual(v);
+    expect(meta?.canonicalText()).toBe(text);
+    expect(meta?.isCommon()).toBe(true);
+    expect(meta?.equals(FileMeta.fromJson(v, '/t'))).toBe(true);
+  });
+
+  it('writes a sha256 target made from its digest in the canonical text of its JSON', () => {
+    for (let i = 0; i < 200; i++) {
+      const digest = createHash('sha256').update(`w${i}`).digest();
+      for (const meta of [
+        FileMeta.sha256Hex(digest.toString('hex'), i * 7919),
+        FileMeta.sha256(digest, i),
+      ]) {
+        expect(meta.canonicalText()).toBe(JSON.stringify(meta.toJson()));
+        expect(FileMeta.fromCommonText(meta.canonicalText())?.equals(meta)).toBe(true);
+      }
+    }
+  });
+
+  it.each([
+    ['sha512 alone', `{"hashes":{"sha512":"${b64(sha512)}"},"length":1}`],
+    [
+      'sha512 before sha256',
+      `{"hashes":{"sha512":"${b64(sha512)}","sha256":"${b64(sha256)}"},"length":1}`,
+    ],
+    ['length first', `{"length":1,"hashes":{"sha256":"${b64(sha256)}"}}`],
+    ['a leading zero', `{"hashes":{"sha256":"${b64(sha256)}"},"length":01}`],
+    ['sixteen digits', `{"hashes":{"sha256":"${b64(sha256)}"},"length":1000000000000000}`],
+    ['a negative length', `{"hashes":{"sha256":"${b64(sha256)}"},"length":-1}`],
+    ['a fraction', `{"hashes":{"sha256":"${b64(sha256)}"},"length":1.5}`],
+    ['whitespace', `{"hashes":{"sha256":"${b64(sha256)}"}, "length":1}`],
+    ['custom data', `{"custom":1,"hashes":{"sha256":"${b64(sha256)}"},"length":1}`],
+    ['a short digest', `{"hashes":{"sha256":"${b64(sha256.subarray(1))}"},"length":1}`],
+    [
+      'non-canonical padding bits',
+      `{"hashes":{"sha256":"${b64(sha256).slice(0, 42)}B="},"length":1}`,
+    ],
+    ['text after it', `{"hashes":{"sha256":"${b64(sha256)}"},"length":1},`],
+  ])('leaves %s to the JSON reader (undefined)', (_what, text) => {
+    expect(FileMeta.fromCommonText(text)).toBeUndefined();
+  });
+});

@@ -15,6 +15,7 @@ import {
   jsonEqual,
   parseJson,
   parseJsonKeeping,
+  type Defer,
   type JsonValue,
 } from '../../../src/metadata/json';
 import { parseMetadata, serialize } from '../../../src/metadata/signed';
@@ -194,5 +195,96 @@ describe('generated documents', () => {
     const parsed = parseMetadata('targets', file);
     const again = serialize(parsed.signed, parsed.signatures);
     expect(parseMetadata('targets', again).message).toEqual(parsed.message);
+  });
+});
+
+describe('a member of the kept one handed over as text (defer)', () => {
+  /** A reader that takes any JSON text (and refuses the rest, as a reader must), recording it. */
+  const recorder = (): { texts: string[]; defer: Defer<string> } => {
+    const texts: string[] = [];
+    const read = (text: string): string | undefined => {
+      try {
+        JSON.parse(text);
+      } catch {
+        return undefined;
+      }
+      texts.push(text);
+      return text;
+    };
+    return { texts, defer: { member: 'targets', read } };
+  };
+
+  it('generated documents: the text handed over is the member’s canonical text, and the rest parses as before', () => {
+    let handedOver = 0;
+    fc.assert(
+      fc.property(value, value, fc.integer({ min: 0, max: 4 }), (targets, other, how) => {
+        let signed: string;
+        try {
+          signed = render({ a: other, targets: isJsonObject(targets) ? targets : {}, z: 1 }, how);
+        } catch (err) {
+          if (isNotaryHsmError(err, 'CANONICAL_UNREPRESENTABLE')) return;
+          throw err;
+        }
+        const text = wrap(signed);
+        const { texts, defer } = recorder();
+        let got: ReturnType<typeof parseJsonKeeping<string>>;
+        try {
+          got = parseJsonKeeping(text, 'signed', { integersOnly: true, defer });
+        } catch (err) {
+          expect(isNotaryHsmError(err)).toBe(true);
+          expect(() => parseJsonKeeping(text, 'signed', { integersOnly: true })).toThrow();
+          return;
+        }
+        const plain = parseJsonKeeping(text, 'signed', { integersOnly: true });
+        expect(got.kept).toEqual(plain.kept);
+        if (got.deferred === undefined) {
+          expect(jsonEqual(got.value, plain.value)).toBe(true);
+          return;
+        }
+        handedOver++;
+        expect(got.kept).toBeDefined();
+        const whole = (plain.value as { signed: { targets: JsonValue } }).signed;
+        expect(texts).toEqual([canonicalJson(whole.targets)]);
+        expect(got.deferred.value).toBe(texts[0]);
+        // The parsed value holds an empty object in its place, and is otherwise the same.
+        const signedValue = (got.value as { signed: Record<string, JsonValue> }).signed;
+        expect(signedValue.targets).toBe(got.deferred.holder);
+        expect(got.deferred.holder).toEqual({});
+        signedValue.targets = JSON.parse(texts[0] as string) as JsonValue;
+        expect(jsonEqual(got.value, plain.value)).toBe(true);
+      }),
+      { seed: fuzzSeed('json-defer', 1206), numRuns: fuzzRuns('FUZZ_KEPT_RUNS', 1000) },
+    );
+    expect(handedOver).toBeGreaterThan(0);
+  });
+
+  it.each([
+    [
+      'brackets that close the member early',
+      '{"signed":{"targets":{"a":[}],"v":1},"signatures":[]}',
+    ],
+    ['a member cut short', '{"signed":{"targets":{"a":},"v":1},"signatures":[]}'],
+    ['a trailing comma', '{"signed":{"targets":{"a":1,},"v":1},"signatures":[]}'],
+  ])('%s: refused as without it', (_what, text) => {
+    const { texts, defer } = recorder();
+    expect(() => parseJsonKeeping(text, 'signed', { integersOnly: true, defer })).toThrowWithCode(
+      'JSON_INVALID',
+    );
+    expect(texts).toEqual([]);
+  });
+
+  it('only where the kept member is canonical, and only its own member of that name', () => {
+    for (const text of [
+      '{"signed":{"targets":{"a":1}, "v":1},"signatures":[]}',
+      '{"signed":{"x":{"targets":{"a":1}}},"signatures":[]}',
+      '{"signed":{"targets":[{"a":1}]},"signatures":[]}',
+      '{"targets":{"a":1},"signed":{}}',
+    ]) {
+      const { texts, defer } = recorder();
+      const got = parseJsonKeeping(text, 'signed', { integersOnly: true, defer });
+      expect(got.deferred).toBeUndefined();
+      expect(texts).toEqual([]);
+      expect(jsonEqual(got.value, JSON.parse(text) as JsonValue)).toBe(true);
+    }
   });
 });

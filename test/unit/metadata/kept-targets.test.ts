@@ -1,7 +1,8 @@
 /**
- * A targets file whose targets JSON.stringify writes canonically keeps them as parsed
- * (kept-targets.ts): no FileMeta per target until one is asked for, and its next version
- * written from them. Whatever the file, the model must read, write, compare and change
+ * A targets file whose targets are common and canonical keeps them as their text
+ * (kept-targets.ts), handed over by the JSON reader unparsed or written from JSON.parse's
+ * objects: no FileMeta per target until one is asked for, and its next version written
+ * from that text. Whatever the file, the model must read, write, compare and change
  * exactly as one built target by target does: generated files with names that sort
  * differently by UTF-16 and by code point, array-index names, `__proto__`, escapes,
  * hashes and members out of canonical order, other algorithms and custom data.
@@ -10,8 +11,16 @@ import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { canonicalJson } from '../../../src/metadata/canonical';
 import { FileMeta } from '../../../src/metadata/file-meta';
-import { jsonEqual, parseJson, type JsonObject, type JsonValue } from '../../../src/metadata/json';
-import { Targets } from '../../../src/metadata/targets';
+import {
+  jsonEqual,
+  parseJson,
+  parseJsonKeeping,
+  type Deferred,
+  type JsonObject,
+  type JsonValue,
+} from '../../../src/metadata/json';
+import type { KeptTargets } from '../../../src/metadata/kept-targets';
+import { DEFER_TARGETS, Targets } from '../../../src/metadata/targets';
 import { GoTime } from '../../../src/metadata/time';
 import { fuzzRuns, fuzzSeed } from '../../helpers/fuzz-seed';
 
@@ -38,6 +47,18 @@ const HEAD =
 function fileText(entries: ReadonlyArray<[string, string]>): string {
   const members = entries.map(([n, kind], k) => `${JSON.stringify(n)}:${VALUE[kind]?.(k)}`);
   return `${HEAD},"targets":{${members.join(',')}},"version":3}`;
+}
+
+/**
+ * `signed` read as a file is (a metadata file around it): the parsed `signed` and, when the
+ * JSON reader handed them over as text, its targets.
+ */
+function read(signed: string): [JsonValue, Deferred<KeptTargets> | undefined] {
+  const { value, deferred } = parseJsonKeeping(`{"signed":${signed},"signatures":[]}`, 'signed', {
+    integersOnly: true,
+    defer: DEFER_TARGETS,
+  });
+  return [(value as JsonObject).signed as JsonValue, deferred];
 }
 
 /** The same file modelled target by target (the oracle). */
@@ -80,40 +101,85 @@ describe('targets kept as parsed', () => {
   it('a canonical file of common targets is not modelled target by target until asked', () => {
     const names = ['a', 'b/c', 'v1.0', 'é'];
     const text = fileText(names.map((n) => [n, 'common']));
-    const v = parseJson(text);
-    const spy = jest.spyOn(FileMeta, 'fromJson');
-    try {
-      const t = Targets.fromJson(v, 'targets/ci');
-      expect(t.targetNames()).toEqual(names);
-      expect(t.hasTarget('b/c')).toBe(true);
-      expect(t.reproducedBy(v)).toBe(true);
-      expect(t.canonicalText()).toBe(text);
-      expect(spy).not.toHaveBeenCalled();
-      expect(t.target('v1.0')?.length).toBe(2);
-      expect(spy).toHaveBeenCalledTimes(1);
-      spy.mockClear();
-      expect(t.targets.size).toBe(4);
-      expect(spy).toHaveBeenCalledTimes(4);
-    } finally {
-      spy.mockRestore();
+    for (const [v, deferred] of [[parseJson(text)], read(text)] as const) {
+      const fromJson = jest.spyOn(FileMeta, 'fromJson');
+      const fromText = jest.spyOn(FileMeta, 'fromCommonText');
+      const made = (): number => fromJson.mock.calls.length + fromText.mock.calls.length;
+      try {
+        const t = Targets.fromJson(v, 'targets/ci', '/signed', deferred);
+        expect(t.targetNames()).toEqual(names);
+        expect(t.hasTarget('b/c')).toBe(true);
+        expect(t.hasTarget('b')).toBe(false);
+        expect(t.reproducedBy(v)).toBe(true);
+        expect(t.canonicalText()).toBe(text);
+        expect(made()).toBe(0);
+        expect(t.target('v1.0')?.length).toBe(2);
+        expect(t.target('v1')).toBeUndefined();
+        expect(made()).toBe(1);
+        expect(t.targets.size).toBe(4);
+        expect(made()).toBe(5);
+      } finally {
+        fromJson.mockRestore();
+        fromText.mockRestore();
+      }
+    }
+  });
+
+  it('the JSON reader hands a signed file’s targets over as text, never as objects', () => {
+    const text = fileText(['a', 'b', 'c'].map((n, i) => [n, i === 1 ? 'both' : 'common']));
+    const [v, deferred] = read(text);
+    expect(deferred).toBeDefined();
+    // The parsed value holds an empty object where the targets were.
+    expect((v as JsonObject).targets).toBe(deferred?.holder);
+    expect(deferred?.holder).toEqual({});
+    const t = Targets.fromJson(v, 'targets/ci', '/signed', deferred);
+    same(t, modelled(parseJson(text)));
+    // Another object than the one the reader left is not taken for the targets read.
+    const other = { ...(v as JsonObject), targets: {} };
+    expect(Targets.fromJson(other, 'targets/ci', '/signed', deferred).targetCount).toBe(0);
+    expect(t.reproducedBy(other)).toBe(false);
+    expect(t.reproducedBy(parseJson(text))).toBe(true);
+  });
+
+  it('a file with a target the text reader cannot keep is parsed whole, as before', () => {
+    for (const kind of Object.keys(VALUE).filter((k) => k !== 'common' && k !== 'both')) {
+      const text = fileText([
+        ['a', 'common'],
+        ['b', kind],
+      ]);
+      const [v, deferred] = read(text);
+      expect(deferred).toBeUndefined();
+      expect(jsonEqual(v, parseJson(text))).toBe(true);
     }
   });
 
   it('generated files read, write and compare as when modelled target by target', () => {
+    let handedOver = 0;
     fc.assert(
       fc.property(entries, fc.boolean(), (list, sorted) => {
         const ordered = sorted ? [...list].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)) : list;
-        const v = parseJson(fileText(ordered));
+        const text = fileText(ordered);
+        const v = parseJson(text);
         const t = Targets.fromJson(v, 'targets/ci');
         const oracle = modelled(v);
         same(t, oracle);
         expect(t.reproducedBy(v)).toBe(oracle.reproducedBy(v));
+        // Read as a file is, its targets handed over as text when they can be.
+        const [dv, deferred] = read(text);
+        const d = Targets.fromJson(dv, 'targets/ci', '/signed', deferred);
+        same(d, oracle);
+        if (deferred) {
+          handedOver++;
+          expect(d.reproducedBy(dv)).toBe(true);
+        }
       }),
       {
         seed: fuzzSeed('kept-targets', 20261206),
         numRuns: fuzzRuns('FUZZ_KEPT_TARGETS_RUNS', 400),
       },
     );
+    // The text reader's path was taken, not only the fallback.
+    expect(handedOver).toBeGreaterThan(0);
   });
 
   it('generated changes give the version a modelled file gives', () => {
@@ -150,6 +216,9 @@ describe('targets kept as parsed', () => {
           const next = Targets.fromJson(v, 'targets/ci').withTargets(adds, remove, changes);
           const oracle = modelled(v).withTargets(adds, remove, changes);
           same(next, oracle);
+          const [dv, deferred] = read(fileText(ordered));
+          const fromText = Targets.fromJson(dv, 'targets/ci', '/signed', deferred);
+          same(fromText.withTargets(adds, remove, changes), oracle);
           expect(next.version).toBe(4);
           for (const n of remove) if (!adds.has(n)) expect(next.hasTarget(n)).toBe(false);
           adds.forEach((m, n) =>

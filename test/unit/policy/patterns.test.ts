@@ -12,6 +12,7 @@ import {
   gunPatternProblem,
   gunProblem,
   isValidGun,
+  allTargetsMatch,
   matchingTargetPattern,
   roleAllowed,
   targetMatches,
@@ -218,6 +219,18 @@ describe('target patterns', () => {
   it.each(cases)('%j against %j: %s', (pattern, name, expected) => {
     expect(targetPatternProblem(pattern)).toBeUndefined();
     expect(targetMatches(pattern, name)).toBe(expected);
+  });
+
+  it('says patterns match every target only when one of them is `**`', () => {
+    const names = ['', 'v1', 'a/b/c', '/x', 'x/', '**', 'é/😀', ' '];
+    for (const patterns of [['**'], ['v*', '**'], ['a/**', '**']]) {
+      expect(allTargetsMatch(patterns)).toBe(true);
+      for (const n of names) expect(matchingTargetPattern(patterns, n)).toBeDefined();
+    }
+    for (const patterns of [[], ['*'], ['a/**'], ['**/x'], ['*', 'a/**']]) {
+      expect(allTargetsMatch(patterns)).toBe(false);
+      expect(names.some((n) => matchingTargetPattern(patterns, n) === undefined)).toBe(true);
+    }
   });
 
   it('finds the first matching pattern', () => {
