@@ -3,15 +3,16 @@
  * the event loop, so that 10,000 lines are read while the repository's trust data is on
  * its way. A file with no control character or surrogate beyond its line breaks (one test
  * of the whole text) holds no tag Go cannot write; only another file's tags are checked
- * one by one. A well-formed line makes its tag and its FileMeta and nothing else that lasts
- * (no line string, no spec object, no match array): its size is read digit by digit, its
- * digest checked by one sticky test and re-encoded through one scratch buffer
- * (FileMeta.sha256Hex), and it is added to the tags at once, so that each turn leaves
+ * one by one. A well-formed line makes its tag and its target's canonical text and nothing
+ * else that lasts (no line string, no spec object, no match array, no FileMeta): its size is
+ * read digit by digit, its digest checked by one sticky test and re-encoded through one
+ * scratch buffer (FileMeta.sha256HexText), and it is added to the tags (TargetTexts) at
+ * once, so that each turn leaves
  * nothing for later. Any other line goes through the spec parser (tag-specs.ts), which
  * skips it or refuses it with the message and line number it always had. What is kept survives every young-generation collection until the
  * command ends, so the fewer objects a line makes the less each collection copies.
  */
-import { FileMeta } from '../metadata/file-meta';
+import type { TargetTexts } from '../metadata/target-texts';
 import { targetNameProblem } from '../metadata/targets';
 import { fileText, readTagFile, skipped, splitTagSpec, SPEC_MARK, type Spec } from './tag-specs';
 
@@ -53,7 +54,7 @@ export class TagFile {
   constructor(
     private readonly text: string,
     private readonly file: string,
-    private readonly into: Map<string, FileMeta>,
+    private readonly into: TargetTexts,
   ) {
     this.plain = !SUSPECT.test(text);
   }
@@ -62,7 +63,7 @@ export class TagFile {
    * The file `path` read and decoded (nothing parsed yet), its tags to go `into`.
    * throws: USAGE (the file cannot be read, or a line is not UTF-8)
    */
-  static open(path: string, into: Map<string, FileMeta>): TagFile {
+  static open(path: string, into: TargetTexts): TagFile {
     return new TagFile(fileText(readTagFile(path), path), path, into);
   }
 
@@ -152,7 +153,7 @@ export class TagFile {
 
   /** A Docker-style target from its digest in hex (64 lowercase digits, checked). */
   private keep(tag: string, hex: string, size: number): void {
-    this.into.set(tag, FileMeta.sha256Hex(hex, size));
+    this.into.setSha256Hex(tag, hex, size);
   }
 }
 

@@ -17,14 +17,19 @@ export const SUPPORTED_HASHES = ['sha256', 'sha512'] as const;
 const SHA256_B64 = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/;
 const SHA512_B64 = /^[A-Za-z0-9+/]{85}[AQgw]==$/;
 
+/** The canonical text of a common target's hashes: sha256, and sha512 beside it. */
+const HASHES_TEXT =
+  '\\{"hashes":\\{"sha256":"[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]="(?:,"sha512":"[A-Za-z0-9+/]{85}[AQgw]==")?\\},"length":';
+
 /**
  * The canonical text of a target in the common shape with sha256 (and sha512 beside it),
  * as a regular expression's source: `{"hashes":{"sha256":…},"length":N}` with digests in
- * canonical base64 and a length of at most 15 digits (a safe integer).
+ * canonical base64 and a length of at most 15 digits (a safe integer whatever the digits;
+ * the JSON reader keeps no longer number as canonical either).
  */
-export const COMMON_TEXT =
-  '\\{"hashes":\\{"sha256":"[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]="(?:,"sha512":"[A-Za-z0-9+/]{85}[AQgw]==")?\\},"length":(?:0|[1-9][0-9]{0,14})\\}';
-const COMMON_WHOLE = new RegExp(`^${COMMON_TEXT}$`);
+export const COMMON_TEXT = `${HASHES_TEXT}(?:0|[1-9][0-9]{0,14})\\}`;
+/** A whole common text, with a length of up to 16 digits (then checked to be safe). */
+const COMMON_WHOLE = new RegExp(`^${HASHES_TEXT}(?:0|[1-9][0-9]{0,15})\\}$`);
 /** Where a common text's digests start: `{"hashes":{"sha256":"` and, after it, `","sha512":"`. */
 const SHA256_AT = 21;
 const SHA512_AT = SHA256_AT + 44 + 12;
@@ -112,11 +117,26 @@ export class FileMeta {
     return meta;
   }
 
+  /**
+   * canonicalText of sha256Hex(hex, length), written without making the FileMeta.
+   * throws: USAGE (not 64 hex digits, or a length that is not a safe integer)
+   */
+  static sha256HexText(hex: string, length: number): string {
+    if (hex.length !== 64 || HEX_SCRATCH.write(hex, 'hex') !== 32 || !lengthIsCommon(length)) {
+      throw new NotaryHsmError(
+        'USAGE',
+        `${JSON.stringify(hex)}:${length} is not a sha256 in hex and a length`,
+      );
+    }
+    return `{"hashes":{"sha256":"${HEX_SCRATCH.toString('base64')}"},"length":${length}}`;
+  }
+
   /** The target a COMMON_TEXT spells, or undefined for any other text. */
   static fromCommonText(text: string): FileMeta | undefined {
     if (!COMMON_WHOLE.test(text)) return undefined;
     const sha256 = text.slice(SHA256_AT, SHA256_AT + 44);
     const length = Number(text.slice(text.lastIndexOf(':') + 1, -1));
+    if (!Number.isSafeInteger(length)) return undefined;
     const meta = new FileMeta(
       length,
       text.charCodeAt(SHA256_AT + 45) === 0x2c

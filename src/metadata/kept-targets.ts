@@ -191,57 +191,93 @@ export class KeptTargets {
   }
 
   /**
-   * These targets with `add` set and `remove` (names) taken out, kept alike; undefined when
-   * an added target or name is not one these could keep.
+   * Targets whose member texts are `values` (name → the canonical text of a target in the
+   * common shape: FileMeta.sha256HexText, or canonicalText of a FileMeta that isCommon), in
+   * canonical order; undefined when a name cannot be written.
+   */
+  static fromValues(values: ReadonlyMap<string, string>): KeptTargets | undefined {
+    const names = [...values.keys()];
+    if (!representable(names)) return undefined;
+    const plain = !names.some((n) => SURROGATE.test(n));
+    if (!inCanonicalOrder(names)) names.sort(plain ? undefined : compareUtf8);
+    const text = new Joined();
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i] as string;
+      text.member(`${quoted(name)}:${values.get(name) as string}`);
+    }
+    const { whole, starts } = text.done();
+    return new KeptTargets(names, whole, starts, plain);
+  }
+
+  /**
+   * These targets with `add` set (kept targets, or a map of FileMeta) and `remove` (names)
+   * taken out, kept alike; undefined when an added target or name is not one these could
+   * keep. A target both added and removed is added.
    */
   with(
-    add: ReadonlyMap<string, FileMeta> | undefined,
+    add: KeptTargets | ReadonlyMap<string, FileMeta> | undefined,
     remove: readonly string[],
   ): KeptTargets | undefined {
-    const added: string[] = [];
+    if (add instanceof KeptTargets) return this.merged(add, remove);
+    const values = new Map<string, string>();
     let common = true;
     add?.forEach((meta, name) => {
-      common &&= meta.isCommon();
-      added.push(name);
+      if (!common) return;
+      common = meta.isCommon();
+      if (common) values.set(name, meta.canonicalText());
     });
-    if (!common || !representable(added)) return undefined;
-    const plain = this.plain && !added.some((n) => SURROGATE.test(n));
+    if (!common) return undefined;
+    const kept = KeptTargets.fromValues(values);
+    return kept && this.merged(kept, remove);
+  }
+
+  /**
+   * Both lists merged in one pass, `add` replacing a target of the same name; the text
+   * written in runs, each a slice of one side's text (members in a row from one side).
+   */
+  private merged(add: KeptTargets, remove: readonly string[]): KeptTargets {
+    const plain = this.plain && add.plain;
     const before = plain
       ? (a: string, b: string): boolean => a < b
       : (a: string, b: string): boolean => compareUtf8(a, b) < 0;
-    if (!inCanonicalOrder(added)) added.sort(plain ? undefined : compareUtf8);
     const removed = new Set(remove);
     const names: string[] = [];
     const text = new Joined();
-    // Kept members between two changes are copied as one run of text.
-    let run = 0;
-    const flush = (to: number): void => {
-      if (to > run) text.run(this.whole, this.starts, run, to);
-      run = to;
+    // The open run: members [from, to) of one side (`side`: none yet, these, or add's).
+    let side: KeptTargets | undefined;
+    let from = 0;
+    let to = 0;
+    let runs = 0;
+    const take = (of: KeptTargets, k: number): void => {
+      names.push(of.names[k] as string);
+      if (side === of && to === k) {
+        to = k + 1;
+        return;
+      }
+      if (side) text.run(side.whole, side.starts, from, to);
+      side = of;
+      from = k;
+      to = k + 1;
+      runs++;
     };
-    const put = (name: string): void => {
-      names.push(name);
-      text.member(`${quoted(name)}:${(add?.get(name) as FileMeta).canonicalText()}`);
-    };
-    // Both lists are sorted: merged in one pass; a target added again replaces the kept one.
+    const mine = this.names;
+    const theirs = add.names;
+    let i = 0;
     let j = 0;
-    for (let i = 0; i < this.names.length; i++) {
-      const name = this.names[i] as string;
-      if (j < added.length && before(added[j] as string, name)) {
-        flush(i);
-        while (j < added.length && before(added[j] as string, name)) put(added[j++] as string);
+    while (i < mine.length || j < theirs.length) {
+      const name = mine[i];
+      const other = theirs[j];
+      if (other !== undefined && (name === undefined || other === name || before(other, name))) {
+        if (other === name) i++;
+        take(add, j++);
+      } else {
+        if (!(removed.size > 0 && removed.has(name as string))) take(this, i);
+        i++;
       }
-      const replaced = j < added.length && added[j] === name;
-      if (replaced || (removed.size > 0 && removed.has(name))) {
-        flush(i);
-        run = i + 1;
-        if (replaced) put(added[j++] as string);
-        continue;
-      }
-      names.push(name);
     }
-    flush(this.names.length);
-    while (j < added.length) put(added[j++] as string);
+    // Every target replaced by one of add's, and nothing else: add's targets as they are.
+    if (runs === 1 && side === add && from === 0 && to === add.names.length) return add;
+    if (side) text.run(side.whole, side.starts, from, to);
     const { whole, starts } = text.done();
     return new KeptTargets(names, whole, starts, plain);
   }

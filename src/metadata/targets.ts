@@ -22,6 +22,7 @@ import { keysJson, readCommon, readRoleKeys, roleKeysJson, type RoleKeys } from 
 import { asArray, asMembers, asObject, asString, asStringArray, at, fieldValue } from './fields';
 import { FileMeta } from './file-meta';
 import { KeptTargets } from './kept-targets';
+import { TargetTexts } from './target-texts';
 import {
   isJsonObject,
   jsonEqual,
@@ -213,7 +214,8 @@ export class Targets {
     remove: readonly string[],
     changes: Partial<Omit<TargetsInit, 'targets'>>,
   ): Targets {
-    const kept = this.kept?.with(add, remove);
+    // Targets added as text go in as text (target-texts.ts).
+    const kept = this.kept?.with((add instanceof TargetTexts && add.kept()) || add, remove);
     if (kept) return this.with({ ...changes, targets: kept });
     // forEach, not `new Map(map)` or `for…of` over entries: with 10,000 targets in a fresh
     // process, those make an entry array each and take several times as long.

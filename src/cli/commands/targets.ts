@@ -15,9 +15,9 @@ import type { Command } from 'commander';
 import { dockerRoles } from '../../client/docker';
 import { updateTargets, type TargetChanges } from '../../client/targets-update';
 import { daemonSigning } from '../../client/signing';
-import type { FileMeta } from '../../metadata/file-meta';
 import { sha256Hex } from '../../metadata/keys';
 import { isTargetsRole } from '../../metadata/roles';
+import { TargetTexts } from '../../metadata/target-texts';
 import { serverFrom, type Io, type ServerFlags } from '../context';
 import { FIRST_LINES, TagFile } from '../tag-file';
 import {
@@ -141,7 +141,7 @@ export async function runAdd(
   flags: ChangeFlags,
   io: Io,
 ): Promise<void> {
-  const add = new Map<string, FileMeta>();
+  const add = new TargetTexts();
   const file = flags.fromFile === undefined ? undefined : TagFile.open(flags.fromFile, add);
   if (specs.length === 0 && file?.hasSpec() !== true)
     throw usage('nothing to add: give TAG=sha256:HEX:SIZE or --from-file');

@@ -8,14 +8,17 @@ import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { TagFile } from '../../../src/cli/tag-file';
 import { fileText, parseTagSpecs, specLines } from '../../../src/cli/tag-specs';
+import { canonicalJson } from '../../../src/metadata/canonical';
 import type { FileMeta } from '../../../src/metadata/file-meta';
+import { setMember, type JsonObject } from '../../../src/metadata/json';
+import { TargetTexts } from '../../../src/metadata/target-texts';
 import { fuzzRuns, fuzzSeed } from '../../helpers/fuzz-seed';
 
 const HEX = createHash('sha256').update('x').digest('hex');
 
 type Outcome = { tags: [string, unknown][] } | { error: string; code: unknown };
 
-function outcome(read: () => Map<string, FileMeta>): Outcome {
+function outcome(read: () => ReadonlyMap<string, FileMeta>): Outcome {
   try {
     return { tags: [...read()].map(([tag, meta]) => [tag, meta.toJson()]) };
   } catch (err) {
@@ -29,9 +32,13 @@ const before = (bytes: Buffer): Outcome =>
 
 function now(bytes: Buffer, perTurn: number): Outcome {
   return outcome(() => {
-    const tags = new Map<string, FileMeta>();
+    const tags = new TargetTexts();
     const file = new TagFile(fileText(bytes, 'tags.txt'), 'tags.txt', tags);
     while (!file.done) file.read(perTurn);
+    // As kept targets: the canonical text of the targets object the tags make.
+    const object: JsonObject = {};
+    tags.forEach((meta, tag) => setMember(object, tag, meta.toJson()));
+    expect(tags.kept()?.text()).toBe(canonicalJson(object));
     return tags;
   });
 }
@@ -166,7 +173,7 @@ describe('TagFile, against the spec parser', () => {
   });
 
   it('says whether any line is a spec', () => {
-    const has = (text: string): boolean => new TagFile(text, 'f', new Map()).hasSpec();
+    const has = (text: string): boolean => new TagFile(text, 'f', new TargetTexts()).hasSpec();
     expect(has('')).toBe(false);
     expect(has('# a\n\n  \r\n#b\r\n')).toBe(false);
     expect(has('# a\n\nv1')).toBe(true);

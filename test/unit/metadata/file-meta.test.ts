@@ -113,7 +113,7 @@ describe('FileMeta.fromCommonText and the common canonical text', () => {
   const common: [string, JsonValue][] = [
     ['sha256', { hashes: { sha256: b64(sha256) }, length: 12 }],
     ['sha256 and sha512', { hashes: { sha256: b64(sha256), sha512: b64(sha512) }, length: 0 }],
-    ['the longest length', { hashes: { sha256: b64(sha256) }, length: 999999999999999 }],
+    ['the longest length', { hashes: { sha256: b64(sha256) }, length: 2 ** 53 - 1 }],
   ];
 
   it.each(common)('reads %s from its canonical text as fromJson reads its JSON', (_what, v) => {
@@ -146,7 +146,8 @@ describe('FileMeta.fromCommonText and the common canonical text', () => {
     ],
     ['length first', `{"length":1,"hashes":{"sha256":"${b64(sha256)}"}}`],
     ['a leading zero', `{"hashes":{"sha256":"${b64(sha256)}"},"length":01}`],
-    ['sixteen digits', `{"hashes":{"sha256":"${b64(sha256)}"},"length":1000000000000000}`],
+    ['an unsafe length', `{"hashes":{"sha256":"${b64(sha256)}"},"length":9007199254740992}`],
+    ['seventeen digits', `{"hashes":{"sha256":"${b64(sha256)}"},"length":10000000000000000}`],
     ['a negative length', `{"hashes":{"sha256":"${b64(sha256)}"},"length":-1}`],
     ['a fraction', `{"hashes":{"sha256":"${b64(sha256)}"},"length":1.5}`],
     ['whitespace', `{"hashes":{"sha256":"${b64(sha256)}"}, "length":1}`],

@@ -20,6 +20,7 @@ import {
   type JsonValue,
 } from '../../../src/metadata/json';
 import type { KeptTargets } from '../../../src/metadata/kept-targets';
+import { TargetTexts } from '../../../src/metadata/target-texts';
 import { DEFER_TARGETS, Targets } from '../../../src/metadata/targets';
 import { GoTime } from '../../../src/metadata/time';
 import { fuzzRuns, fuzzSeed } from '../../helpers/fuzz-seed';
@@ -219,6 +220,12 @@ describe('targets kept as parsed', () => {
           const [dv, deferred] = read(fileText(ordered));
           const fromText = Targets.fromJson(dv, 'targets/ci', '/signed', deferred);
           same(fromText.withTargets(adds, remove, changes), oracle);
+          // The same targets added as text (as a tag file gives them).
+          const texts = new TargetTexts();
+          for (const [n, m] of add) texts.set(n, m);
+          expect([...texts.keys()]).toEqual([...adds.keys()]);
+          same(fromText.withTargets(texts, remove, changes), oracle);
+          same(Targets.fromJson(v, 'targets/ci').withTargets(texts, remove, changes), oracle);
           expect(next.version).toBe(4);
           for (const n of remove) if (!adds.has(n)) expect(next.hasTarget(n)).toBe(false);
           adds.forEach((m, n) =>
@@ -244,5 +251,47 @@ describe('targets kept as parsed', () => {
     expect(next.targetNames()).toEqual(['b', 'c']);
     expect(t.canonicalText()).toBe(text);
     expect(t.targetNames()).toEqual(['a', 'c']);
+  });
+
+  it('every target replaced: the new version holds exactly the added ones', () => {
+    const text = fileText([
+      ['a', 'common'],
+      ['c', 'common'],
+    ]);
+    const [v, deferred] = read(text);
+    const t = Targets.fromJson(v, 'targets/ci', '/signed', deferred);
+    const texts = new TargetTexts()
+      .setSha256Hex('c', 'cd'.repeat(32), 2)
+      .setSha256Hex('a', 'ab'.repeat(32), 1);
+    for (const remove of [[], ['a'], ['b']]) {
+      const next = t.withTargets(texts, remove, { version: 4 });
+      expect(next.targetNames()).toEqual(['a', 'c']);
+      expect(next.target('a')?.equals(FileMeta.sha256Hex('ab'.repeat(32), 1))).toBe(true);
+      same(next, modelled(parseJson(text)).withTargets(new Map(texts), remove, { version: 4 }));
+    }
+  });
+
+  it('targets added as text read as the map they stand for', () => {
+    const texts = new TargetTexts();
+    const digest = (k: number): string => createHash('sha256').update(`t${k}`).digest('hex');
+    texts.setSha256Hex('b', digest(1), 1);
+    texts.set('a', FileMeta.sha256Hex(digest(2), 2));
+    texts.setSha256Hex('b', digest(3), 3);
+    expect(texts.size).toBe(2);
+    expect([...texts.keys()]).toEqual(['b', 'a']);
+    expect(texts.get('b')?.equals(FileMeta.sha256Hex(digest(3), 3))).toBe(true);
+    expect(texts.has('a')).toBe(true);
+    expect(texts.get('c')).toBeUndefined();
+    expect([...texts].map(([n, m]) => [n, m.length])).toEqual([
+      ['b', 3],
+      ['a', 2],
+    ]);
+    expect(texts.kept()?.names).toEqual(['a', 'b']);
+    // A target kept targets cannot hold leaves the map to be read target by target.
+    texts.set('c', FileMeta.sha256(Buffer.alloc(32), 4, { note: 1 }));
+    expect(texts.kept()).toBeUndefined();
+    expect(texts.get('c')?.custom).toEqual({ note: 1 });
+    expect(() => texts.setSha256Hex('d', 'zz', 1)).toThrowWithCode('USAGE');
+    expect(() => texts.setSha256Hex('d', digest(4), 2 ** 53)).toThrowWithCode('USAGE');
   });
 });
