@@ -5,9 +5,8 @@
  * of the whole text) holds no tag Go cannot write; only another file's tags are checked
  * one by one. A well-formed line makes its tag and its target's canonical text and nothing
  * else that lasts (no line string, no spec object, no match array, no FileMeta): its size is
- * read digit by digit, its digest checked by one sticky test and re-encoded through one
- * scratch buffer (FileMeta.sha256HexText), and it is added to the tags (TargetTexts) at
- * once, so that each turn leaves
+ * read digit by digit, its digest checked by one sticky test and re-encoded where it lies
+ * (hex-digest.ts), and it is added to the tags (TargetTexts) at once, so that each turn leaves
  * nothing for later. Any other line goes through the spec parser (tag-specs.ts), which
  * skips it or refuses it with the message and line number it always had. What is kept survives every young-generation collection until the
  * command ends, so the fewer objects a line makes the less each collection copies.
@@ -139,7 +138,7 @@ export class TagFile {
     if (!LOWER_HEX_64.test(text)) return false;
     const tag = text.slice(start, mark);
     if (tag === '' || (!this.plain && targetNameProblem(tag) !== undefined)) return false;
-    this.keep(tag, text.slice(hex, colon), size);
+    this.into.setSha256Hex(tag, text, size, hex);
     return true;
   }
 
@@ -148,11 +147,6 @@ export class TagFile {
     const spec: Spec = { text: this.text.slice(start, end), file: this.file, line: this.line };
     if (skipped(spec.text)) return;
     const [tag, hex, size] = splitTagSpec(spec);
-    this.keep(tag, hex, size);
-  }
-
-  /** A Docker-style target from its digest in hex (64 lowercase digits, checked). */
-  private keep(tag: string, hex: string, size: number): void {
     this.into.setSha256Hex(tag, hex, size);
   }
 }

@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { NotaryHsmError } from '../errors';
 import { canonicalJson, canonicalString, compareUtf8 } from './canonical';
+import { hexDigestBase64 } from './hex-digest';
 import { asBase64, asInt, asMap, asObject, at, fieldValue } from './fields';
 import { isJsonObject, jsonEqual, setMember, type JsonObject, type JsonValue } from './json';
 
@@ -53,8 +54,6 @@ function lengthIsCommon(length: number): boolean {
   return Number.isSafeInteger(length) && length >= 0 && !Object.is(length, -0);
 }
 
-/** Where sha256Hex decodes each digest. */
-const HEX_SCRATCH = Buffer.alloc(32);
 
 export class FileMeta {
   readonly length: number;
@@ -109,26 +108,31 @@ export class FileMeta {
    * throws: USAGE
    */
   static sha256Hex(hex: string, length: number): FileMeta {
-    if (hex.length !== 64 || HEX_SCRATCH.write(hex, 'hex') !== 32) {
+    const b64 = hex.length === 64 ? hexDigestBase64(hex, 0) : undefined;
+    if (b64 === undefined) {
       throw new NotaryHsmError('USAGE', `${JSON.stringify(hex)} is not a sha256 in hex`);
     }
-    const meta = new FileMeta(length, ['sha256', HEX_SCRATCH.toString('base64')]);
+    const meta = new FileMeta(length, ['sha256', b64]);
     meta.common = lengthIsCommon(length);
     return meta;
   }
 
   /**
-   * canonicalText of sha256Hex(hex, length), written without making the FileMeta.
+   * canonicalText of sha256Hex(hex, length), written without making the FileMeta; with
+   * `at`, the 64 hex digits are read where it says in `hex` (a line of a tag file).
    * throws: USAGE (not 64 hex digits, or a length that is not a safe integer)
    */
-  static sha256HexText(hex: string, length: number): string {
-    if (hex.length !== 64 || HEX_SCRATCH.write(hex, 'hex') !== 32 || !lengthIsCommon(length)) {
+  static sha256HexText(hex: string, length: number, at?: number): string {
+    const b64 =
+      at !== undefined || hex.length === 64 ? hexDigestBase64(hex, at ?? 0) : undefined;
+    if (b64 === undefined || !lengthIsCommon(length)) {
+      const digits = at === undefined ? hex : hex.slice(at, at + 64);
       throw new NotaryHsmError(
         'USAGE',
-        `${JSON.stringify(hex)}:${length} is not a sha256 in hex and a length`,
+        `${JSON.stringify(digits)}:${length} is not a sha256 in hex and a length`,
       );
     }
-    return `{"hashes":{"sha256":"${HEX_SCRATCH.toString('base64')}"},"length":${length}}`;
+    return `{"hashes":{"sha256":"${b64}"},"length":${length}}`;
   }
 
   /** The target a COMMON_TEXT spells, or undefined for any other text. */

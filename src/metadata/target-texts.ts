@@ -25,11 +25,12 @@ export class TargetTexts implements ReadonlyMap<string, FileMeta> {
   }
 
   /**
-   * Sets a Docker-style target from its sha256 in hex, as set(name, FileMeta.sha256Hex(…)).
+   * Sets a Docker-style target from its sha256 in hex, as set(name, FileMeta.sha256Hex(…));
+   * with `at`, the 64 digits are read where it says in `hex`.
    * throws: USAGE (see FileMeta.sha256HexText)
    */
-  setSha256Hex(name: string, hex: string, length: number): this {
-    return this.put(name, FileMeta.sha256HexText(hex, length));
+  setSha256Hex(name: string, hex: string, length: number, at?: number): this {
+    return this.put(name, FileMeta.sha256HexText(hex, length, at));
   }
 
   private put(name: string, text: string | FileMeta): this {
