@@ -54,7 +54,6 @@ function lengthIsCommon(length: number): boolean {
   return Number.isSafeInteger(length) && length >= 0 && !Object.is(length, -0);
 }
 
-
 export class FileMeta {
   readonly length: number;
   /** Algorithm, digest, algorithm, digest…: the digests as files spell them (padded base64, canonical). */
@@ -123,8 +122,7 @@ export class FileMeta {
    * throws: USAGE (not 64 hex digits, or a length that is not a safe integer)
    */
   static sha256HexText(hex: string, length: number, at?: number): string {
-    const b64 =
-      at !== undefined || hex.length === 64 ? hexDigestBase64(hex, at ?? 0) : undefined;
+    const b64 = at !== undefined || hex.length === 64 ? hexDigestBase64(hex, at ?? 0) : undefined;
     if (b64 === undefined || !lengthIsCommon(length)) {
       const digits = at === undefined ? hex : hex.slice(at, at + 64);
       throw new NotaryHsmError(

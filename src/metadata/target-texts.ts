@@ -56,7 +56,7 @@ export class TargetTexts implements ReadonlyMap<string, FileMeta> {
 
   get(name: string): FileMeta | undefined {
     const text = this.texts.get(name);
-    return typeof text === 'string' ? (FileMeta.fromCommonText(text)) : text;
+    return typeof text === 'string' ? FileMeta.fromCommonText(text) : text;
   }
 
   forEach(each: (meta: FileMeta, name: string, map: ReadonlyMap<string, FileMeta>) => void): void {
