@@ -95,8 +95,11 @@ export class KeptTargets {
   /**
    * The canonical text of a targets object kept as it is, or undefined (see the file
    * comment). Only text that is JSON is ever accepted: json.ts leaves it unparsed.
+   * `scanned`: the JSON reader found its names in strictly increasing order and no
+   * surrogate in it (what it hands over, json-scan.ts Defer), which is then not checked
+   * again; else both are checked here.
    */
-  static fromText(text: string): KeptTargets | undefined {
+  static fromText(text: string, scanned = false): KeptTargets | undefined {
     const last = text.length - 1;
     if (text.charCodeAt(0) !== 0x7b || text.charCodeAt(last) !== 0x7d) return undefined;
     const names: string[] = [];
@@ -114,9 +117,10 @@ export class KeptTargets {
         p = end;
       }
     }
-    if (!inCanonicalOrder(names) || !representable(names)) return undefined;
+    // A name holds no control character (MEMBER), so without a surrogate it is representable.
+    if (!scanned && (!inCanonicalOrder(names) || !representable(names))) return undefined;
     starts.push(text.length);
-    return new KeptTargets(names, text, starts, !SURROGATE.test(text));
+    return new KeptTargets(names, text, starts, scanned || !SURROGATE.test(text));
   }
 
   /** A parsed targets object kept as text, or undefined (see the file comment). */

@@ -19,7 +19,7 @@ import {
   type JsonObject,
   type JsonValue,
 } from '../../../src/metadata/json';
-import type { KeptTargets } from '../../../src/metadata/kept-targets';
+import { KeptTargets } from '../../../src/metadata/kept-targets';
 import { TargetTexts } from '../../../src/metadata/target-texts';
 import { DEFER_TARGETS, Targets } from '../../../src/metadata/targets';
 import { GoTime } from '../../../src/metadata/time';
@@ -293,5 +293,21 @@ describe('targets kept as parsed', () => {
     expect(texts.get('c')?.custom).toEqual({ note: 1 });
     expect(() => texts.setSha256Hex('d', 'zz', 1)).toThrowWithCode('USAGE');
     expect(() => texts.setSha256Hex('d', digest(4), 2 ** 53)).toThrowWithCode('USAGE');
+  });
+
+  it('text read alone is checked for what the JSON reader checks before it hands it over', () => {
+    const value = VALUE.common?.(1) as string;
+    const text = (names: string[]): string =>
+      `{${names.map((n) => `${JSON.stringify(n)}:${value}`).join(',')}}`;
+    expect(KeptTargets.fromText(text(['a', 'b']))?.names).toEqual(['a', 'b']);
+    for (const names of [['b', 'a'], ['a', 'a'], ['\ud83d'], ['a\udc00b']]) {
+      expect(KeptTargets.fromText(text(names))).toBeUndefined();
+    }
+    // A pair of surrogates is a character like any other, in code point order.
+    expect(KeptTargets.fromText(text(['\uff61', '\u{1f600}']))?.names).toEqual(['\uff61', '😀']);
+    expect(KeptTargets.fromText(text(['\u{1f600}', '\uff61']))).toBeUndefined();
+    for (const bad of ['{', '{}x', `{"a":${value},}`, `{"a":${value}`, `{"a\u0001":${value}}`]) {
+      expect(KeptTargets.fromText(bad)).toBeUndefined();
+    }
   });
 });
