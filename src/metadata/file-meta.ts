@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { NotaryHsmError } from '../errors';
 import { canonicalJson, canonicalString, compareUtf8 } from './canonical';
-import { hexDigestBase64 } from './hex-digest';
+import { commonSha256Text, hexDigestBase64 } from './hex-digest';
 import { asBase64, asInt, asMap, asObject, at, fieldValue } from './fields';
 import { isJsonObject, jsonEqual, setMember, type JsonObject, type JsonValue } from './json';
 
@@ -122,15 +122,16 @@ export class FileMeta {
    * throws: USAGE (not 64 hex digits, or a length that is not a safe integer)
    */
   static sha256HexText(hex: string, length: number, at?: number): string {
-    const b64 = at !== undefined || hex.length === 64 ? hexDigestBase64(hex, at ?? 0) : undefined;
-    if (b64 === undefined || !lengthIsCommon(length)) {
+    const text =
+      at !== undefined || hex.length === 64 ? commonSha256Text(hex, at ?? 0, length) : undefined;
+    if (text === undefined) {
       const digits = at === undefined ? hex : hex.slice(at, at + 64);
       throw new NotaryHsmError(
         'USAGE',
         `${JSON.stringify(digits)}:${length} is not a sha256 in hex and a length`,
       );
     }
-    return `{"hashes":{"sha256":"${b64}"},"length":${length}}`;
+    return text;
   }
 
   /** The target a COMMON_TEXT spells, or undefined for any other text. */
