@@ -14,18 +14,21 @@ export type Span = [start: number, end: number] & { ascii: boolean };
 
 /**
  * One member of the kept value read from its own text by its own reader, not by
- * JSON.parse: a large object the caller would only turn back into text (json.ts).
+ * JSON.parse, nor even looked at by the scan: a large object the caller would only turn
+ * back into text (json.ts).
  */
 export interface Defer<T> {
   /** The member's name, directly inside the kept value; its value an object. */
   readonly member: string;
   /**
-   * What the member's canonical text reads as, or undefined when this reader cannot read
-   * it (JSON.parse then reads the whole text). It must refuse any text that is not JSON.
-   * The scan has checked what it checks of the kept value: the names of each object in
-   * strictly increasing order, no escape but `\"` and `\\`, no whitespace, no surrogate.
+   * Reads the member's value, the object whose text starts at `text[start]`: what it reads
+   * as and where its text ends (one past its closing brace); or undefined when this reader
+   * cannot read it (the scan then goes through it, and JSON.parse reads the whole text). It
+   * must accept only canonical JSON text (canonical.ts), in which the scan finds nothing
+   * to refuse: it does not look inside what the reader accepts. It is asked only while the
+   * kept value's text is canonical so far, and only when the text holds no surrogate.
    */
-  readonly read: (text: string) => T | undefined;
+  readonly read: (text: string, start: number) => { value: T; end: number } | undefined;
 }
 
 /** A deferred member as read, and the empty object the parsed value holds in its place. */
@@ -75,10 +78,11 @@ export function nativeParse<T = never>(
   let canonical = true;
   let keptMembers = 0;
   let digits = 0;
-  // The deferred member's value: 0 not seen, 1 inside it, 2 after it; where it lies.
+  // The deferred member: 0 not seen, 1 seen (its reader asked), 2 read (`read`), where it lies.
   let inner = 0;
   let innerStart = 0;
   let innerEnd = 0;
+  let read: T | undefined;
   // The previous member name of the object open at each depth inside the kept value.
   const prevStart = keep === undefined ? undefined : new Int32Array(MAX_JSON_DEPTH + 2);
   const prevEnd = keep === undefined ? undefined : new Int32Array(MAX_JSON_DEPTH + 2);
@@ -114,17 +118,13 @@ export function nativeParse<T = never>(
       members++;
       if (state === 1) {
         keptMembers++;
-        if (
+        const deferHere =
           depth === 2 &&
           inner === 0 &&
           defer !== undefined &&
           text.charCodeAt(p + 1) === 0x7b &&
           !strEscaped &&
-          isName(text, strStart, strEnd, defer.member)
-        ) {
-          inner = 1;
-          innerStart = p + 1;
-        }
+          isName(text, strStart, strEnd, defer.member);
         if (strEscaped) canonical = false;
         else if (canonical && prevStart && prevEnd) {
           const s = prevStart[depth] as number;
@@ -133,6 +133,18 @@ export function nativeParse<T = never>(
           }
           prevStart[depth] = strStart;
           prevEnd[depth] = strEnd;
+        }
+        if (deferHere && canonical) {
+          // The reader takes the member's value whole, or the scan goes through it.
+          const got = (defer).read(text, p + 1);
+          inner = 1;
+          if (got !== undefined) {
+            read = got.value;
+            inner = 2;
+            innerStart = p + 1;
+            innerEnd = got.end;
+            p = got.end - 1;
+          }
         }
       } else if (
         depth === 1 &&
@@ -150,10 +162,6 @@ export function nativeParse<T = never>(
       if (prevStart) prevStart[depth] = -1;
     } else if (c === 0x7d || c === 0x5d) {
       depth--;
-      if (inner === 1 && depth === 2) {
-        inner = 2;
-        innerEnd = p + 1;
-      }
       if (state === 1 && depth === 0) {
         state = 2;
         end = p;
@@ -177,11 +185,9 @@ export function nativeParse<T = never>(
       if (state === 1) canonical = false;
     }
   }
-  // The deferred member's canonical text, read by its reader; an empty object in its place.
-  let read: T | undefined;
-  if (inner === 2 && state === 2 && canonical && defer !== undefined) {
-    read = defer.read(text.slice(innerStart, innerEnd));
-  }
+  // A member read by its reader was not scanned: without a canonical kept value around it,
+  // the text is scanned again without a reader (its members were not counted).
+  if (inner === 2 && !(state === 2 && canonical)) return nativeParse(text, integersOnly, keep);
   let value: JsonValue;
   try {
     value = JSON.parse(

@@ -94,33 +94,45 @@ export class KeptTargets {
 
   /**
    * The canonical text of a targets object kept as it is, or undefined (see the file
-   * comment). Only text that is JSON is ever accepted: json.ts leaves it unparsed.
-   * `scanned`: the JSON reader found its names in strictly increasing order and no
-   * surrogate in it (what it hands over, json-scan.ts Defer), which is then not checked
-   * again; else both are checked here.
+   * comment). Only text that is canonical JSON is ever accepted.
    */
-  static fromText(text: string, scanned = false): KeptTargets | undefined {
-    const last = text.length - 1;
-    if (text.charCodeAt(0) !== 0x7b || text.charCodeAt(last) !== 0x7d) return undefined;
+  static fromText(text: string): KeptTargets | undefined {
+    const read = KeptTargets.readAt(text, 0);
+    return read?.end === text.length ? read.value : undefined;
+  }
+
+  /**
+   * The targets object whose canonical text starts at `text[start]`, kept as it is, and
+   * where its text ends (one past its closing brace); undefined when it is not one these
+   * keep (see the file comment). Only canonical JSON text is ever accepted: the JSON
+   * reader hands such an object over unread (json-scan.ts Defer).
+   */
+  static readAt(text: string, start: number): { value: KeptTargets; end: number } | undefined {
+    if (text.charCodeAt(start) !== 0x7b) return undefined;
     const names: string[] = [];
     const starts: number[] = [];
-    let p = 1;
-    if (last > 1) {
-      while (p <= last) {
+    let p = start + 1;
+    if (text.charCodeAt(p) === 0x7d) {
+      p++;
+    } else {
+      // Members, each ending in `,` (another follows) or the closing `}`.
+      for (;;) {
         MEMBER.lastIndex = p;
         if (!MEMBER.test(text)) return undefined;
-        const end = MEMBER.lastIndex;
-        // The member ends the object exactly where the text ends, or another follows.
-        if ((end - 1 === last) !== (text.charCodeAt(end - 1) === 0x7d)) return undefined;
         names.push(text.slice(p + 1, text.indexOf('"', p + 1)));
-        starts.push(p);
-        p = end;
+        starts.push(p - start);
+        p = MEMBER.lastIndex;
+        if (text.charCodeAt(p - 1) === 0x7d) break;
       }
     }
-    // A name holds no control character (MEMBER), so without a surrogate it is representable.
-    if (!scanned && (!inCanonicalOrder(names) || !representable(names))) return undefined;
-    starts.push(text.length);
-    return new KeptTargets(names, text, starts, scanned || !SURROGATE.test(text));
+    // A name holds no control character (MEMBER): representable unless a surrogate is lone.
+    if (!inCanonicalOrder(names) || !representable(names)) return undefined;
+    const whole = text.slice(start, p);
+    starts.push(whole.length);
+    return {
+      value: new KeptTargets(names, whole, starts, !names.some((n) => SURROGATE.test(n))),
+      end: p,
+    };
   }
 
   /** A parsed targets object kept as text, or undefined (see the file comment). */

@@ -95,7 +95,7 @@ export function checkTargetName(name: string): string {
  */
 export const DEFER_TARGETS: Defer<KeptTargets> = {
   member: 'targets',
-  read: (text) => KeptTargets.fromText(text, true),
+  read: (text, start) => KeptTargets.readAt(text, start),
 };
 
 export class Targets {
