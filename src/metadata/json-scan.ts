@@ -136,7 +136,7 @@ export function nativeParse<T = never>(
         }
         if (deferHere && canonical) {
           // The reader takes the member's value whole, or the scan goes through it.
-          const got = (defer).read(text, p + 1);
+          const got = defer.read(text, p + 1);
           inner = 1;
           if (got !== undefined) {
             read = got.value;

@@ -4,14 +4,16 @@
  * for, and no object per target at all when the text comes straight from the file (a
  * targets file of 10,000 is read, checked, changed and written back as text).
  *
- * Two ways in, both refusing (undefined: the caller models each target instead) anything
+ * The ways in, each refusing (undefined: the caller models each target instead) anything
  * but the common shape written canonically, names in strictly increasing code point order
  * and none that canonical JSON cannot carry:
- * - KeptTargets.fromText: the canonical text of a targets object, as the JSON reader
- *   hands it over unparsed (json.ts `defer`), each member matched by one sticky test;
- * - KeptTargets.of: a targets object JSON.parse made, each member written again.
+ * - KeptTargets.readAt / fromText: the canonical text of a targets object, where the JSON
+ *   reader hands it over unread (json.ts `defer`), each member matched by one sticky test;
+ * - KeptTargets.of: a targets object JSON.parse made, each member written again;
+ * - KeptTargets.fromValues: targets to add, each given as its canonical text (TargetTexts).
  *
- * A change makes new kept targets (`with`); the members of these are never changed.
+ * A change makes new kept targets (`with`): runs of members copied from either side's
+ * text; the members of these are never changed.
  */
 import { allPlain, compareUtf8, inCanonicalOrder, isRepresentable } from './canonical';
 import { COMMON_TEXT, FileMeta } from './file-meta';
