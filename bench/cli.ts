@@ -341,6 +341,13 @@ async function main(): Promise<number> {
     ),
   );
 
+  // Both repositories first hold N tags (one publish each, not timed), so that every
+  // measured round replaces N tags of an N-tag repository, for both CLIs alike: into an
+  // empty repository the stock CLI's first publish has nothing to download and merge.
+  const WARM = 1_000_000;
+  await timeProcess(ours(['add', bigGun, '--from-file', tagFile(WARM), '--role', 'targets/ci']));
+  await stock.stage(stockBigGun, tagsFor(WARM));
+  await timeProcess(theirs(stock, ['publish', stockBigGun]));
   const addRounds = Math.max(2, Math.min(o.rounds, 5));
   pairs.push(
     await pair(
