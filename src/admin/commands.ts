@@ -2,9 +2,11 @@
  * Local administration commands of notary-hsmd that work straight on the tokens of a
  * configuration, without a running daemon: `tokens` (profile, label, serial, presence,
  * PIN state) and `keys list` / `keys generate` (keys made on the token, shown with their
- * TUF key IDs). Each prints a table, or JSON with --json.
+ * TUF key IDs). Each prints a table, or JSON with --json. Listing every token, `keys list`
+ * names a token it cannot list (one whose PIN comes with each request needs that PIN to
+ * see its private keys) and lists the others, exiting 1, as `tokens` does.
  */
-import { NotaryHsmError } from '../errors';
+import { isNotaryHsmError, NotaryHsmError } from '../errors';
 import { loadConfig } from '../config/load';
 import { TufKey } from '../metadata/keys';
 import type { KeyReport } from '../pkcs11/host/protocol';
@@ -59,17 +61,25 @@ export async function keysListCommand(
   flags: AdminFlags & { token?: string },
   io: Io,
 ): Promise<number> {
-  const keys = await withRegistry(flags, async (r) => {
+  const { keys, unlisted } = await withRegistry(flags, async (r) => {
     const names = flags.token ? [flags.token] : r.tokenNames;
-    const out = [];
+    const keys: ReturnType<typeof keyView>[] = [];
+    const unlisted: { token: string; error: { code: string; message: string } }[] = [];
     for (const name of names) {
       const slots = r.profileOf(name).keySlots;
-      out.push(...(await r.listKeys(name)).map((k) => keyView(name, slots, k)));
+      try {
+        keys.push(...(await r.listKeys(name)).map((k) => keyView(name, slots, k)));
+      } catch (err) {
+        // Every token asked for: one that cannot be listed (its PIN comes with each
+        // request, or it is absent) is named, as `tokens` names it, and the others listed.
+        if (flags.token !== undefined || !isNotaryHsmError(err)) throw err;
+        unlisted.push({ token: name, error: { code: err.code, message: err.message } });
+      }
     }
-    return out;
+    return { keys, unlisted };
   });
   if (flags.json) {
-    io.out(JSON.stringify({ keys }));
+    io.out(JSON.stringify(unlisted.length > 0 ? { keys, unlisted } : { keys }));
   } else {
     io.out(
       table(
@@ -77,8 +87,9 @@ export async function keysListCommand(
         keys.map((k) => [k.token, k.label, k.id + (k.slot ? ` (${k.slot})` : ''), k.keyId]),
       ),
     );
+    for (const u of unlisted) io.err(`${u.token}: ${u.error.message} [${u.error.code}]`);
   }
-  return 0;
+  return unlisted.length > 0 ? 1 : 0;
 }
 
 export async function keysGenerateCommand(

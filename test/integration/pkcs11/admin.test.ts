@@ -6,7 +6,7 @@
  * (device error) and with pcscd but no reader (no slot).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { main } from '../../../daemon/main';
 import { createSoftHsmToken } from '../../helpers/softhsm';
@@ -110,6 +110,54 @@ describe('notary-hsmd tokens / keys on SoftHSM2', () => {
     expect(await main(['keys', 'list', '--config', config, '--json'], list.io)).toBe(0);
     const { keys } = JSON.parse(list.out.join('')) as { keys: { label: string; keyId: string }[] };
     expect(keys).toEqual([expect.objectContaining({ label: 'deleg', keyId: key.keyId })]);
+  });
+
+  it('keys list of every token names one whose PIN comes with each request and lists the rest', async () => {
+    const dir = await makeTempDir('admin-request-');
+    const other = await createSoftHsmToken({
+      label: 'admin-root',
+      pin: PIN,
+      soPin: '11223344',
+      dir,
+    });
+    const ci = readFileSync(config, 'utf8').split('keys:')[0] as string;
+    const both = join(dir, 'daemon.yaml');
+    writeFileSync(
+      both,
+      [
+        ci.replace('pin: file:ci.pin', `pin: file:${join(config, '..', 'ci.pin')}`).trimEnd(),
+        '  - name: root',
+        '    profile: softhsm2',
+        '    label: admin-root',
+        '    pin: request',
+        '    environment:',
+        `      SOFTHSM2_CONF: ${other.conf}`,
+        '',
+      ].join('\n'),
+    );
+    const ciOnly = capture();
+    expect(
+      await main(['keys', 'list', '--config', both, '--token', 'ci', '--json'], ciOnly.io),
+    ).toBe(0);
+    const ciKeys = (JSON.parse(ciOnly.out.join('')) as { keys: unknown[] }).keys;
+    const all = capture();
+    expect(await main(['keys', 'list', '--config', both, '--json'], all.io)).toBe(1);
+    const listed = JSON.parse(all.out.join('')) as {
+      keys: unknown[];
+      unlisted: { token: string; error: { code: string } }[];
+    };
+    // The other token's keys, as listed alone (the key the test above made, when it ran).
+    expect(listed.keys).toEqual(ciKeys);
+    expect(listed.unlisted.map((u) => [u.token, u.error.code])).toEqual([['root', 'PIN_REQUIRED']]);
+    const text = capture();
+    expect(await main(['keys', 'list', '--config', both], text.io)).toBe(1);
+    expect(text.out.join('')).toMatch(/^TOKEN +LABEL/);
+    expect(text.err.join('')).toMatch(/^root: .*\[PIN_REQUIRED\]$/);
+    // Asked for by name, the token's failure is the command's.
+    const one = capture();
+    expect(await main(['keys', 'list', '--config', both, '--token', 'root'], one.io)).toBe(1);
+    expect(one.err.join('')).toMatch(/PIN_REQUIRED/);
+    expect(one.out.join('')).toBe('');
   });
 
   it('usage errors exit 2; a broken configuration exits 1 naming the problem', async () => {
