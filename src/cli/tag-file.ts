@@ -8,8 +8,9 @@
  * read digit by digit, its digest checked by one sticky test and re-encoded where it lies
  * (hex-digest.ts), and it is added to the tags (TargetTexts) at once, so that each turn leaves
  * nothing for later. Any other line goes through the spec parser (tag-specs.ts), which
- * skips it or refuses it with the message and line number it always had. What is kept survives every young-generation collection until the
- * command ends, so the fewer objects a line makes the less each collection copies.
+ * skips it or refuses it with the message and line number it always had. What is kept
+ * survives every young-generation collection until the command ends, so the fewer objects
+ * a line makes the less each collection copies.
  */
 import type { TargetTexts } from '../metadata/target-texts';
 import { targetNameProblem } from '../metadata/targets';

@@ -57,7 +57,8 @@ export function canonicalString(s: string): string {
 
 const SURROGATE = /[\ud800-\udfff]/;
 
-function hasSurrogate(s: string): boolean {
+/** Whether `s` holds a surrogate (half of a pair, or a lone one). */
+export function hasSurrogate(s: string): boolean {
   return SURROGATE.test(s);
 }
 

@@ -15,12 +15,13 @@ import { isJsonObject, jsonEqual, setMember, type JsonObject, type JsonValue } f
 export const SUPPORTED_HASHES = ['sha256', 'sha512'] as const;
 
 /** Canonical padded base64 of 32 bytes (a sha256 digest) and of 64 (sha512): the common case, checked by one test. */
-const SHA256_B64 = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/;
-const SHA512_B64 = /^[A-Za-z0-9+/]{85}[AQgw]==$/;
+const B64_32 = '[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=';
+const B64_64 = '[A-Za-z0-9+/]{85}[AQgw]==';
+const SHA256_B64 = new RegExp(`^${B64_32}$`);
+const SHA512_B64 = new RegExp(`^${B64_64}$`);
 
 /** The canonical text of a common target's hashes: sha256, and sha512 beside it. */
-const HASHES_TEXT =
-  '\\{"hashes":\\{"sha256":"[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]="(?:,"sha512":"[A-Za-z0-9+/]{85}[AQgw]==")?\\},"length":';
+const HASHES_TEXT = `\\{"hashes":\\{"sha256":"${B64_32}"(?:,"sha512":"${B64_64}")?\\},"length":`;
 
 /**
  * The canonical text of a target in the common shape with sha256 (and sha512 beside it),

@@ -15,7 +15,14 @@
  * A change makes new kept targets (`with`): runs of members copied from either side's
  * text; the members of these are never changed.
  */
-import { allPlain, compareUtf8, inCanonicalOrder, isRepresentable } from './canonical';
+import {
+  allPlain,
+  compareUtf8,
+  hasSurrogate,
+  inCanonicalOrder,
+  isRepresentable,
+  sortCanonical,
+} from './canonical';
 import { COMMON_TEXT, FileMeta } from './file-meta';
 import type { JsonObject, JsonValue } from './json';
 
@@ -24,7 +31,6 @@ import type { JsonObject, JsonValue } from './json';
  * in the `,` or `}` after it (sticky: no search, no match object).
  */
 const MEMBER = new RegExp(`"[^"\\\\\\u0000-\\u001f]*":${COMMON_TEXT}[,}]`, 'y');
-const SURROGATE = /[\ud800-\udfff]/;
 /** Characters JSON.stringify escapes in a representable name. */
 const ESCAPED = /["\\]/;
 
@@ -132,7 +138,7 @@ export class KeptTargets {
     const whole = text.slice(start, p);
     starts.push(whole.length);
     return {
-      value: new KeptTargets(names, whole, starts, !names.some((n) => SURROGATE.test(n))),
+      value: new KeptTargets(names, whole, starts, !names.some(hasSurrogate)),
       end: p,
     };
   }
@@ -149,13 +155,13 @@ export class KeptTargets {
       text.member(`${quoted(name)}:${JSON.stringify(value)}`);
     }
     const { whole, starts } = text.done();
-    return new KeptTargets(names, whole, starts, !names.some((n) => SURROGATE.test(n)));
+    return new KeptTargets(names, whole, starts, !names.some(hasSurrogate));
   }
 
   /** Where `name` is in names, or −1. */
   private indexOf(name: string): number {
     const { names } = this;
-    const plain = this.plain && !SURROGATE.test(name);
+    const plain = this.plain && !hasSurrogate(name);
     let lo = 0;
     let hi = names.length - 1;
     while (lo <= hi) {
@@ -216,15 +222,14 @@ export class KeptTargets {
   static fromValues(values: ReadonlyMap<string, string>): KeptTargets | undefined {
     const names = [...values.keys()];
     if (!representable(names)) return undefined;
-    const plain = !names.some((n) => SURROGATE.test(n));
-    if (!inCanonicalOrder(names)) names.sort(plain ? undefined : compareUtf8);
+    sortCanonical(names);
     const text = new Joined();
     for (let i = 0; i < names.length; i++) {
       const name = names[i] as string;
       text.member(`${quoted(name)}:${values.get(name) as string}`);
     }
     const { whole, starts } = text.done();
-    return new KeptTargets(names, whole, starts, plain);
+    return new KeptTargets(names, whole, starts, !names.some(hasSurrogate));
   }
 
   /**

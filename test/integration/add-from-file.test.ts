@@ -7,7 +7,9 @@
  *   started), and every request the command started had ended before it returned: the
  *   process saw each one close, and notary-server and notary-hsmd logged no other;
  * - a file of 3,000 good lines is published whole, and the command's requests have all
- *   ended when it returns too.
+ *   ended when it returns too;
+ * - a file that gives half those tags new digests and adds as many new ones is merged
+ *   into the file it changes: the stock `notary list` shows every tag with its digest.
  */
 import { createHash } from 'node:crypto';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
@@ -150,5 +152,35 @@ describe('add --from-file, read while the repository is fetched', () => {
       size: 3_099,
       role: 'targets',
     });
+  });
+
+  it('a file that replaces half the tags and adds as many is merged into the file it changes', async () => {
+    // Runs after the test above: the repository holds t0…t2999. New digests for t0…t1499
+    // and new tags t3000…t4499, interleaved by name with those kept (t15…, t2…, t30…).
+    const changed = (i: number): string =>
+      `t${i}=sha256:${createHash('sha256').update(`again ${i}`).digest('hex')}:${7 + i}`;
+    const file = join(dir, 'half.txt');
+    const lines = [
+      ...Array.from({ length: 1_500 }, (_, i) => changed(i)),
+      ...Array.from({ length: 1_500 }, (_, i) => spec(3_000 + i)),
+    ];
+    await writeFile(file, lines.join('\n') + '\n');
+    const result = await cli(['add', GUN, '--from-file', file]);
+    expect({ code: result.code, err: result.err }).toEqual({ code: 0, err: '' });
+    const listed = parseNotaryList((await (await notaryCli(server)).run(['list', GUN])).stdout);
+    expect(listed).toHaveLength(4_500);
+    const byName = new Map(listed.map((t) => [t.name, t]));
+    for (const i of [0, 1, 10, 999, 1_499]) {
+      expect(byName.get(`t${i}`)).toMatchObject({
+        digest: createHash('sha256').update(`again ${i}`).digest('hex'),
+        size: 7 + i,
+      });
+    }
+    for (const i of [1_500, 2_000, 2_999, 3_000, 3_700, 4_499]) {
+      expect(byName.get(`t${i}`)).toMatchObject({
+        digest: createHash('sha256').update(`t${i}`).digest('hex'),
+        size: 100 + i,
+      });
+    }
   });
 });
