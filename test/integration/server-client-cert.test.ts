@@ -5,6 +5,10 @@
  * https proxy on 127.0.0.1 that requires a certificate from a test CA (made with openssl)
  * and forwards to the real notary-server. With the certificate the CLI reaches the
  * server (its own answer comes back); without one the handshake fails.
+ *
+ * Each case reads its own GUN and counts only the requests for it: the CLI asks for the
+ * timestamp beside the root, so a request of an earlier case may still reach the proxy
+ * after that case's CLI has exited.
  */
 import * as http from 'node:http';
 import * as https from 'node:https';
@@ -16,6 +20,7 @@ import { issue, makeTestCa, type Issued, type TestCa } from '../helpers/test-ca'
 import { makeTempDir } from '../helpers/tmp';
 
 const GUN = 'localhost:5000/e2e/behind-proxy';
+const GUN_NO_CERT = 'localhost:5000/e2e/behind-proxy-no-cert';
 
 describe('a Notary server behind a proxy that requires client certificates', () => {
   let server: NotaryServer;
@@ -23,7 +28,10 @@ describe('a Notary server behind a proxy that requires client certificates', () 
   let url: string;
   let ca: TestCa;
   let client: Issued;
-  let proxied = 0;
+  /** Paths of the requests the proxy forwarded. */
+  const proxied: string[] = [];
+  /** Handshakes the proxy refused. */
+  let refused = 0;
 
   beforeAll(async () => {
     const dir = await makeTempDir('client-cert-');
@@ -40,7 +48,7 @@ describe('a Notary server behind a proxy that requires client certificates', () 
         rejectUnauthorized: true,
       },
       (req, res) => {
-        proxied++;
+        proxied.push(req.url ?? '');
         const out = http.request(
           {
             host: upstream.hostname,
@@ -58,6 +66,7 @@ describe('a Notary server behind a proxy that requires client certificates', () 
         req.pipe(out);
       },
     );
+    proxy.on('tlsClientError', () => refused++);
     await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
     url = `https://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
   });
@@ -67,22 +76,25 @@ describe('a Notary server behind a proxy that requires client certificates', () 
     await server?.stop();
   });
 
-  const list = (extra: string[]) =>
-    runCli(['list', GUN, '--server', url, '--tlscacert', ca.cert, ...extra], {});
+  const list = (extra: string[], gun = GUN) =>
+    runCli(['list', gun, '--server', url, '--tlscacert', ca.cert, ...extra], {});
+  const forwardedFor = (gun: string) =>
+    proxied.filter((path) => path.startsWith(`/v2/${gun}/`)).length;
 
   it("with --tlscert/--tlskey the server's own answer comes back through the proxy", async () => {
     const r = await list(['--tlscert', client.cert, '--tlskey', client.key]);
     // nothing is published under the GUN: notary-server's 404, not a TLS failure
     expect(r.errorCode).toBe('SERVER_NOT_FOUND');
-    expect(proxied).toBeGreaterThan(0);
+    expect(forwardedFor(GUN)).toBeGreaterThan(0);
   });
 
   it('without a client certificate the TLS handshake fails', async () => {
-    const before = proxied;
-    const r = await list([]);
+    const before = refused;
+    const r = await list([], GUN_NO_CERT);
     expect(r.code).toBe(1);
     expect(r.errorCode).toBe('SERVER_UNREACHABLE');
-    expect(proxied).toBe(before);
+    expect(refused).toBeGreaterThan(before);
+    expect(forwardedFor(GUN_NO_CERT)).toBe(0);
   });
 
   it('a certificate without its key is a usage error', async () => {
