@@ -100,9 +100,12 @@ describe('add --from-file, read while the repository is fetched', () => {
   /** The logs, once both have caught up with a request of our own made after the command. */
   async function loggedAfter(): Promise<{ server: number; keys: number }> {
     const marker = `marker-${Date.now()}`;
-    await fetch(`${server.url}/v2/${GUN}/_trust/tuf/${marker}.json`).catch(() => undefined);
-    await eventually('notary-server logged the marker request', () =>
-      server.logs().includes(marker),
+    await Promise.all([
+      fetch(`${server.url}/v2/${GUN}/_trust/tuf/${marker}.json`).catch(() => undefined),
+      fetch(`${daemon.url}/v1/${marker}`).catch(() => undefined),
+    ]);
+    await eventually('notary-server and the daemon logged the marker requests', () =>
+      server.logs().includes(marker) && daemon.output().includes(marker),
     );
     return logged();
   }
