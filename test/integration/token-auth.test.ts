@@ -6,6 +6,10 @@
  * SERVER_AUTH and nothing is published; tokens are fetched once per scope and fetched again
  * once the token service says they expired; no credential appears in any output or log
  * (the suite's own log is searched in global teardown).
+ *
+ * The token service's requests are told apart by scope (each names its repository) and
+ * by their credentials: a CLI that fails may exit with a request of its own still on the
+ * way to the token service, which must not be counted against the next case.
  */
 import { createHash } from 'node:crypto';
 import {
@@ -20,6 +24,8 @@ import { runCli, type CliResult } from '../helpers/run-cli';
 import { startTokenIssuer, type TokenIssuer } from '../helpers/token-issuer';
 
 const GUN = 'localhost:5000/e2e/authed';
+const GUN_ANONYMOUS = `${GUN}-anonymous`;
+const GUN_WRONG = `${GUN}-wrong`;
 const USER = 'ci-robot';
 const PASSWORD = 'Tr0ub4dor-3-horse-staple';
 const WRONG = 'Tr0ub4dor-3-not-the-one';
@@ -69,8 +75,13 @@ describe('a notary-server that requires registry token auth', () => {
     return r;
   }
 
-  const init = ['init', GUN, '--root-key', 'root', '--delegation', 'targets/ci'];
-  const initArgs = [...init, '--delegation-key', 'ci'];
+  const initArgs = (gun: string): string[] => [
+    ...['init', gun, '--root-key', 'root'],
+    ...['--delegation', 'targets/ci', '--delegation-key', 'ci'],
+  ];
+  /** The token service's requests for a repository's scopes, in order. */
+  const requestsFor = (gun: string): TokenIssuer['requests'] =>
+    issuer.requests.filter((r) => r.scope.startsWith(`repository:${gun}:`));
   const signArgs = (tag: string): string[] => [
     'sign',
     `${GUN}:${tag}`,
@@ -83,19 +94,19 @@ describe('a notary-server that requires registry token auth', () => {
   ];
 
   it('without credentials the server is not reached beyond its challenge: SERVER_AUTH', async () => {
-    const r = await cli(initArgs, setup.adminToken);
+    const r = await cli(initArgs(GUN_ANONYMOUS), setup.adminToken);
     expect(r.code).toBe(1);
     expect(r.errorCode).toBe('SERVER_AUTH');
     expect(r.err).toMatch(/NOTARY_AUTH/);
-    expect(issuer.requests.at(-1)).toMatchObject({ anonymous: true, granted: false });
+    expect(requestsFor(GUN_ANONYMOUS).at(-1)).toMatchObject({ anonymous: true, granted: false });
   });
 
   it('with a wrong password init is refused with SERVER_AUTH, naming neither password', async () => {
-    const r = await cli(initArgs, setup.adminToken, notaryAuth(USER, WRONG));
+    const r = await cli(initArgs(GUN_WRONG), setup.adminToken, notaryAuth(USER, WRONG));
     expect(r.code).toBe(1);
     expect(r.errorCode).toBe('SERVER_AUTH');
     expect(r.err).toMatch(/refused the credentials/);
-    expect(issuer.requests.at(-1)).toMatchObject({ anonymous: false, granted: false });
+    expect(requestsFor(GUN_WRONG).at(-1)).toMatchObject({ anonymous: false, granted: false });
   });
 
   it('a NOTARY_AUTH that is not base64 of user:password is a usage error that does not quote it', async () => {
@@ -108,10 +119,11 @@ describe('a notary-server that requires registry token auth', () => {
   it('init, sign and list work with NOTARY_AUTH; one token per scope serves every request', async () => {
     const before = issuer.requests.length;
     const auth = notaryAuth(USER, PASSWORD);
-    const i = await cli([...initArgs, '--json'], setup.adminToken, auth);
+    const i = await cli([...initArgs(GUN), '--json'], setup.adminToken, auth);
     expect(i.err).toBe('');
     expect(i.code).toBe(0);
-    const granted = issuer.requests.slice(before);
+    const failedBefore = new Set([...requestsFor(GUN_ANONYMOUS), ...requestsFor(GUN_WRONG)]);
+    const granted = issuer.requests.slice(before).filter((r) => !failedBefore.has(r));
     expect(granted.every((g) => g.granted)).toBe(true);
     // pull (metadata GETs), push and pull (server keys, the publish): one token for each
     // scope the server asked for, not one per request (init makes a dozen requests)
@@ -144,14 +156,16 @@ describe('a notary-server that requires registry token auth', () => {
 
   it('a token the service says has expired is not used again: one fetch per request', async () => {
     const auth = notaryAuth(USER, PASSWORD);
-    const fresh = issuer.requests.length;
+    // the granted ones: the wrong-password sign before may still have one on the way
+    const granted = (): number => requestsFor(GUN).filter((r) => r.granted).length;
+    const fresh = granted();
     expect((await cli(['list', GUN], setup.ciToken, auth)).code).toBe(0);
-    const withCache = issuer.requests.length - fresh;
+    const withCache = granted() - fresh;
     issuer.staleIssuedAt = true;
     try {
-      const stale = issuer.requests.length;
+      const stale = granted();
       expect((await cli(['list', GUN], setup.ciToken, auth)).code).toBe(0);
-      const withoutCache = issuer.requests.length - stale;
+      const withoutCache = granted() - stale;
       expect(withCache).toBe(1);
       // list reads timestamp, snapshot, targets and targets/ci at least: each needs a token
       expect(withoutCache).toBeGreaterThanOrEqual(4);
