@@ -104,8 +104,9 @@ describe('add --from-file, read while the repository is fetched', () => {
       fetch(`${server.url}/v2/${GUN}/_trust/tuf/${marker}.json`).catch(() => undefined),
       fetch(`${daemon.url}/v1/${marker}`).catch(() => undefined),
     ]);
-    await eventually('notary-server and the daemon logged the marker requests', () =>
-      server.logs().includes(marker) && daemon.output().includes(marker),
+    await eventually(
+      'notary-server and the daemon logged the marker requests',
+      () => server.logs().includes(marker) && daemon.output().includes(marker),
     );
     return logged();
   }
