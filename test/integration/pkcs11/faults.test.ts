@@ -288,14 +288,14 @@ describe('a full queue', () => {
     });
     expect(owner.depth).toBe(3);
 
-    const t0 = performance.now();
     const busy = await Promise.all([
       outcome(owner.sign(KEY, message('one too many').digest)),
       outcome(owner.findKey(KEY)),
       outcome(owner.status()),
     ]);
     expect(busy.map(codeOf)).toEqual(['TOKEN_BUSY', 'TOKEN_BUSY', 'TOKEN_BUSY']);
-    expect(performance.now() - t0).toBeLessThan(50);
+    // at once: answered while the queue it was refused from still waits for the touch
+    expect(settled).toEqual([false, false, false]);
     for (const o of busy) expect(o.ok ? {} : o.error.details).toEqual({ token: 'busy' });
 
     await sleep(300);
